@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Sets up resticprom on a Debian/Ubuntu machine: the Debian packages the tool
+# and its tests use (when missing), then the npm dependencies and the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command -> Debian package
+declare -A wanted=(
+  [restic]=restic
+  [prometheus-pushgateway]=prometheus-pushgateway
+  [prometheus]=prometheus
+  [promtool]=prometheus
+  [amtool]=prometheus-alertmanager
+  [chromium]=chromium
+  [openssl]=openssl
+  [jq]=jq
+  [curl]=curl
+  [systemd-analyze]=systemd
+)
+missing=()
+for cmd in "${!wanted[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  echo "setup: installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then
+    as_root=()
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    as_root=(sudo -n)
+  else
+    echo "setup: cannot install ${missing[*]}: run this script as root, or give this user sudo," >&2
+    echo "setup: or install them yourself: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${as_root[@]}" apt-get update -q
+  "${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The Debian packages start their own services where systemd runs; resticprom
+# starts its own instances on free ports, so those are left alone.
+npm ci --no-audit --no-fund
+npm run build
+echo "setup: done. Try: npm run demo"
