@@ -1,0 +1,81 @@
+/**
+ * Types shared by the destinations (sinks) and the outbox.
+ */
+
+/** How a pushgateway push replaces what is there (the protocol's own words). */
+export type PushMethod = 'post' | 'put' | 'delete';
+
+/** Where a secret comes from. Only the reference is ever stored (outbox), never the secret. */
+export type SecretSource = { file: string } | { env: string } | { value: string };
+
+export interface TlsOptions {
+  /** PEM file of CAs to trust instead of the system's. */
+  caFile?: string;
+  /** Client certificate and key (mTLS). */
+  certFile?: string;
+  keyFile?: string;
+  /** Skip certificate verification. Only when explicitly asked. @default false */
+  insecureSkipVerify?: boolean;
+}
+
+export interface AuthOptions {
+  basicAuth?: { username: string; password: SecretSource };
+  bearerToken?: SecretSource;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+}
+
+export interface HttpOptions extends TlsOptions, AuthOptions {
+  /** Per-attempt timeout, ms. @default 10000 */
+  timeoutMs?: number;
+  /** Attempts after the first. @default 3 */
+  retries?: number;
+  /** gzip the body. @default false */
+  gzip?: boolean;
+}
+
+export interface PushgatewayDestination extends HttpOptions {
+  kind: 'pushgateway';
+  /** One or more gateways (an HA pair). */
+  urls: string[];
+  /** `all`: delivered when every gateway has it; `any`: when one has. @default 'all' */
+  require?: 'all' | 'any';
+}
+
+export interface RemoteWriteDestination extends HttpOptions {
+  kind: 'remote-write';
+  url: string;
+}
+
+export interface TextfileDestination {
+  kind: 'textfile';
+  /** Path ending in `.prom`. */
+  path: string;
+}
+
+export type Destination = PushgatewayDestination | RemoteWriteDestination | TextfileDestination;
+
+/** One set of metrics to deliver: exposition text plus the push's job and grouping. */
+export interface MetricsPayload {
+  /** Text exposition format 0.0.4, each line ending in `\n`. */
+  text: string;
+  job: string;
+  /** Grouping labels beyond `job` (Pushgateway); series labels for remote write. */
+  grouping: Record<string, string>;
+  /** @default 'post' */
+  method?: PushMethod;
+  /** When the values were measured, Unix ms (remote-write sample timestamps; kept across retries and outbox). */
+  measuredAt: number;
+}
+
+/** The outcome of delivering one payload to a set of destinations. */
+export interface DeliveryReport {
+  /** Destinations (masked URL or path) that have the payload. */
+  delivered: string[];
+  /** Destinations where delivery failed after retries; the payload waits in the outbox. */
+  queued: { destination: string; reason: string }[];
+  /** Destinations that refused the payload as invalid; moved to the dead-letter folder. */
+  deadLettered: { destination: string; reason: string }[];
+  /** True when every destination has it (or, with `require: any`, enough of them). */
+  isComplete: boolean;
+}
