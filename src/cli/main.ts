@@ -1,0 +1,36 @@
+/**
+ * The resticprom command line. Each command lives in commands/<name>.ts and
+ * registers itself; its implementation is imported only when it runs, so
+ * `resticprom --version` stays fast.
+ */
+import { Command, CommanderError } from 'commander';
+import { ExitCode } from './exit-codes.js';
+
+declare const RESTICPROM_VERSION: string;
+
+const program = new Command();
+program
+  .name('resticprom')
+  .description(
+    'Make restic backups observable: run restic, turn results into Prometheus metrics, deliver them.',
+  )
+  .version(typeof RESTICPROM_VERSION === 'string' ? RESTICPROM_VERSION : '0.0.0-dev', '-V, --version')
+  .showSuggestionAfterError()
+  .exitOverride();
+
+// Command modules: each exports `register(program)`, which only declares options and
+// imports its implementation inside the action. Keep top-level imports here light.
+const commands: Array<{ register: (p: Command) => void }> = [];
+
+for (const cmd of commands) cmd.register(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version exit 0; usage errors exit 2 (commander printed the message).
+    process.exitCode = err.exitCode === 0 ? 0 : ExitCode.USAGE;
+  } else {
+    throw err;
+  }
+}

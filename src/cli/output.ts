@@ -1,0 +1,55 @@
+/**
+ * How the CLI talks to people and log shippers: one logger with a text or JSON
+ * format, `--quiet`, and colours only on a terminal without NO_COLOR.
+ */
+export type LogFormat = 'text' | 'json';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  readonly format: LogFormat;
+  readonly isQuiet: boolean;
+}
+
+export interface LoggerOptions {
+  format?: LogFormat;
+  quiet?: boolean;
+  verbose?: boolean;
+  stream?: NodeJS.WritableStream;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** True when colours may be used on `stream`: a TTY, NO_COLOR unset, TERM not dumb. */
+export function hasColor(stream: NodeJS.WritableStream = process.stderr, env = process.env): boolean {
+  return Boolean((stream as { isTTY?: boolean }).isTTY) && !('NO_COLOR' in env) && env.TERM !== 'dumb';
+}
+
+/** Creates a logger writing to stderr (so stdout stays clean for data). */
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const format = opts.format ?? 'text';
+  const stream = opts.stream ?? process.stderr;
+  const color = format === 'text' && hasColor(stream, opts.env ?? process.env);
+  const paint = (code: string, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const write = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
+    if (opts.quiet && (level === 'info' || level === 'debug')) return;
+    if (level === 'debug' && !opts.verbose) return;
+    if (format === 'json') {
+      stream.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
+      return;
+    }
+    const prefix =
+      level === 'error' ? paint('31', 'error: ') : level === 'warn' ? paint('33', 'warning: ') : '';
+    stream.write(`${prefix}${msg}\n`);
+  };
+  return {
+    debug: (m, f) => write('debug', m, f),
+    info: (m, f) => write('info', m, f),
+    warn: (m, f) => write('warn', m, f),
+    error: (m, f) => write('error', m, f),
+    format,
+    isQuiet: Boolean(opts.quiet),
+  };
+}
