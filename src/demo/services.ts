@@ -117,7 +117,13 @@ export async function startPushgateway(opts: PushgatewayOptions = {}): Promise<R
     args.push(`--persistence.file=${opts.persistenceFile}`, '--persistence.interval=1s');
   args.push(...(opts.args ?? []));
   const scheme = opts.scheme ?? 'http';
-  const svc = startProcess('prometheus-pushgateway', args, `${scheme}://127.0.0.1:${port}`, port, opts.detached);
+  const svc = startProcess(
+    'prometheus-pushgateway',
+    args,
+    `${scheme}://127.0.0.1:${port}`,
+    port,
+    opts.detached,
+  );
   if (scheme === 'http' && !opts.skipReady) await waitReady(`${svc.url}/-/ready`);
   else await waitForPort(port);
   return svc;
