@@ -122,6 +122,16 @@ export class StateError extends ResticpromError {
   }
 }
 
+/** Another resticprom process holds the outbox lock longer than we may wait. */
+export class OutboxBusyError extends StateError {
+  /** The pid written in the lock file, when readable. */
+  readonly holderPid: number | undefined;
+  constructor(message: string, path: string, holderPid?: number) {
+    super(message, path);
+    this.holderPid = holderPid;
+  }
+}
+
 /** Returns the URL with any user info and secret-looking query values replaced by `***`. */
 export function maskUrl(url: string): string {
   try {

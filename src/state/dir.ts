@@ -1,0 +1,126 @@
+/**
+ * The state directory (outbox, run history, locks): where it is, creating it
+ * private (0700), and writing files in it atomically so a crash never leaves a
+ * half-written file under its final name.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { StateError } from '../errors.js';
+
+/** Options of {@link resolveStateDir}. */
+export interface ResolveStateDirOptions {
+  /** Environment to read `RESTICPROM_STATE_DIR`, `XDG_STATE_HOME`, `HOME` from. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Effective user id; 0 selects the system-wide directory. @default process.getuid() */
+  uid?: number;
+}
+
+/**
+ * Returns the state directory to use: `$RESTICPROM_STATE_DIR`; else `/var/lib/resticprom`
+ * for root; else `$XDG_STATE_HOME/resticprom`, falling back to `~/.local/state/resticprom`.
+ * @example resolveStateDir({ env: { HOME: '/home/ann' }, uid: 1000 }) // '/home/ann/.local/state/resticprom'
+ */
+export function resolveStateDir(opts: ResolveStateDirOptions = {}): string {
+  const env = opts.env ?? process.env;
+  if (env.RESTICPROM_STATE_DIR) return env.RESTICPROM_STATE_DIR;
+  const uid = opts.uid ?? process.getuid?.() ?? -1;
+  if (uid === 0) return '/var/lib/resticprom';
+  if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, 'resticprom');
+  return join(env.HOME || homedir(), '.local', 'state', 'resticprom');
+}
+
+/**
+ * Creates `dir` (and its parents) private to the user, mode 0700; tightens the mode of
+ * an existing looser directory, and checks it is writable. Returns `dir`.
+ * @throws {StateError} when it cannot be created or written, with the reason and a hint.
+ */
+export async function ensureStateDir(dir: string): Promise<string> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const st = await stat(dir);
+    if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    if ((st.mode & 0o077) !== 0 && st.uid === (process.getuid?.() ?? st.uid)) await chmod(dir, 0o700);
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new StateError(
+      `state directory ${dir} is not usable (${code}); choose another with --state-dir or RESTICPROM_STATE_DIR`,
+      dir,
+      { cause: err },
+    );
+  }
+  return dir;
+}
+
+/** Options of {@link writeFileAtomic}. */
+export interface WriteFileAtomicOptions {
+  /** File mode of the new file. @default 0o600 */
+  mode?: number;
+}
+
+/**
+ * Writes `data` to `path` atomically: a temp file in the same directory
+ * (`.<name>.<pid>.<random>.tmp`), fsync, rename over `path`, fsync of the directory.
+ * A crash leaves either the old file or the new one, never a mix; the temp file is
+ * removed when writing fails. Temp names carry the writer's pid so a later run can
+ * tell a dead writer's leftovers from a live one's ({@link tempFileOwner}).
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  opts: WriteFileAtomicOptions = {},
+): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  let isRenamed = false;
+  try {
+    const fh = await open(tmp, 'wx', opts.mode ?? 0o600);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    isRenamed = true;
+    await syncDir(dir);
+  } catch (err) {
+    if (!isRenamed) await rm(tmp, { force: true }).catch(() => {});
+    throw err;
+  }
+}
+
+/** fsyncs a directory so a rename or unlink in it survives a power loss. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } catch (err) {
+    // Some file systems refuse fsync on a directory; the rename is still atomic there.
+    if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Returns the pid of the process that wrote a temp file named by {@link writeFileAtomic},
+ * or undefined when `name` is not such a temp file.
+ */
+export function tempFileOwner(name: string): number | undefined {
+  const m = /^\..*\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** True when a process with this pid exists (it may belong to another user). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
