@@ -1,0 +1,479 @@
+/**
+ * The run history: an append-only JSON Lines file `<stateDir>/history.jsonl`
+ * (mode 0600), one record per run. It is the source of the `..._runs_total`
+ * counters (so they survive restarts), of `resticprom status`, and of the
+ * last success of each profile and tier.
+ *
+ * Atomicity: each record is one `write(2)` of one whole line to a file opened
+ * with `O_APPEND`, followed by `fsync`. On Linux local file systems concurrent
+ * `O_APPEND` writers to a regular file do not interleave inside one write, so
+ * a line is never mixed with another (PIPE_BUF is about pipes, not files).
+ * A crash or `kill -9` during the write can still leave a torn last line; it
+ * is skipped when reading, with a warning (never an error), and the next
+ * append first ends that line so the new record starts on a fresh one.
+ * Appends and rotation also hold a short lock (`<stateDir>/locks/history.lock`)
+ * so a rotation never drops a record written meanwhile.
+ *
+ * Counters are computed from the history: a run counts once its line is
+ * complete, so after a crash the counters and the history always agree.
+ * Rotation (when the file exceeds 10 MiB) rewrites it atomically (temporary
+ * file, fsync, rename) keeping the last records of every profile/tier/kind
+ * plus each one's last success, and writes the counts of the dropped records
+ * into a first `{"type":"base"}` line, so counters never go backwards.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LockBusyError, StateError } from '../errors.js';
+import type { DeliveryReport } from '../sinks/types.js';
+import { acquireLockFile } from './lock.js';
+
+/** The kinds of run the history records. */
+export type RunKind = 'backup' | 'forget' | 'check' | 'stats' | 'run';
+
+/** How a run ended: `warning` is a backup that wrote a snapshot but could not read some files. */
+export type HistoryOutcome = 'success' | 'warning' | 'failed' | 'interrupted';
+
+/** Every outcome, in counter order. */
+export const HISTORY_OUTCOMES: readonly HistoryOutcome[] = ['success', 'warning', 'failed', 'interrupted'];
+
+/** One run in the history. */
+export interface RunRecord {
+  /** Format version. */
+  v: 1;
+  /** Unique id of the run. */
+  id: string;
+  kind: RunKind;
+  profile?: string;
+  tier?: string;
+  /** The Pushgateway job the run's metrics went to. */
+  job: string;
+  /** Unix ms. */
+  startedAt: number;
+  /** Unix ms. */
+  endedAt: number;
+  outcome: HistoryOutcome;
+  /** Exit code of the command; null when it was killed by a signal. */
+  exitCode: number | null;
+  /** Why it failed (e.g. `wrong-password`). */
+  reason?: string;
+  /** The command's camelCase domain summary (e.g. a BackupSummary), as given. */
+  summary?: unknown;
+  /** Where the run's metrics went. */
+  delivery?: Pick<DeliveryReport, 'delivered' | 'queued' | 'deadLettered'>;
+}
+
+/** Run counts by outcome. */
+export type OutcomeCounts = Record<HistoryOutcome, number>;
+
+/** Which runs a counter or query is about; an absent field matches any value. */
+export interface RunScope {
+  kind?: RunKind;
+  profile?: string;
+  tier?: string;
+  job?: string;
+}
+
+/** Counts of the runs dropped by rotations, per kind/profile/tier/job (the `base` line). */
+interface BaseEntry {
+  kind: RunKind;
+  profile?: string;
+  tier?: string;
+  job: string;
+  counts: OutcomeCounts;
+}
+
+/** Options of {@link appendRun}. */
+export interface AppendRunOptions {
+  /** Rotate when the file grows beyond this many bytes. @default 10485760 (10 MiB) */
+  maxBytes?: number;
+  /** Records kept per kind/profile/tier/job by a rotation (each one's last success is kept too). @default 500 */
+  keepPerScope?: number;
+  /** How long to wait for another process appending or rotating, ms. @default 30000 */
+  lockWaitMs?: number;
+}
+
+/** What {@link appendRun} did. */
+export interface AppendRunResult {
+  /** Things to tell the user: a stale history lock taken over, a rotation. */
+  warnings: string[];
+  /** True when the append triggered a rotation. */
+  isRotated: boolean;
+}
+
+/** Returns the history file's path. */
+export function historyPath(stateDir: string): string {
+  return join(stateDir, 'history.jsonl');
+}
+
+/**
+ * Appends one run to the history: one O_APPEND write of one line, then fsync.
+ * Rotates the file when it grew beyond `maxBytes`.
+ * @throws StateError when the history cannot be written.
+ */
+export async function appendRun(
+  stateDir: string,
+  record: RunRecord,
+  options: AppendRunOptions = {},
+): Promise<AppendRunResult> {
+  const file = historyPath(stateDir);
+  const warnings: string[] = [];
+  const lock = await lockHistory(stateDir, options.lockWaitMs ?? 30_000);
+  warnings.push(...lock.warnings);
+  let isRotated = false;
+  try {
+    let size: number;
+    let fh: Awaited<ReturnType<typeof open>>;
+    try {
+      fh = await open(file, 'a', 0o600);
+    } catch (err) {
+      throw new StateError(`cannot open the run history ${file}: ${errText(err)}`, file, { cause: err });
+    }
+    try {
+      const st = await fh.stat();
+      let prefix = '';
+      if (st.size > 0) {
+        const last = Buffer.alloc(1);
+        // 'a' opens write-only; read the last byte through a second descriptor.
+        const rh = await open(file, 'r');
+        try {
+          await rh.read(last, 0, 1, st.size - 1);
+        } finally {
+          await rh.close();
+        }
+        if (last[0] !== 0x0a) {
+          prefix = '\n'; // the previous writer died mid-line: start ours on a fresh one
+          warnings.push(`${file}: the last line was incomplete (a crash during a write); it is skipped`);
+        }
+      }
+      const line = Buffer.from(`${prefix}${JSON.stringify(record)}\n`, 'utf8');
+      let off = 0;
+      while (off < line.length) {
+        const { bytesWritten } = await fh.write(line, off, line.length - off);
+        off += bytesWritten;
+      }
+      await fh.sync();
+      size = st.size + line.length;
+      if (st.size === 0) await syncDir(stateDir);
+    } catch (err) {
+      throw new StateError(`cannot append to the run history ${file}: ${errText(err)}`, file, { cause: err });
+    } finally {
+      await fh.close();
+    }
+    if (size > (options.maxBytes ?? 10 * 1024 * 1024)) {
+      await rotate(stateDir, options.keepPerScope ?? 500);
+      isRotated = true;
+    }
+  } finally {
+    await lock.release();
+  }
+  return { warnings, isRotated };
+}
+
+/** Options of {@link readHistory}. */
+export interface ReadHistoryOptions {
+  /** Keeps only the records for which it returns true. */
+  filter?: (record: RunRecord) => boolean;
+}
+
+/** Records read from the history, and what was skipped. */
+export interface HistoryRead {
+  records: RunRecord[];
+  /** One sentence per skipped line (torn by a crash, not a record). Never fatal. */
+  warnings: string[];
+}
+
+/**
+ * Reads the history, line by line (the file may be large), oldest first.
+ * A missing file is an empty history. Bad lines are skipped with a warning.
+ */
+export async function readHistory(stateDir: string, options: ReadHistoryOptions = {}): Promise<HistoryRead> {
+  const records: RunRecord[] = [];
+  const warnings: string[] = [];
+  for await (const item of scanHistory(stateDir)) {
+    if (item.type === 'record') {
+      if (!options.filter || options.filter(item.record)) records.push(item.record);
+    } else if (item.type === 'warning') warnings.push(item.message);
+  }
+  return { records, warnings };
+}
+
+/** Counts of runs by outcome, and the warnings of reading the history. */
+export interface RunCountersResult {
+  counts: OutcomeCounts;
+  warnings: string[];
+}
+
+/**
+ * Counts the runs of a scope by outcome, including runs a rotation dropped, so the
+ * counts only grow (they back the `..._runs_total{outcome}` counters).
+ * @example
+ * await runCounters(stateDir, 'backup', { profile: 'nfs', tier: 'daily' });
+ * await runCounters(stateDir, { kind: 'run', job: 'db_dump' });
+ */
+export async function runCounters(
+  stateDir: string,
+  kindOrScope: RunKind | RunScope,
+  scope: Omit<RunScope, 'kind'> = {},
+): Promise<RunCountersResult> {
+  const want: RunScope = typeof kindOrScope === 'string' ? { ...scope, kind: kindOrScope } : kindOrScope;
+  const counts = zeroCounts();
+  const warnings: string[] = [];
+  for await (const item of scanHistory(stateDir)) {
+    if (item.type === 'record') {
+      if (inScope(item.record, want)) counts[item.record.outcome]++;
+    } else if (item.type === 'base') {
+      for (const e of item.entries) {
+        if (!inScope(e, want)) continue;
+        for (const o of HISTORY_OUTCOMES) counts[o] += e.counts[o] ?? 0;
+      }
+    } else warnings.push(item.message);
+  }
+  return { counts, warnings };
+}
+
+/** The last run and the last success of one kind/profile/tier/job. */
+export interface LatestRun {
+  kind: RunKind;
+  profile?: string;
+  tier?: string;
+  job: string;
+  /** The most recent run (by end time). */
+  last: RunRecord;
+  /** The most recent run that wrote its result: outcome `success` or `warning`. */
+  lastSuccess?: RunRecord;
+}
+
+/** The latest runs and the warnings of reading the history. */
+export interface LatestRunsResult {
+  runs: LatestRun[];
+  warnings: string[];
+}
+
+/**
+ * Returns, per kind/profile/tier/job found in the history, the last run and the
+ * last success (`success` or `warning`: a snapshot was written).
+ */
+export async function latestRuns(stateDir: string, scope: RunScope = {}): Promise<LatestRunsResult> {
+  const byKey = new Map<string, LatestRun>();
+  const warnings: string[] = [];
+  for await (const item of scanHistory(stateDir)) {
+    if (item.type === 'warning') warnings.push(item.message);
+    if (item.type !== 'record' || !inScope(item.record, scope)) continue;
+    const r = item.record;
+    const key = scopeKey(r);
+    const cur = byKey.get(key);
+    const entry: LatestRun = cur ?? { kind: r.kind, job: r.job, last: r };
+    if (!cur) {
+      if (r.profile !== undefined) entry.profile = r.profile;
+      if (r.tier !== undefined) entry.tier = r.tier;
+      byKey.set(key, entry);
+    } else if (r.endedAt >= cur.last.endedAt) cur.last = r;
+    if (isSuccess(r) && (!entry.lastSuccess || r.endedAt >= entry.lastSuccess.endedAt)) entry.lastSuccess = r;
+  }
+  return { runs: [...byKey.values()], warnings };
+}
+
+/** True for outcomes that wrote their result (`success`, `warning`). */
+export function isSuccess(record: Pick<RunRecord, 'outcome'>): boolean {
+  return record.outcome === 'success' || record.outcome === 'warning';
+}
+
+type ScanItem =
+  | { type: 'record'; record: RunRecord }
+  | { type: 'base'; entries: BaseEntry[] }
+  | { type: 'warning'; message: string };
+
+/** Streams the history's lines as records, base lines and warnings. */
+async function* scanHistory(stateDir: string): AsyncGenerator<ScanItem> {
+  const file = historyPath(stateDir);
+  const stream = createReadStream(file);
+  let rest = '';
+  let lineNo = 0;
+  try {
+    for await (const chunk of stream) {
+      rest += (chunk as Buffer).toString('utf8');
+      let nl = rest.indexOf('\n');
+      while (nl >= 0) {
+        const line = rest.slice(0, nl);
+        rest = rest.slice(nl + 1);
+        lineNo++;
+        if (line.trim() !== '') yield parseLine(file, lineNo, line);
+        nl = rest.indexOf('\n');
+      }
+    }
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return;
+    throw new StateError(`cannot read the run history ${file}: ${errText(err)}`, file, { cause: err });
+  }
+  if (rest.trim() !== '') {
+    yield {
+      type: 'warning',
+      message: `${file} line ${lineNo + 1}: incomplete last line (a crash during a write), skipped`,
+    };
+  }
+}
+
+function parseLine(file: string, lineNo: number, line: string): ScanItem {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return { type: 'warning', message: `${file} line ${lineNo}: not valid JSON (torn by a crash?), skipped` };
+  }
+  if (isRecord(v)) return { type: 'record', record: v };
+  if (typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'base') {
+    const entries = (v as { counts?: unknown }).counts;
+    if (Array.isArray(entries)) return { type: 'base', entries: entries as BaseEntry[] };
+  }
+  return { type: 'warning', message: `${file} line ${lineNo}: not a run record, skipped` };
+}
+
+const KINDS = new Set(['backup', 'forget', 'check', 'stats', 'run']);
+
+function isRecord(v: unknown): v is RunRecord {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Partial<RunRecord>;
+  return (
+    r.v === 1 &&
+    typeof r.id === 'string' &&
+    typeof r.kind === 'string' &&
+    KINDS.has(r.kind) &&
+    typeof r.job === 'string' &&
+    typeof r.startedAt === 'number' &&
+    typeof r.endedAt === 'number' &&
+    typeof r.outcome === 'string' &&
+    HISTORY_OUTCOMES.includes(r.outcome)
+  );
+}
+
+function inScope(r: RunScope, want: RunScope): boolean {
+  return (
+    (want.kind === undefined || r.kind === want.kind) &&
+    (want.profile === undefined || r.profile === want.profile) &&
+    (want.tier === undefined || r.tier === want.tier) &&
+    (want.job === undefined || r.job === want.job)
+  );
+}
+
+function scopeKey(r: RunScope): string {
+  return JSON.stringify([r.kind, r.profile ?? null, r.tier ?? null, r.job ?? null]);
+}
+
+function zeroCounts(): OutcomeCounts {
+  return { success: 0, warning: 0, failed: 0, interrupted: 0 };
+}
+
+async function lockHistory(stateDir: string, waitMs: number) {
+  try {
+    return await acquireLockFile(join(stateDir, 'locks', 'history.lock'), {
+      waitMs,
+      pollMs: 10,
+      command: 'history append',
+    });
+  } catch (err) {
+    if (err instanceof LockBusyError) {
+      throw new StateError(`the run history is locked too long: ${err.message}`, historyPath(stateDir), {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+/**
+ * Rewrites the history keeping the last `keep` records of each scope plus each
+ * scope's last success; the counts of the dropped records go into the base line.
+ */
+async function rotate(stateDir: string, keep: number): Promise<void> {
+  const file = historyPath(stateDir);
+  // Pass 1: how many records each scope has, the index of its last success, and the old base.
+  const total = new Map<string, number>();
+  const lastSuccessAt = new Map<string, number>();
+  const base = new Map<string, BaseEntry>();
+  let index = 0;
+  for await (const item of scanHistory(stateDir)) {
+    if (item.type === 'record') {
+      const k = scopeKey(item.record);
+      total.set(k, (total.get(k) ?? 0) + 1);
+      if (isSuccess(item.record)) lastSuccessAt.set(k, index);
+      index++;
+    } else if (item.type === 'base') {
+      for (const e of item.entries) addBase(base, e, e.counts);
+    }
+  }
+  // Pass 2: keep or fold into the base.
+  const seen = new Map<string, number>();
+  const kept: string[] = [];
+  index = 0;
+  for await (const item of scanHistory(stateDir)) {
+    if (item.type !== 'record') continue;
+    const r = item.record;
+    const k = scopeKey(r);
+    const n = (seen.get(k) ?? 0) + 1;
+    seen.set(k, n);
+    if (n > (total.get(k) ?? 0) - keep || lastSuccessAt.get(k) === index) kept.push(JSON.stringify(r));
+    else {
+      const one = zeroCounts();
+      one[r.outcome] = 1;
+      addBase(base, { kind: r.kind, job: r.job, ...pickScope(r) }, one);
+    }
+    index++;
+  }
+  const header = JSON.stringify({ v: 1, type: 'base', rotatedAt: Date.now(), counts: [...base.values()] });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const fh = await open(tmp, 'wx', 0o600);
+    try {
+      await fh.writeFile(`${header}\n${kept.map((l) => `${l}\n`).join('')}`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+    await syncDir(stateDir);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw new StateError(`cannot rotate the run history ${file}: ${errText(err)}`, file, { cause: err });
+  }
+}
+
+function pickScope(r: RunScope): { profile?: string; tier?: string } {
+  return {
+    ...(r.profile !== undefined ? { profile: r.profile } : {}),
+    ...(r.tier !== undefined ? { tier: r.tier } : {}),
+  };
+}
+
+function addBase(base: Map<string, BaseEntry>, scope: Omit<BaseEntry, 'counts'>, counts: OutcomeCounts) {
+  const k = scopeKey(scope);
+  let e = base.get(k);
+  if (!e) {
+    e = { kind: scope.kind, job: scope.job, ...pickScope(scope), counts: zeroCounts() };
+    base.set(k, e);
+  }
+  for (const o of HISTORY_OUTCOMES) e.counts[o] += counts[o] ?? 0;
+}
+
+async function syncDir(dir: string): Promise<void> {
+  // Makes a new or renamed file's directory entry durable; not every platform allows it.
+  try {
+    const dh = await open(dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  } catch {
+    // best effort
+  }
+}
+
+function isCode(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
