@@ -86,4 +86,12 @@ export interface BackupResult {
   stderrTail: string;
   /** Lines on stdout that were not JSON (kept as log text, counted). */
   nonJsonLines: number;
+  /** JSON lines from restic that did not parse or had an unknown `message_type` (also named in `message`). */
+  malformedLines?: number;
 }
+
+/**
+ * Where restic's repository password comes from. It reaches restic only through
+ * its environment (`RESTIC_PASSWORD_FILE`, `RESTIC_PASSWORD_COMMAND`, `RESTIC_PASSWORD`), never argv.
+ */
+export type ResticPassword = { file: string } | { command: string } | { value: string };
