@@ -1,0 +1,451 @@
+/**
+ * HTTP for the sinks: TLS (CA file, mTLS, skip-verify), authentication from
+ * secret sources, per-attempt timeouts, and retries with exponential backoff and
+ * full jitter. Errors are {@link SinkError}s with one clear line, URLs masked,
+ * secrets never quoted.
+ *
+ * undici is loaded only when a request is made.
+ */
+
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleepTimer } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { maskUrl, SinkError } from '../errors.js';
+import type { SendOptions } from './target.js';
+import type { HttpOptions, SecretSource } from './types.js';
+
+declare const RESTICPROM_VERSION: string | undefined;
+
+/** First retry waits up to this long (full jitter), ms. */
+export const BACKOFF_BASE_MS = 500;
+/** No retry waits longer than this, ms; a longer `Retry-After` ends the retries. */
+export const BACKOFF_CAP_MS = 30_000;
+/** @default timeoutMs */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+/** @default retries */
+export const DEFAULT_RETRIES = 3;
+/** How much of a server's answer is kept on a SinkError. */
+const MAX_BODY_CHARS = 2000;
+
+let cachedVersion: string | undefined;
+
+/** resticprom's version: the bundled constant, else the package.json next to the sources. */
+function packageVersion(): string {
+  if (typeof RESTICPROM_VERSION === 'string') return RESTICPROM_VERSION;
+  if (cachedVersion) return cachedVersion;
+  cachedVersion = '0.0.0-dev';
+  try {
+    let dir = dirname(fileURLToPath(import.meta.url));
+    for (let i = 0; i < 6; i++) {
+      try {
+        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+          name?: string;
+          version?: string;
+        };
+        if (pkg.name === 'resticprom' && pkg.version) {
+          cachedVersion = pkg.version;
+          break;
+        }
+      } catch {
+        // not here; look one folder up
+      }
+      dir = dirname(dir);
+    }
+  } catch {
+    // keep the dev version
+  }
+  return cachedVersion;
+}
+
+/** The `User-Agent` resticprom sends: `resticprom/<version>`. */
+export function userAgent(): string {
+  return `resticprom/${packageVersion()}`;
+}
+
+/**
+ * Reads a secret: a file's content without its trailing newline(s), an
+ * environment variable, or a literal value.
+ *
+ * @param what names the secret in error messages, e.g. `basic auth password`
+ * @throws SinkError (isRetryable true: the payload is fine, the setup is not) when
+ *   the file cannot be read or the variable is not set; the message names the
+ *   file or variable, never the secret
+ */
+export async function resolveSecret(
+  source: SecretSource,
+  opts: { env?: NodeJS.ProcessEnv; what?: string; url?: string } = {},
+): Promise<string> {
+  const what = opts.what ?? 'secret';
+  const url = opts.url ?? '';
+  if ('value' in source) return source.value;
+  if ('env' in source) {
+    const v = (opts.env ?? process.env)[source.env];
+    if (v === undefined) {
+      throw new SinkError(`${what}: environment variable ${source.env} is not set`, {
+        url,
+        isRetryable: true,
+      });
+    }
+    return v;
+  }
+  try {
+    return (await readFile(source.file, 'utf8')).replace(/(\r?\n)+$/, '');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new SinkError(
+      `${what}: cannot read ${source.file} (${reason})`,
+      { url, isRetryable: true },
+      { cause: err },
+    );
+  }
+}
+
+/** One HTTP request a sink makes, retried by {@link sendHttp}. */
+export interface HttpRequest {
+  method: 'POST' | 'PUT' | 'DELETE';
+  /** Full URL; user info in it (`https://user:pass@host`) becomes basic auth. */
+  url: string;
+  body?: Uint8Array;
+  /** Request headers of the protocol (Content-Type, ...). */
+  headers?: Record<string, string>;
+  /** Words for messages, e.g. `pushing to` in `unexpected status 400 while pushing to URL`. */
+  action: string;
+}
+
+/** What the server answered. */
+export interface HttpResponse {
+  status: number;
+  body: string;
+}
+
+type FetchLike = typeof fetch;
+type Dispatcher = import('undici').Dispatcher;
+
+const TRUST_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
+const TLS_CODES = new Set([
+  ...TRUST_CODES,
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_HANDSHAKE_TIMEOUT',
+]);
+
+/** Walks an error's cause chain for the first Node error code. */
+function findCode(err: unknown): { code?: string; message: string } {
+  let e: unknown = err;
+  let message = err instanceof Error ? err.message : String(err);
+  for (let depth = 0; e && depth < 6; depth++) {
+    if (e instanceof AggregateError && e.errors.length > 0) e = e.errors[0];
+    const code = (e as { code?: unknown }).code;
+    if (e instanceof Error) message = e.message;
+    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return { code, message };
+    e = (e as { cause?: unknown }).cause;
+  }
+  return { message };
+}
+
+/** The origin of a URL, masked, for TLS messages: `https://127.0.0.1:9091`. */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return maskUrl(url);
+  }
+}
+
+interface Classified {
+  error: SinkError;
+  /** Retry inside this call. */
+  retryNow: boolean;
+  /** Wait this long before the retry (Retry-After), ms. */
+  retryAfterMs?: number;
+}
+
+function classifyNetworkError(
+  err: unknown,
+  req: HttpRequest,
+  shownUrl: string,
+  timedOut: boolean,
+  timeoutMs: number,
+): Classified {
+  if (timedOut) {
+    return {
+      error: new SinkError(
+        `timeout after ${timeoutMs} ms while ${req.action} ${shownUrl}`,
+        { url: shownUrl, isRetryable: true },
+        { cause: err },
+      ),
+      retryNow: true,
+    };
+  }
+  const { code, message } = findCode(err);
+  const isTls =
+    code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'));
+  if (isTls) {
+    let hint = '';
+    if (TRUST_CODES.has(code)) hint = ' (set ca-file or --ca-file)';
+    else if (/CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|HANDSHAKE_FAILURE/.test(code))
+      hint = ' (the server may require a client certificate: set cert-file and key-file)';
+    else if (code === 'ERR_SSL_WRONG_VERSION_NUMBER') hint = ' (is the server speaking plain http?)';
+    // The payload is fine; only the setup is wrong: keep it (isRetryable) but do not hammer now.
+    return {
+      error: new SinkError(
+        `TLS error talking to ${originOf(shownUrl)}: ${message}${hint}`,
+        { url: shownUrl, isRetryable: true },
+        { cause: err },
+      ),
+      retryNow: false,
+    };
+  }
+  return {
+    error: new SinkError(
+      `network error while ${req.action} ${shownUrl}: ${message}`,
+      { url: shownUrl, isRetryable: true },
+      { cause: err },
+    ),
+    retryNow: true,
+  };
+}
+
+/** Parses `Retry-After` (seconds or an HTTP date) into ms from `now`. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) return undefined;
+  return Math.max(0, t - now);
+}
+
+function oneLine(body: string): string {
+  const s = body.trim().replace(/\s*\n\s*/g, ' ');
+  return s.length > 500 ? `${s.slice(0, 500)}...` : s;
+}
+
+function classifyStatus(
+  status: number,
+  body: string,
+  headers: Headers,
+  req: HttpRequest,
+  shownUrl: string,
+): Classified {
+  const trimmed = body.trim().slice(0, MAX_BODY_CHARS);
+  const retryable = status === 429 || status >= 500;
+  let message = `unexpected status ${status} while ${req.action} ${shownUrl}`;
+  if (trimmed) message += `: ${oneLine(trimmed)}`;
+  if (status === 401) message += ' (check the credentials)';
+  if (status >= 300 && status < 400) {
+    const loc = headers.get('location');
+    message += ` (redirects are not followed${loc ? `; it points to ${maskUrl(loc)}` : ''})`;
+  }
+  const error = new SinkError(message, {
+    url: shownUrl,
+    status,
+    ...(trimmed ? { body: trimmed } : {}),
+    isRetryable: retryable,
+  });
+  const retryAfterMs = retryable ? parseRetryAfter(headers.get('retry-after')) : undefined;
+  return retryAfterMs === undefined
+    ? { error, retryNow: retryable }
+    : { error, retryNow: retryable, retryAfterMs };
+}
+
+/** Builds the request headers: User-Agent, protocol headers, auth, then the user's extra headers. */
+async function buildHeaders(
+  req: HttpRequest,
+  http: HttpOptions,
+  userInfo: { user: string; pass: string } | undefined,
+  env: NodeJS.ProcessEnv | undefined,
+  shownUrl: string,
+): Promise<Record<string, string>> {
+  const headers: Record<string, string> = { 'User-Agent': userAgent(), ...req.headers };
+  if (http.basicAuth && http.bearerToken) {
+    throw new SinkError(`set either basic auth or a bearer token for ${shownUrl}, not both`, {
+      url: shownUrl,
+      isRetryable: true,
+    });
+  }
+  const secretOpts = (what: string) => (env ? { env, what, url: shownUrl } : { what, url: shownUrl });
+  if (http.basicAuth) {
+    const pass = await resolveSecret(http.basicAuth.password, secretOpts('basic auth password'));
+    headers.Authorization = `Basic ${Buffer.from(`${http.basicAuth.username}:${pass}`).toString('base64')}`;
+  } else if (http.bearerToken) {
+    const token = await resolveSecret(http.bearerToken, secretOpts('bearer token'));
+    headers.Authorization = `Bearer ${token}`;
+  } else if (userInfo) {
+    headers.Authorization = `Basic ${Buffer.from(`${userInfo.user}:${userInfo.pass}`).toString('base64')}`;
+  }
+  for (const [k, v] of Object.entries(http.headers ?? {})) {
+    for (const existing of Object.keys(headers))
+      if (existing.toLowerCase() === k.toLowerCase()) delete headers[existing];
+    headers[k] = v;
+  }
+  return headers;
+}
+
+async function readTlsFile(file: string, what: string, shownUrl: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new SinkError(
+      `cannot read ${what} ${file} (${reason})`,
+      { url: shownUrl, isRetryable: true },
+      { cause: err },
+    );
+  }
+}
+
+/** An undici Agent carrying the TLS settings. */
+async function makeDispatcher(http: HttpOptions, shownUrl: string): Promise<Dispatcher> {
+  const { Agent } = await import('undici');
+  const connect: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean } = {};
+  if (http.caFile) connect.ca = await readTlsFile(http.caFile, 'ca-file', shownUrl);
+  if (http.certFile || http.keyFile) {
+    if (!http.certFile || !http.keyFile) {
+      throw new SinkError(`set both cert-file and key-file for ${shownUrl}`, {
+        url: shownUrl,
+        isRetryable: true,
+      });
+    }
+    connect.cert = await readTlsFile(http.certFile, 'cert-file', shownUrl);
+    connect.key = await readTlsFile(http.keyFile, 'key-file', shownUrl);
+  }
+  if (http.insecureSkipVerify) connect.rejectUnauthorized = false;
+  return new Agent({ connect });
+}
+
+/** Splits user info off a URL: the request URL has none, the masked one is for messages. */
+function splitUrl(url: string): {
+  requestUrl: string;
+  shownUrl: string;
+  userInfo?: { user: string; pass: string };
+} {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (err) {
+    const shown = maskUrl(url);
+    throw new SinkError(`invalid URL ${shown}`, { url: shown, isRetryable: true }, { cause: err });
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    const shown = maskUrl(url);
+    throw new SinkError(`unsupported URL scheme ${u.protocol} in ${shown} (use http or https)`, {
+      url: shown,
+      isRetryable: true,
+    });
+  }
+  const shownUrl = maskUrl(url);
+  if (!u.username && !u.password) return { requestUrl: u.toString(), shownUrl };
+  const userInfo = { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) };
+  u.username = '';
+  u.password = '';
+  return { requestUrl: u.toString(), shownUrl, userInfo };
+}
+
+/** The delay before retry number `retry` (1-based): full jitter over an exponential cap. */
+export function backoffDelay(retry: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (retry - 1));
+  return Math.floor(random() * ceiling);
+}
+
+function abortedError(req: HttpRequest, shownUrl: string, reason: unknown): SinkError {
+  return new SinkError(
+    `aborted while ${req.action} ${shownUrl}`,
+    { url: shownUrl, isRetryable: true },
+    { cause: reason },
+  );
+}
+
+/**
+ * Sends one request with the sink's TLS, auth, timeout and retry settings.
+ * Each attempt has its own `timeoutMs`; after a network error, a timeout, a 5xx
+ * or a 429 it tries again up to `retries` times, waiting
+ * `random() * min(30 s, 500 ms * 2^(n-1))` before retry n, or the server's
+ * `Retry-After` (a `Retry-After` beyond 30 s ends the retries at once). Any other
+ * status outside 2xx ends it at once (redirects are not followed).
+ *
+ * @returns the 2xx status and body
+ * @throws SinkError with the masked URL, the status and the server's body;
+ *   `isRetryable` is true when the last failure was a network error, timeout,
+ *   5xx or 429, or a setup problem (TLS trust, a secret that cannot be read),
+ *   and false for other 4xx answers
+ */
+export async function sendHttp(
+  req: HttpRequest,
+  http: HttpOptions,
+  opts: SendOptions = {},
+): Promise<HttpResponse> {
+  const { requestUrl, shownUrl, userInfo } = splitUrl(req.url);
+  const headers = await buildHeaders(req, http, userInfo, opts.env, shownUrl);
+  const timeoutMs = http.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const retries = Math.max(0, http.retries ?? DEFAULT_RETRIES);
+  const sleep =
+    opts.sleep ?? ((ms: number) => sleepTimer(ms, undefined, opts.signal ? { signal: opts.signal } : {}));
+  const random = opts.random ?? Math.random;
+  const dispatcher = await makeDispatcher(http, shownUrl);
+  const fetchImpl: FetchLike = opts.fetch ?? ((await import('undici')).fetch as unknown as FetchLike);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      if (opts.signal?.aborted) throw abortedError(req, shownUrl, opts.signal.reason);
+      const ctrl = new AbortController();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        ctrl.abort(new Error(`timeout after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onAbort = () => ctrl.abort(opts.signal?.reason);
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      let result: Classified;
+      try {
+        const init = {
+          method: req.method,
+          headers,
+          signal: ctrl.signal,
+          redirect: 'manual',
+          dispatcher,
+          ...(req.body ? { body: req.body } : {}),
+        } as unknown as RequestInit;
+        const res = await fetchImpl(requestUrl, init);
+        const body = await res.text();
+        if (res.status >= 200 && res.status < 300) return { status: res.status, body };
+        result = classifyStatus(res.status, body, res.headers, req, shownUrl);
+      } catch (err) {
+        if (opts.signal?.aborted) throw abortedError(req, shownUrl, opts.signal.reason);
+        result = classifyNetworkError(err, req, shownUrl, timedOut, timeoutMs);
+      } finally {
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+      }
+      if (!result.retryNow || attempt > retries) {
+        if (attempt > 1) result.error.message += ` (after ${attempt} attempts)`;
+        throw result.error;
+      }
+      if (result.retryAfterMs !== undefined && result.retryAfterMs > BACKOFF_CAP_MS) {
+        result.error.message += ` (the server asks to retry after ${Math.ceil(result.retryAfterMs / 1000)} s)`;
+        throw result.error;
+      }
+      const delayMs = result.retryAfterMs ?? backoffDelay(attempt, random);
+      opts.onRetry?.({ attempt, delayMs, error: result.error });
+      try {
+        await sleep(delayMs);
+      } catch (err) {
+        throw abortedError(req, shownUrl, opts.signal?.reason ?? err);
+      }
+    }
+  } finally {
+    await dispatcher.destroy().catch(() => undefined);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * One delivery target per destination address, and the single entry point that
+ * delivers a payload to a target. The outbox and `deliver()` build on this.
+ */
+import { maskUrl } from '../errors.js';
+import type {
+  Destination,
+  MetricsPayload,
+  PushgatewayDestination,
+  RemoteWriteDestination,
+  TextfileDestination,
+} from './types.js';
+
+/** A Pushgateway target: one gateway URL with the destination's HTTP settings. */
+export type PushgatewayTarget = Omit<PushgatewayDestination, 'urls' | 'require'> & {
+  kind: 'pushgateway';
+  url: string;
+};
+
+/** One place a payload goes to: a single gateway, a remote write endpoint, or a textfile. */
+export type Target = PushgatewayTarget | RemoteWriteDestination | TextfileDestination;
+
+/** Dependencies and hooks of a delivery; tests swap them. */
+export interface SendOptions {
+  /**
+   * The fetch to use. It is called with a `RequestInit` that also carries
+   * `dispatcher` (an undici 7 `Agent` holding the TLS settings) and
+   * `redirect: 'manual'`; a fetch that ignores `dispatcher` does not apply
+   * ca-file, client certificates or insecureSkipVerify.
+   * @default undici's `fetch`
+   */
+  fetch?: typeof fetch;
+  /** Aborts the delivery, including a wait between retries. */
+  signal?: AbortSignal;
+  /** Where `{ env: NAME }` secrets are read from. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Waits between retries. @default a timer (aborted by `signal`) */
+  sleep?: (ms: number) => Promise<void>;
+  /** Source of the backoff jitter, in [0, 1). @default Math.random */
+  random?: () => number;
+  /**
+   * Called before each wait for a retry: `attempt` is the attempt that just
+   * failed (1 = the first), `delayMs` the wait, `error` why it failed.
+   */
+  onRetry?: (info: { attempt: number; delayMs: number; error: import('../errors.js').SinkError }) => void;
+}
+
+/**
+ * Expands a destination into its targets: one per gateway URL of a Pushgateway
+ * destination (`require` is the caller's business), the destination itself otherwise.
+ */
+export function expandTargets(dest: Destination): Target[] {
+  if (dest.kind === 'pushgateway') {
+    const { urls, require: _require, ...rest } = dest;
+    return urls.map((url) => ({ ...rest, kind: 'pushgateway', url }));
+  }
+  return [dest];
+}
+
+function shortUrl(url: string): string {
+  const masked = maskUrl(url);
+  return masked.endsWith('/') ? masked.slice(0, -1) : masked;
+}
+
+/**
+ * A stable name for a target, for people and for the outbox: the kind and the
+ * masked URL or the path, e.g. `pushgateway https://gw:9091`,
+ * `remote-write https://mimir/api/v1/push`, `textfile /var/lib/node_exporter/restic.prom`.
+ */
+export function describeTarget(t: Target): string {
+  if (t.kind === 'textfile') return `textfile ${t.path}`;
+  return `${t.kind} ${shortUrl(t.url)}`;
+}
+
+/**
+ * Delivers a payload to one target, retrying by itself (see the target's
+ * `timeoutMs` and `retries`). Pushgateway: PUT (`push`), POST (`add`) or DELETE
+ * (`delete`, the text is ignored) to the group's URL. Remote write: one
+ * WriteRequest with every sample at `payload.measuredAt`. Textfile: an atomic
+ * write of the `.prom` file (`delete` removes it).
+ *
+ * @throws InvalidMetricsError when the payload is not valid (before any network call)
+ * @throws SinkError when the target refused it or could not be reached;
+ *   `isRetryable` says whether trying again later may succeed
+ */
+export async function sendToTarget(
+  payload: MetricsPayload,
+  target: Target,
+  opts: SendOptions = {},
+): Promise<void> {
+  switch (target.kind) {
+    case 'pushgateway': {
+      const { sendToPushgateway } = await import('./pushgateway.js');
+      return sendToPushgateway(payload, target, opts);
+    }
+    case 'remote-write': {
+      const { sendRemoteWrite } = await import('./remote-write.js');
+      return sendRemoteWrite(payload, target, opts);
+    }
+    case 'textfile': {
+      const { writeTextfile } = await import('./textfile.js');
+      return writeTextfile(payload, target, opts);
+    }
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The node_exporter textfile sink: the payload written atomically to a `*.prom`
+ * file (temp file in the same folder, fsync, rename, fsync the folder).
+ *
+ * Spec: https://github.com/prometheus/node_exporter#textfile-collector
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { SinkError } from '../errors.js';
+import {
+  formatExposition,
+  type ParsedFamily,
+  parseExposition,
+  validateExposition,
+} from '../metrics/exposition.js';
+import { checkGroupingLabels, checkJob } from './grouping-key.js';
+import type { SendOptions } from './target.js';
+import type { MetricsPayload, TextfileDestination } from './types.js';
+
+/** Mode of the written file: node_exporter, often another user, must read it. */
+export const TEXTFILE_MODE = 0o644;
+
+function sinkError(path: string, what: string, err: unknown): SinkError {
+  const e = err as NodeJS.ErrnoException;
+  const reason = e.code ? `${e.code}: ${e.message.replace(/^[A-Z]+: /, '')}` : String(e?.message ?? err);
+  return new SinkError(
+    `cannot ${what} textfile ${path}: ${reason}`,
+    { url: path, isRetryable: true },
+    { cause: err },
+  );
+}
+
+/**
+ * Builds the file content of a payload: every series gets `job` and the grouping
+ * labels (first, grouping winning over a same-named sample label; empty values
+ * left out, as Prometheus treats an empty label as absent).
+ *
+ * @throws InvalidMetricsError when the text, the job or a grouping label name is not valid
+ */
+export function textfileFamilies(payload: MetricsPayload): ParsedFamily[] {
+  checkJob(payload.job);
+  checkGroupingLabels(payload.grouping);
+  const families = validateExposition(payload.text, { allowTimestamps: false });
+  const added: Record<string, string> = { job: payload.job };
+  for (const name of Object.keys(payload.grouping).sort()) added[name] = payload.grouping[name] as string;
+  return families.map((fam) => ({
+    ...fam,
+    samples: fam.samples.map((s) => {
+      const labels: Record<string, string> = {};
+      for (const [k, v] of Object.entries(added)) if (v !== '') labels[k] = v;
+      for (const [k, v] of Object.entries(s.labels)) if (!(k in added)) labels[k] = v;
+      return { ...s, labels };
+    }),
+  }));
+}
+
+/** Writes `content` to `path` atomically with mode 0644; removes the temp file on failure. */
+export async function writeFileAtomic(path: string, content: string): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  let created = false;
+  try {
+    const fh = await open(tmp, 'wx', TEXTFILE_MODE);
+    created = true;
+    try {
+      await fh.writeFile(content, 'utf8');
+      // The umask may have narrowed the mode at creation.
+      await fh.chmod(TEXTFILE_MODE);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    created = false;
+  } catch (err) {
+    if (created) await unlink(tmp).catch(() => undefined);
+    throw sinkError(path, 'write', err);
+  }
+  // Make the rename itself durable; some file systems cannot fsync a folder.
+  try {
+    const dh = await open(dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  } catch {
+    // best effort
+  }
+}
+
+/**
+ * Writes a payload to a node_exporter textfile. `put` replaces the file; `post`
+ * (the default) replaces only the families of the same names in it, keeping the
+ * others (like a Pushgateway group); `delete` removes the file.
+ *
+ * @throws InvalidMetricsError for an invalid payload
+ * @throws SinkError (isRetryable true) when the path does not end in `.prom` or
+ *   the file cannot be written; (isRetryable false) when `post` finds an existing
+ *   file that is not valid exposition text
+ */
+export async function writeTextfile(
+  payload: MetricsPayload,
+  target: TextfileDestination,
+  opts: Pick<SendOptions, 'signal'> = {},
+): Promise<void> {
+  const path = target.path;
+  if (!path.endsWith('.prom')) {
+    throw new SinkError(`textfile path must end in .prom (node_exporter reads only *.prom): ${path}`, {
+      url: path,
+      isRetryable: true,
+    });
+  }
+  if (opts.signal?.aborted) {
+    throw new SinkError(
+      `aborted while writing textfile ${path}`,
+      { url: path, isRetryable: true },
+      {
+        cause: opts.signal.reason,
+      },
+    );
+  }
+  const method = payload.method ?? 'post';
+  if (method === 'delete') {
+    checkJob(payload.job);
+    checkGroupingLabels(payload.grouping);
+    try {
+      await unlink(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw sinkError(path, 'delete', err);
+    }
+    return;
+  }
+  let families = textfileFamilies(payload);
+  if (method === 'post') {
+    let existing: string | undefined;
+    try {
+      existing = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw sinkError(path, 'read', err);
+    }
+    if (existing !== undefined) {
+      let old: ParsedFamily[];
+      try {
+        old = parseExposition(existing);
+      } catch (err) {
+        throw new SinkError(
+          `existing textfile ${path} is not valid exposition text (${(err as Error).message}); remove it or write with method put`,
+          { url: path, isRetryable: false },
+          { cause: err },
+        );
+      }
+      const fresh = new Map(families.map((f) => [f.name, f]));
+      const merged = old.map((f) => fresh.get(f.name) ?? f);
+      for (const f of families) if (!old.some((o) => o.name === f.name)) merged.push(f);
+      families = merged;
+    }
+  }
+  await writeFileAtomic(path, formatExposition(families));
+}
