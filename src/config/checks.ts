@@ -1,0 +1,223 @@
+/**
+ * Rules that span several keys or need more than a type: one password source,
+ * label names, templates, names usable as restic tags and file names. They run on
+ * the data as written (whatever its shape), next to the schema, so one load
+ * reports every problem.
+ */
+
+/** A problem before it gets its file and line: the key path as segments. */
+export interface RawProblem {
+  path: (string | number)[];
+  message: string;
+  /** Point at the key itself rather than its value (unknown keys). */
+  isAtKey?: boolean;
+  /** Line already known (YAML syntax, interpolation). */
+  line?: number | undefined;
+}
+
+/** Placeholders a template may use. */
+export const TEMPLATE_VARS = ['tier', 'profile', 'hostname'] as const;
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** Profile and tier names end up in file names, restic tags (no commas) and label values. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Labels resticprom sets on every series itself. */
+const RESERVED_SERIES_LABELS = ['profile', 'tier', 'host'];
+
+type Rec = Record<string, unknown>;
+
+function isRec(v: unknown): v is Rec {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isSet(v: unknown): boolean {
+  return v !== undefined && v !== null;
+}
+
+/** Returns the problems of a template string: unknown `{placeholders}`. */
+export function checkTemplate(value: string): string | undefined {
+  for (const m of value.matchAll(/\{([^{}]*)\}/g)) {
+    const name = m[1] ?? '';
+    if (!(TEMPLATE_VARS as readonly string[]).includes(name)) {
+      return `unknown placeholder {${name}} in "${value}"; use {tier}, {profile} or {hostname}`;
+    }
+  }
+  return undefined;
+}
+
+/** Returns why `name` cannot be a label name, or undefined. */
+export function checkLabelName(name: string): string | undefined {
+  if (!LABEL_NAME.test(name))
+    return `invalid label name "${name}": use letters, digits and _, not first a digit`;
+  if (name.startsWith('__')) return `invalid label name "${name}": names starting with __ are reserved`;
+  return undefined;
+}
+
+/** Checks the rules across keys of a whole file as written; returns every problem. */
+export function checkConfigRules(data: unknown): RawProblem[] {
+  const out: RawProblem[] = [];
+  if (!isRec(data)) return out;
+  if (typeof data.timezone === 'string') {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: data.timezone });
+    } catch {
+      out.push({
+        path: ['timezone'],
+        message: `unknown time zone "${data.timezone}" (use an IANA name like Europe/Berlin)`,
+      });
+    }
+  }
+  const profiles = data.profiles;
+  if (isRec(profiles)) {
+    if (Object.keys(profiles).length === 0)
+      out.push({ path: ['profiles'], message: 'needs at least one profile' });
+    for (const [name, p] of Object.entries(profiles)) {
+      const at = ['profiles', name];
+      if (!NAME.test(name)) {
+        out.push({
+          path: at,
+          isAtKey: true,
+          message: `invalid profile name "${name}": use letters, digits, _, . and -, starting with a letter or digit`,
+        });
+      }
+      if (isRec(p)) checkProfile(p, at, out);
+    }
+  }
+  return out;
+}
+
+function checkProfile(p: Rec, at: (string | number)[], out: RawProblem[]): void {
+  const sources = ['password-file', 'password-command', 'password'].filter((k) => isSet(p[k]));
+  if (sources.length === 0) {
+    out.push({
+      path: at,
+      message: 'no repository password: set one of password-file, password-command, password',
+    });
+  } else if (sources.length > 1) {
+    out.push({
+      path: [...at, sources[1] as string],
+      isAtKey: true,
+      message: `${sources.join(' and ')} are both set; keep exactly one`,
+    });
+  }
+  if (isRec(p.env)) {
+    for (const k of Object.keys(p.env)) {
+      if (!ENV_NAME.test(k)) {
+        out.push({
+          path: [...at, 'env', k],
+          isAtKey: true,
+          message: `invalid environment variable name "${k}"`,
+        });
+      } else if (/^RESTIC_(REPOSITORY|PASSWORD)/.test(k)) {
+        out.push({
+          path: [...at, 'env', k],
+          isAtKey: true,
+          message: `${k} is set by resticprom; use the profile's repository and password-* keys`,
+        });
+      }
+    }
+  }
+  if (isRec(p.tiers)) {
+    if (Object.keys(p.tiers).length === 0)
+      out.push({ path: [...at, 'tiers'], message: 'needs at least one tier' });
+    for (const t of Object.keys(p.tiers)) {
+      if (!NAME.test(t)) {
+        out.push({
+          path: [...at, 'tiers', t],
+          isAtKey: true,
+          message: `invalid tier name "${t}": it is a restic tag; use letters, digits, _, . and -`,
+        });
+      }
+    }
+  }
+  if (isRec(p.metrics)) checkMetrics(p.metrics, [...at, 'metrics'], out);
+}
+
+function checkMetrics(m: Rec, at: (string | number)[], out: RawProblem[]): void {
+  if (typeof m.job === 'string') {
+    const problem = checkTemplate(m.job);
+    if (problem) out.push({ path: [...at, 'job'], message: problem });
+  }
+  for (const key of ['grouping', 'labels'] as const) {
+    const map = m[key];
+    if (!isRec(map)) continue;
+    for (const [name, value] of Object.entries(map)) {
+      const path = [...at, key, name];
+      const bad = checkLabelName(name);
+      if (bad) out.push({ path, isAtKey: true, message: bad });
+      else if (key === 'grouping' && name === 'job') {
+        out.push({ path, isAtKey: true, message: 'job is not a grouping label; set metrics.job instead' });
+      } else if (key === 'labels' && RESERVED_SERIES_LABELS.includes(name)) {
+        out.push({ path, isAtKey: true, message: `label "${name}" is set by resticprom on every series` });
+      }
+      if (typeof value === 'string') {
+        const problem = checkTemplate(value);
+        if (problem) out.push({ path, message: problem });
+      }
+    }
+  }
+  if (typeof m.textfile === 'string') {
+    if (!m.textfile.endsWith('.prom')) {
+      out.push({
+        path: [...at, 'textfile'],
+        message: `"${m.textfile}" must end in .prom (node_exporter's textfile collector reads only *.prom)`,
+      });
+    } else {
+      const problem = checkTemplate(m.textfile);
+      if (problem) out.push({ path: [...at, 'textfile'], message: problem });
+    }
+  }
+  const gws = Array.isArray(m.pushgateway) ? m.pushgateway : isRec(m.pushgateway) ? [m.pushgateway] : [];
+  gws.forEach((g, i) => {
+    if (!isRec(g)) return;
+    const path = Array.isArray(m.pushgateway) ? [...at, 'pushgateway', i] : [...at, 'pushgateway'];
+    const urls = ['url', 'urls'].filter((k) => isSet(g[k]));
+    if (urls.length === 0) out.push({ path, message: 'set url (or urls for several gateways)' });
+    if (urls.length === 2)
+      out.push({ path: [...path, 'urls'], isAtKey: true, message: 'set url or urls, not both' });
+    checkHttp(g, path, out);
+  });
+  if (Array.isArray(m['remote-write'])) {
+    m['remote-write'].forEach((r, i) => {
+      if (isRec(r)) checkHttp(r, [...at, 'remote-write', i], out);
+    });
+  }
+}
+
+function checkHttp(h: Rec, at: (string | number)[], out: RawProblem[]): void {
+  if (isSet(h['basic-auth']) && isSet(h['bearer-token-file'])) {
+    out.push({
+      path: [...at, 'bearer-token-file'],
+      isAtKey: true,
+      message: 'set basic-auth or bearer-token-file, not both',
+    });
+  }
+  if (isSet(h['cert-file']) !== isSet(h['key-file'])) {
+    out.push({ path: at, message: 'cert-file and key-file go together (client certificate and its key)' });
+  }
+  const auth = h['basic-auth'];
+  if (isRec(auth)) {
+    const sources = ['password-file', 'password-env', 'password'].filter((k) => isSet(auth[k]));
+    if (sources.length !== 1) {
+      out.push({
+        path: [...at, 'basic-auth'],
+        message:
+          sources.length === 0
+            ? 'set one of password-file, password-env, password'
+            : `${sources.join(' and ')} are both set; keep exactly one`,
+      });
+    }
+  }
+  if (isRec(h.headers)) {
+    for (const name of Object.keys(h.headers)) {
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+        out.push({
+          path: [...at, 'headers', name],
+          isAtKey: true,
+          message: `invalid HTTP header name "${name}"`,
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * The configuration file: schema, loading, defaults and what a run needs from it.
+ */
+export { defaultKeepWithin, deriveMaxAgeMs, keepPolicyArgs, largestGapMs, tierMaxAgeMs } from './cadence.js';
+export {
+  expandTemplate,
+  type ProfileDestinations,
+  profileDestinations,
+  resolveProfile,
+} from './destinations.js';
+export { DEFAULT_CONFIG_PATHS, type LoadConfigOptions, loadConfig, parseConfigText } from './load.js';
+export { DEFAULT_GROUPING, DEFAULT_JOB, defaultStateDir } from './normalize.js';
+export { configJsonSchema } from './schema.js';
+export { renderStarterConfig, SCHEMA_FILE_NAME } from './starter.js';
+export type {
+  CheckConfig,
+  Config,
+  DaemonConfig,
+  LoadedConfig,
+  MetricsConfig,
+  ProfileConfig,
+  PushgatewayConfig,
+  RemoteWriteConfig,
+  ResticPasswordSource,
+  TierConfig,
+} from './types.js';

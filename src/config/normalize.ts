@@ -1,0 +1,183 @@
+/**
+ * Turns the validated file as written (kebab-case) into the typed {@link Config}:
+ * camelCase keys, defaults, durations in ms, sizes in bytes, file paths resolved
+ * against the config file's folder.
+ */
+import { hostname as osHostname } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { SecretSource } from '../sinks/types.js';
+import { parseDuration } from '../util/duration.js';
+import { defaultKeepWithin } from './cadence.js';
+import type { RawConfig, RawHttp, RawMetrics, RawProfile, RawTier } from './schema.js';
+import type {
+  Config,
+  MetricsConfig,
+  ProfileConfig,
+  PushgatewayConfig,
+  RemoteWriteConfig,
+  ResticPasswordSource,
+  TierConfig,
+} from './types.js';
+import { parseBytes } from './units.js';
+
+/** Default Pushgateway job. */
+export const DEFAULT_JOB = 'restic_backup';
+/** Default grouping: one group per host, profile and tier, so tiers never replace each other's values. */
+export const DEFAULT_GROUPING: Readonly<Record<string, string>> = {
+  instance: '{hostname}',
+  profile: '{profile}',
+  tier: '{tier}',
+};
+
+interface Ctx {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+}
+
+function ms(v: string | number): number {
+  return typeof v === 'number' ? Math.round(v * 1000) : parseDuration(v);
+}
+
+function strMap(m: Record<string, string | number | boolean> | undefined | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m ?? {})) out[k] = String(v);
+  return out;
+}
+
+/** Returns the default state directory: /var/lib/resticprom as root, else the XDG state home. */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (process.getuid?.() === 0) return '/var/lib/resticprom';
+  if (env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME)) return join(env.XDG_STATE_HOME, 'resticprom');
+  return join(env.HOME ?? '/tmp', '.local', 'state', 'resticprom');
+}
+
+/** Builds the typed configuration from the validated file as written. */
+export function normalizeConfig(raw: RawConfig, opts: { file: string; env: NodeJS.ProcessEnv }): Config {
+  const ctx: Ctx = { dir: resolve(opts.file, '..'), env: opts.env };
+  const profiles: Record<string, ProfileConfig> = {};
+  for (const [name, p] of Object.entries(raw.profiles)) profiles[name] = normalizeProfile(p, ctx);
+  const daemonAuth = raw.daemon?.['basic-auth'];
+  return {
+    stateDir: raw['state-dir'] ? resolve(ctx.dir, raw['state-dir']) : defaultStateDir(opts.env),
+    timezone: raw.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+    hostname: raw.hostname ?? osHostname(),
+    resticBinary: raw['restic-binary'] ?? 'restic',
+    lock: { waitMs: raw.lock?.wait === undefined ? 0 : ms(raw.lock.wait) },
+    daemon: {
+      listen: raw.daemon?.listen ?? '127.0.0.1:9987',
+      runMissed: raw.daemon?.['run-missed'] ?? true,
+      gracePeriodMs: raw.daemon?.['grace-period'] === undefined ? 300_000 : ms(raw.daemon['grace-period']),
+      ...(daemonAuth
+        ? {
+            basicAuth: {
+              username: daemonAuth.username,
+              password: { file: resolve(ctx.dir, daemonAuth['password-file']) },
+            },
+          }
+        : {}),
+    },
+    outbox: {
+      maxEntries: raw.outbox?.['max-entries'] ?? 1000,
+      maxBytes: (() => {
+        const v = raw.outbox?.['max-bytes'];
+        if (v === undefined) return 50 * 1024 ** 2;
+        return typeof v === 'number' ? v : parseBytes(v);
+      })(),
+    },
+    logFormat: raw['log-format'] ?? 'text',
+    profiles,
+  };
+}
+
+function normalizeProfile(p: RawProfile, ctx: Ctx): ProfileConfig {
+  let password: ResticPasswordSource;
+  if (p['password-file'] !== undefined) password = { file: resolve(ctx.dir, p['password-file']) };
+  else if (p['password-command'] !== undefined) password = { command: p['password-command'] };
+  else password = { value: p.password ?? '' };
+  const excludeFile = p['exclude-file'];
+  const tiers: Record<string, TierConfig> = {};
+  for (const [name, t] of Object.entries(p.tiers)) tiers[name] = normalizeTier(t);
+  const out: ProfileConfig = {
+    repository: p.repository,
+    password,
+    env: strMap(p.env),
+    paths: p.paths,
+    exclude: p.exclude ?? [],
+    excludeIfPresent: p['exclude-if-present'] ?? [],
+    excludeFile: (typeof excludeFile === 'string' ? [excludeFile] : (excludeFile ?? [])).map((f) =>
+      resolve(ctx.dir, f),
+    ),
+    resticArgs: p['restic-args'] ?? [],
+    unlockStaleLocks: p['unlock-stale-locks'] ?? false,
+    forgetAfterBackup: p['forget-after-backup'] ?? false,
+    prune: p.prune ?? false,
+    tiers,
+    metrics: normalizeMetrics(p.metrics ?? undefined, ctx),
+  };
+  if (p['cpu-limit'] !== undefined) out.cpuLimit = p['cpu-limit'];
+  if (p.nice !== undefined) out.nice = p.nice;
+  if (p['inactivity-timeout'] !== undefined) out.inactivityTimeoutMs = ms(p['inactivity-timeout']);
+  if (p.check) {
+    out.check =
+      p.check['read-data-subset'] === undefined ? {} : { readDataSubset: p.check['read-data-subset'] };
+  }
+  return out;
+}
+
+function normalizeTier(t: RawTier): TierConfig {
+  const out: TierConfig = { schedule: t.schedule.trim(), isKeepDefault: false };
+  if (t['keep-last'] !== undefined) out.keepLast = t['keep-last'];
+  if (t['keep-hourly'] !== undefined) out.keepHourly = t['keep-hourly'];
+  if (t['keep-daily'] !== undefined) out.keepDaily = t['keep-daily'];
+  if (t['keep-weekly'] !== undefined) out.keepWeekly = t['keep-weekly'];
+  if (t['keep-monthly'] !== undefined) out.keepMonthly = t['keep-monthly'];
+  if (t['keep-yearly'] !== undefined) out.keepYearly = t['keep-yearly'];
+  if (t['keep-within'] !== undefined) out.keepWithin = t['keep-within'];
+  const hasKeep = Object.keys(t).some((k) => k.startsWith('keep-'));
+  if (!hasKeep) {
+    out.keepWithin = defaultKeepWithin(out.schedule);
+    out.isKeepDefault = true;
+  }
+  if (t['max-age'] !== undefined) out.maxAgeMs = ms(t['max-age']);
+  return out;
+}
+
+function normalizeMetrics(m: RawMetrics | undefined, ctx: Ctx): MetricsConfig {
+  const gws = m?.pushgateway == null ? [] : Array.isArray(m.pushgateway) ? m.pushgateway : [m.pushgateway];
+  return {
+    job: m?.job ?? DEFAULT_JOB,
+    grouping: m?.grouping ? strMap(m.grouping) : { ...DEFAULT_GROUPING },
+    labels: strMap(m?.labels),
+    pushgateway: gws.map((g): PushgatewayConfig => {
+      const urls = g.urls ?? (g.url === undefined ? [] : [g.url]);
+      return { urls, require: g.require ?? 'all', ...normalizeHttp(g, ctx) };
+    }),
+    remoteWrite: (m?.['remote-write'] ?? []).map(
+      (r): RemoteWriteConfig => ({ url: r.url, ...normalizeHttp(r, ctx) }),
+    ),
+    textfile: m?.textfile ? resolve(ctx.dir, m.textfile) : null,
+  };
+}
+
+function normalizeHttp(h: Omit<RawHttp, 'url'>, ctx: Ctx): Omit<RemoteWriteConfig, 'url'> {
+  const out: Omit<RemoteWriteConfig, 'url'> = {};
+  if (h['ca-file'] !== undefined) out.caFile = resolve(ctx.dir, h['ca-file']);
+  if (h['cert-file'] !== undefined) out.certFile = resolve(ctx.dir, h['cert-file']);
+  if (h['key-file'] !== undefined) out.keyFile = resolve(ctx.dir, h['key-file']);
+  if (h['insecure-skip-verify'] !== undefined) out.insecureSkipVerify = h['insecure-skip-verify'];
+  const auth = h['basic-auth'];
+  if (auth) {
+    let password: SecretSource;
+    if (auth['password-file'] !== undefined) password = { file: resolve(ctx.dir, auth['password-file']) };
+    else if (auth['password-env'] !== undefined) password = { env: auth['password-env'] };
+    else password = { value: auth.password ?? '' };
+    out.basicAuth = { username: auth.username, password };
+  }
+  if (h['bearer-token-file'] !== undefined)
+    out.bearerToken = { file: resolve(ctx.dir, h['bearer-token-file']) };
+  if (h.headers) out.headers = strMap(h.headers);
+  if (h.timeout !== undefined) out.timeoutMs = ms(h.timeout);
+  if (h.retries !== undefined) out.retries = h.retries;
+  if (h.gzip !== undefined) out.gzip = h.gzip;
+  return out;
+}

@@ -1,0 +1,167 @@
+/**
+ * The typed configuration: what {@link loadConfig} returns after validation, with
+ * camelCase keys, defaults applied, durations in milliseconds, sizes in bytes and
+ * relative file paths resolved against the config file's folder.
+ * The YAML file spells the same keys in kebab-case (`keep-last` is `keepLast`).
+ */
+import type { PushgatewayDestination, RemoteWriteDestination, SecretSource } from '../sinks/types.js';
+
+/** Where restic's repository password comes from: exactly one per profile. */
+export type ResticPasswordSource =
+  /** `password-file`: restic reads it (`RESTIC_PASSWORD_FILE`). */
+  | { file: string }
+  /** `password-command`: restic runs it (`RESTIC_PASSWORD_COMMAND`). */
+  | { command: string }
+  /** `password`: inline or from `${ENV}` interpolation (`RESTIC_PASSWORD`). */
+  | { value: string };
+
+/** One tier of a profile: a schedule, the tag its snapshots get, and what `forget` keeps. */
+export interface TierConfig {
+  /** Cron expression, 5 fields or 6 with a leading seconds field, in {@link Config.timezone}. */
+  schedule: string;
+  /** `--keep-last N`. */
+  keepLast?: number;
+  /** `--keep-hourly N`. */
+  keepHourly?: number;
+  /** `--keep-daily N`. */
+  keepDaily?: number;
+  /** `--keep-weekly N`. */
+  keepWeekly?: number;
+  /** `--keep-monthly N`. */
+  keepMonthly?: number;
+  /** `--keep-yearly N`. */
+  keepYearly?: number;
+  /**
+   * `--keep-within DURATION` (restic's duration, e.g. `2d`, `1y5m`).
+   * When a tier sets no keep option at all, this is derived from the schedule
+   * (see {@link defaultKeepWithin}) and {@link TierConfig.isKeepDefault} is true.
+   */
+  keepWithin?: string;
+  /** True when no keep option was written and `keepWithin` holds the derived default. */
+  isKeepDefault: boolean;
+  /**
+   * How old the last success may be before the tier is LATE, ms; only when written
+   * as `max-age`. Use {@link tierMaxAgeMs} for the effective value (derived from the schedule otherwise).
+   */
+  maxAgeMs?: number;
+}
+
+/** `check:` of a profile: run `restic check` after the backup. */
+export interface CheckConfig {
+  /** `--read-data-subset` (`5%`, `1/7`, `500M`); absent: metadata only. */
+  readDataSubset?: string;
+}
+
+/** A Pushgateway destination as configured: one or several gateways (an HA pair). */
+export type PushgatewayConfig = Omit<PushgatewayDestination, 'kind'>;
+
+/** A remote-write destination as configured. */
+export type RemoteWriteConfig = Omit<RemoteWriteDestination, 'kind'>;
+
+/** `metrics:` of a profile: how its runs' metrics are named, grouped and delivered. */
+export interface MetricsConfig {
+  /** Pushgateway job (template). @default 'restic_backup' */
+  job: string;
+  /**
+   * Pushgateway grouping labels beyond `job`; values are templates with `{tier}`,
+   * `{profile}`, `{hostname}`.
+   * @default { instance: '{hostname}', profile: '{profile}', tier: '{tier}' }
+   */
+  grouping: Record<string, string>;
+  /** Extra labels on every series (templates, like grouping). @default {} */
+  labels: Record<string, string>;
+  /** Gateways to push to (a single object in the file becomes a one-element list). @default [] */
+  pushgateway: PushgatewayConfig[];
+  /** Remote-write endpoints. @default [] */
+  remoteWrite: RemoteWriteConfig[];
+  /** node_exporter textfile path ending in `.prom` (template), or null. @default null */
+  textfile: string | null;
+}
+
+/** One backup profile: a repository, what to back up, its tiers and where metrics go. */
+export interface ProfileConfig {
+  /** Any restic repository string (`/srv/repo`, `s3:...`, `sftp:...`, `rest:...`). */
+  repository: string;
+  /** The repository password's source. */
+  password: ResticPasswordSource;
+  /** Extra environment for restic (e.g. `AWS_ACCESS_KEY_ID`). @default {} */
+  env: Record<string, string>;
+  /** What to back up, passed to restic as written; at least one. */
+  paths: string[];
+  /** `--exclude` patterns. @default [] */
+  exclude: string[];
+  /** `--exclude-if-present` file names. @default [] */
+  excludeIfPresent: string[];
+  /** `--exclude-file` files (a single string in the file becomes a list). @default [] */
+  excludeFile: string[];
+  /** Extra arguments passed through to `restic backup`. @default [] */
+  resticArgs: string[];
+  /** restic runs with `GOMAXPROCS` set to this; absent: no limit. */
+  cpuLimit?: number;
+  /** CPU/IO priority (-20..19); absent: unchanged. */
+  nice?: number;
+  /** Stop restic when it prints nothing for this long, ms; absent: never. */
+  inactivityTimeoutMs?: number;
+  /** Run `restic unlock` when a stale lock blocks the repository. @default false */
+  unlockStaleLocks: boolean;
+  /** Run `restic forget` for the tier's tag with its keep options after each backup. @default false */
+  forgetAfterBackup: boolean;
+  /** Add `--prune` to that forget. @default false */
+  prune: boolean;
+  /** Run `restic check` after the backup when set. */
+  check?: CheckConfig;
+  /** Tiers by name (the name is the restic tag); at least one. */
+  tiers: Record<string, TierConfig>;
+  /** Metric naming and delivery. */
+  metrics: MetricsConfig;
+}
+
+/** `daemon:` settings for `resticprom daemon`. */
+export interface DaemonConfig {
+  /** `host:port` of the daemon's HTTP endpoint (/metrics, /healthz). @default '127.0.0.1:9987' */
+  listen: string;
+  /** On start, run a tier whose last scheduled run was missed while the daemon was down. @default true */
+  runMissed: boolean;
+  /** How long a missed run may be started late, ms. @default 300000 (5m) */
+  gracePeriodMs: number;
+  /** Basic auth for the daemon's endpoint. */
+  basicAuth?: { username: string; password: SecretSource };
+}
+
+/** The whole configuration file. */
+export interface Config {
+  /** Outbox, run history and locks. @default /var/lib/resticprom as root, else $XDG_STATE_HOME/resticprom or ~/.local/state/resticprom */
+  stateDir: string;
+  /** IANA time zone of the schedules. @default the system's */
+  timezone: string;
+  /** The `{hostname}` of templates. @default os.hostname() */
+  hostname: string;
+  /** restic executable. @default 'restic' */
+  resticBinary: string;
+  /** Waiting for another resticprom run on the same repository. */
+  lock: {
+    /** How long to wait, ms; 0 fails at once. @default 0 */
+    waitMs: number;
+  };
+  daemon: DaemonConfig;
+  /** Limits of the outbox of undelivered metrics (oldest dropped first, counted). */
+  outbox: {
+    /** @default 1000 */
+    maxEntries: number;
+    /** @default 52428800 (50MiB) */
+    maxBytes: number;
+  };
+  /** @default 'text' */
+  logFormat: 'text' | 'json';
+  /** Profiles by name; at least one. */
+  profiles: Record<string, ProfileConfig>;
+}
+
+/** What {@link loadConfig} returns. */
+export interface LoadedConfig {
+  /** Absolute path of the file that was read. */
+  file: string;
+  config: Config;
+  /** Things that work but should be fixed (printed by the CLI as `warning: ...`). */
+  warnings: string[];
+}
