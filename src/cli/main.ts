@@ -4,6 +4,7 @@
  * `resticprom --version` stays fast.
  */
 import { Command, CommanderError } from 'commander';
+import * as configCommand from './commands/config.js';
 import { ExitCode } from './exit-codes.js';
 
 declare const RESTICPROM_VERSION: string;
@@ -20,7 +21,7 @@ program
 
 // Command modules: each exports `register(program)`, which only declares options and
 // imports its implementation inside the action. Keep top-level imports here light.
-const commands: Array<{ register: (p: Command) => void }> = [];
+const commands: Array<{ register: (p: Command) => void }> = [configCommand];
 
 for (const cmd of commands) cmd.register(program);
 
