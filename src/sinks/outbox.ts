@@ -117,7 +117,9 @@ export interface EnqueueResult {
   superseded: OutboxEvent[];
   /** Oldest entries dropped to stay within the bounds. */
   dropped: OutboxEvent[];
-  /** One line per drop, for people. */
+  /** Unreadable files found on the way, moved to dead/. */
+  corrupt: { file: string; reason: string }[];
+  /** One line per drop or corrupt file, for people. */
   warnings: string[];
 }
 
@@ -227,10 +229,16 @@ export class Outbox {
     failure?: { error: string; attempts: number },
   ): Promise<EnqueueResult> {
     return this.withLock(async () => {
-      const existing = await this.readEntries();
+      const existing = await this.readEntries(true);
       let ts = this.now();
       for (const e of existing.entries) ts = Math.max(ts, Number(e.id.slice(0, 13)));
-      const result: EnqueueResult = { entries: [], superseded: [], dropped: [], warnings: [] };
+      const result: EnqueueResult = {
+        entries: [],
+        superseded: [],
+        dropped: [],
+        corrupt: existing.corrupt,
+        warnings: existing.corrupt.map((c) => `moved ${c.file} to ${this.deadDir}: ${c.reason}`),
+      };
       for (const target of targets) {
         const entry = this.makeEntry(payload, target, ts, failure);
         await writeEntry(join(this.dir, `${entry.id}.json`), entry);
@@ -267,11 +275,11 @@ export class Outbox {
   }
 
   /**
-   * Lists pending entries, oldest first. Unreadable files are moved to dead/ as corrupt
-   * (returned in `corrupt`), leftover temp files of dead writers removed.
+   * Lists pending entries, oldest first. Unreadable files are skipped here; the next
+   * {@link enqueue} or {@link flush} moves them to dead/ and reports them.
    */
   async pending(): Promise<OutboxEntry[]> {
-    return this.withLock(async () => (await this.readEntries()).entries);
+    return this.withLock(async () => (await this.readEntries(false)).entries);
   }
 
   /** Lists dead letters, oldest first. */
@@ -324,7 +332,7 @@ export class Outbox {
         corrupt: [],
         remaining: 0,
       };
-      const read = await this.readEntries();
+      const read = await this.readEntries(true);
       report.corrupt.push(...read.corrupt);
       const entries = await this.supersede(read.entries, report.superseded);
       const byTarget = new Map<string, OutboxEntry[]>();
@@ -436,8 +444,10 @@ export class Outbox {
     return (await readdir(this.dir)).filter((n) => ENTRY_FILE.test(n)).sort();
   }
 
-  /** Reads every entry; moves unreadable ones to dead/ as corrupt. */
-  private async readEntries(): Promise<{ entries: OutboxEntry[]; corrupt: FlushReport['corrupt'] }> {
+  /** Reads every entry; moves unreadable ones to dead/ as corrupt when `moveCorrupt`. */
+  private async readEntries(
+    moveCorrupt: boolean,
+  ): Promise<{ entries: OutboxEntry[]; corrupt: FlushReport['corrupt'] }> {
     const entries: OutboxEntry[] = [];
     const corrupt: FlushReport['corrupt'] = [];
     for (const name of await this.entryNames()) {
@@ -454,6 +464,7 @@ export class Outbox {
         entries.push(parsed);
         continue;
       }
+      if (!moveCorrupt) continue;
       const id = name.slice(0, -5);
       const reason = `corrupt: ${parsed}`;
       await rename(file, join(this.deadDir, `${id}.corrupt`));
