@@ -5,6 +5,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import * as configCommand from './commands/config.js';
+import * as daemonCommand from './commands/daemon.js';
+import * as rulesCommand from './commands/rules.js';
 import { ExitCode } from './exit-codes.js';
 
 declare const RESTICPROM_VERSION: string;
@@ -21,7 +23,7 @@ program
 
 // Command modules: each exports `register(program)`, which only declares options and
 // imports its implementation inside the action. Keep top-level imports here light.
-const commands: Array<{ register: (p: Command) => void }> = [configCommand];
+const commands: Array<{ register: (p: Command) => void }> = [configCommand, daemonCommand, rulesCommand];
 
 for (const cmd of commands) cmd.register(program);
 

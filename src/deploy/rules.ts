@@ -23,9 +23,10 @@ export interface RulesTier {
   job?: string;
   /**
    * The Pushgateway grouping labels of this tier's pushes (besides `job`), used to find the
-   * gateway's `push_time_seconds` of the group. @default `{ instance: <tier> }` (the seed's grouping)
+   * gateway's `push_time_seconds` of the group: a value, or `{ regex }` for a label whose
+   * value differs per host (a `{hostname}` template). @default `{ instance: <tier> }` (the seed's grouping)
    */
-  grouping?: Record<string, string>;
+  grouping?: Record<string, string | { regex: string }>;
 }
 
 /** Thresholds of the two anomaly alerts. */
@@ -123,12 +124,16 @@ function q(value: string): string {
   return JSON.stringify(value);
 }
 
-/** `{a="x",b="y"}` from ordered matchers. */
-function selector(matchers: [string, string][]): string {
-  return `{${matchers.map(([k, v]) => `${k}=${q(v)}`).join(',')}}`;
+/** A label matcher's value: equal to a string, or matching a regex. */
+type MatchValue = string | { regex: string };
+
+/** `{a="x",b=~"y.+"}` from ordered matchers. */
+function selector(matchers: [string, MatchValue][]): string {
+  return `{${matchers.map(([k, v]) => (typeof v === 'string' ? `${k}=${q(v)}` : `${k}=~${q(v.regex)}`)).join(',')}}`;
 }
 
-function escapeRegex(s: string): string {
+/** Escapes a string for use inside a PromQL (RE2) regex. */
+export function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
@@ -170,13 +175,13 @@ function tierMatchers(t: RulesTier, job: string): [string, string][] {
 }
 
 /** Matchers selecting one tier's Pushgateway group: job and the grouping labels. */
-function groupMatchers(t: RulesTier, job: string): [string, string][] {
+function groupMatchers(t: RulesTier, job: string): [string, MatchValue][] {
   const grouping = t.grouping ?? { instance: t.tier };
   return [
     ['job', t.job ?? job],
     ...Object.keys(grouping)
       .sort()
-      .map((k): [string, string] => [k, grouping[k] as string]),
+      .map((k): [string, MatchValue] => [k, grouping[k] as MatchValue]),
   ];
 }
 

@@ -1,0 +1,45 @@
+/**
+ * Rule generator options from a resticprom configuration: one entry per profile and
+ * tier, with the tier's max age, the profile's job and its Pushgateway grouping.
+ */
+import type { Config } from '../config/index.js';
+import { expandTemplate, tierMaxAgeMs } from '../config/index.js';
+import { escapeRegex, type GenerateRulesOptions, type RulesTier } from './rules.js';
+
+/**
+ * Builds {@link GenerateRulesOptions} from a loaded config: each profile's tiers with
+ * their max age (`max-age`, or derived from the schedule), `metrics.job` and
+ * `metrics.grouping` with `{profile}` and `{tier}` expanded. A grouping value with
+ * `{hostname}` becomes a regex matching any host: the rules run on Prometheus, not on
+ * the backup host. `extra` options (forDuration, checkMaxAgeSeconds, anomaly) pass through.
+ */
+export function rulesOptionsFromConfig(
+  config: Config,
+  extra: Omit<GenerateRulesOptions, 'tiers'> = {},
+): GenerateRulesOptions {
+  const tiers: RulesTier[] = [];
+  for (const [profile, p] of Object.entries(config.profiles)) {
+    for (const [tier, t] of Object.entries(p.tiers)) {
+      const vars = { profile, tier, hostname: config.hostname };
+      const grouping: Record<string, string | { regex: string }> = {};
+      for (const [name, template] of Object.entries(p.metrics.grouping)) {
+        grouping[name] = template.includes('{hostname}')
+          ? {
+              regex: template
+                .split('{hostname}')
+                .map((part) => escapeRegex(expandTemplate(part, vars)))
+                .join('.+'),
+            }
+          : expandTemplate(template, vars);
+      }
+      tiers.push({
+        profile,
+        tier,
+        maxAgeSeconds: Math.ceil(tierMaxAgeMs(t) / 1000),
+        job: expandTemplate(p.metrics.job, vars),
+        grouping,
+      });
+    }
+  }
+  return { ...extra, tiers };
+}
