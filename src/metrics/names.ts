@@ -131,3 +131,30 @@ export const BUILD_INFO = def('resticprom_build_info', 'gauge', 'resticprom and 
   'version',
   'restic_version',
 ]);
+
+/** The daemon's own series on its `/metrics` (`resticprom daemon`), beside the runs' latest metrics. */
+export const DAEMON_METRICS = {
+  up: def('resticprom_daemon_up', 'gauge', 'Always 1 while the resticprom daemon serves its endpoint'),
+  startTime: def('resticprom_daemon_start_time_seconds', 'gauge', 'When the daemon started, Unix seconds'),
+  configReloadSuccessful: def(
+    'resticprom_daemon_config_last_reload_successful',
+    'gauge',
+    'Whether the last configuration reload succeeded (1) or kept the previous configuration (0)',
+  ),
+  nextRun: def(
+    'resticprom_next_run_timestamp_seconds',
+    'gauge',
+    "When the daemon will next run the tier's backup, Unix seconds",
+    ['profile', 'tier'],
+  ),
+  running: def('resticprom_daemon_run_in_progress', 'gauge', '1 while the daemon runs the tier, else 0', [
+    'profile',
+    'tier',
+  ]),
+  skippedRuns: def(
+    'resticprom_daemon_skipped_runs_total',
+    'counter',
+    'Scheduled runs skipped because the previous run of the tier had not finished',
+    ['profile', 'tier'],
+  ),
+} as const;

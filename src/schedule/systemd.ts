@@ -1,0 +1,240 @@
+/**
+ * systemd timers: per profile and tier a `resticprom-<profile>-<tier>.service`
+ * (Type=oneshot, runs `resticprom backup`) and a `.timer` (OnCalendar= from the
+ * tier's cron schedule, Persistent=true). Every file written starts with
+ * {@link SYSTEMD_MARKER}; install replaces the marked files it wrote before and
+ * remove deletes exactly the marked files, never one a person wrote.
+ * systemd.timer(5): https://www.freedesktop.org/software/systemd/man/latest/systemd.timer.html
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ResticpromError, StateError, UsageError } from '../errors.js';
+import { writeFileAtomic } from '../state/dir.js';
+import type { ScheduleEntry } from './plan.js';
+
+/** First line of every unit file resticprom writes. */
+export const SYSTEMD_MARKER = '# Managed by resticprom (resticprom schedule install); edits are overwritten.';
+
+/** One unit file: its name and content. */
+export interface UnitFile {
+  name: string;
+  content: string;
+}
+
+/** Options of {@link renderSystemdUnits}. */
+export interface RenderUnitsOptions {
+  /** The argv that starts resticprom, absolute paths, e.g. `['/usr/bin/node', '/opt/resticprom/dist/bin/resticprom.js']`. */
+  command: string[];
+  /** Absolute path of the configuration file, passed as `--config`. */
+  configFile: string;
+  /** Units for the system manager (adds a dependency on the network being online). @default true */
+  isSystem?: boolean;
+}
+
+/** Returns the base name of an entry's units, `resticprom-<profile>-<tier>`. */
+export function unitBaseName(entry: Pick<ScheduleEntry, 'profile' | 'tier'>): string {
+  return `resticprom-${entry.profile}-${entry.tier}`;
+}
+
+/**
+ * Renders the `.service` and `.timer` of one profile/tier. No secret is written:
+ * the service passes only `--config`, `--profile` and `--tier`.
+ */
+export function renderSystemdUnits(entry: ScheduleEntry, options: RenderUnitsOptions): UnitFile[] {
+  const base = unitBaseName(entry);
+  const what = `${entry.profile}/${entry.tier}`;
+  const argv = [
+    ...options.command,
+    'backup',
+    '--config',
+    options.configFile,
+    '--profile',
+    entry.profile,
+    '--tier',
+    entry.tier,
+  ];
+  const isSystem = options.isSystem ?? true;
+  const service = [
+    SYSTEMD_MARKER,
+    '[Unit]',
+    `Description=resticprom backup ${escapeValue(what)}`,
+    ...(isSystem ? ['Wants=network-online.target', 'After=network-online.target'] : []),
+    '',
+    '[Service]',
+    'Type=oneshot',
+    `ExecStart=${argv.map(quoteExecArg).join(' ')}`,
+    ...(entry.nice !== undefined
+      ? [`Nice=${entry.nice}`, 'IOSchedulingClass=best-effort', 'IOSchedulingPriority=7']
+      : []),
+    '',
+  ].join('\n');
+  const timer = [
+    SYSTEMD_MARKER,
+    '[Unit]',
+    `Description=resticprom backup ${escapeValue(what)} at "${escapeValue(entry.schedule)}" (${escapeValue(entry.timeZone)})`,
+    '',
+    '[Timer]',
+    ...entry.onCalendar.map((c) => `OnCalendar=${c}`),
+    'Persistent=true',
+    // Timers fire within AccuracySec (1 min by default); a schedule with seconds asks for more.
+    ...(entry.hasSeconds ? ['AccuracySec=1s'] : []),
+    '',
+    '[Install]',
+    'WantedBy=timers.target',
+    '',
+  ].join('\n');
+  return [
+    { name: `${base}.service`, content: service },
+    { name: `${base}.timer`, content: timer },
+  ];
+}
+
+/** Where units go: `--dir`, the user's (`~/.config/systemd/user`) or the system's (`/etc/systemd/system`). */
+export function systemdUnitDir(scope: 'user' | 'system', env: NodeJS.ProcessEnv = process.env): string {
+  if (scope === 'system') return '/etc/systemd/system';
+  const config = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
+  return join(config, 'systemd', 'user');
+}
+
+/** Options of {@link installSystemdUnits} and {@link removeSystemdUnits}. */
+export interface SystemdTargetOptions {
+  /** The unit folder. */
+  dir: string;
+  /**
+   * Run systemctl afterwards (`daemon-reload`, `enable --now` / `disable --now` of the timers):
+   * `'system'`, `'user'` (`systemctl --user`), or false to only write files. @default false
+   */
+  activate?: 'system' | 'user' | false;
+  /** The systemctl executable. @default 'systemctl' */
+  systemctl?: string;
+}
+
+/** What an install or remove changed. */
+export interface SystemdChange {
+  /** Unit files written (absolute paths). */
+  written: string[];
+  /** Marked unit files deleted (absolute paths): gone from the config, or removed. */
+  removed: string[];
+  /** systemctl commands that ran. */
+  commands: string[][];
+}
+
+/**
+ * Writes the units (atomically, mode 0644) and deletes the marked units of tiers no
+ * longer configured. Refuses to overwrite a unit file resticprom did not write.
+ * @throws UsageError when a same-named unit without the marker exists.
+ */
+export async function installSystemdUnits(
+  units: UnitFile[],
+  options: SystemdTargetOptions,
+): Promise<SystemdChange> {
+  const dir = options.dir;
+  await mkdir(dir, { recursive: true }).catch((err) => {
+    throw new StateError(`cannot create ${dir}: ${errText(err)}`, dir, { cause: err });
+  });
+  const managed = await findManagedUnits(dir);
+  for (const u of units) {
+    const path = join(dir, u.name);
+    const existing = await readFile(path, 'utf8').catch(() => undefined);
+    if (existing !== undefined && !existing.startsWith(SYSTEMD_MARKER)) {
+      throw new UsageError(`${path} exists and was not written by resticprom; move it away first`);
+    }
+  }
+  const change: SystemdChange = { written: [], removed: [], commands: [] };
+  const wanted = new Set(units.map((u) => u.name));
+  const stale = managed.filter((n) => !wanted.has(n));
+  if (options.activate) {
+    const timers = stale.filter((n) => n.endsWith('.timer'));
+    if (timers.length > 0) await systemctl(options, ['disable', '--now', ...timers], change);
+  }
+  for (const u of units) {
+    const path = join(dir, u.name);
+    try {
+      await writeFileAtomic(path, u.content, { mode: 0o644 });
+    } catch (err) {
+      throw new StateError(`cannot write ${path}: ${errText(err)}`, path, { cause: err });
+    }
+    change.written.push(path);
+  }
+  for (const n of stale) {
+    await rm(join(dir, n), { force: true });
+    change.removed.push(join(dir, n));
+  }
+  if (options.activate) {
+    await systemctl(options, ['daemon-reload'], change);
+    const timers = units.filter((u) => u.name.endsWith('.timer')).map((u) => u.name);
+    if (timers.length > 0) await systemctl(options, ['enable', '--now', ...timers], change);
+  }
+  return change;
+}
+
+/** Deletes every unit file in `dir` that resticprom wrote (first line {@link SYSTEMD_MARKER}). */
+export async function removeSystemdUnits(options: SystemdTargetOptions): Promise<SystemdChange> {
+  const change: SystemdChange = { written: [], removed: [], commands: [] };
+  const managed = await findManagedUnits(options.dir);
+  if (options.activate) {
+    const timers = managed.filter((n) => n.endsWith('.timer'));
+    if (timers.length > 0) await systemctl(options, ['disable', '--now', ...timers], change);
+  }
+  for (const n of managed) {
+    await rm(join(options.dir, n), { force: true });
+    change.removed.push(join(options.dir, n));
+  }
+  if (options.activate && managed.length > 0) await systemctl(options, ['daemon-reload'], change);
+  return change;
+}
+
+/** Names of the unit files in `dir` that resticprom wrote. */
+export async function findManagedUnits(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new StateError(`cannot read ${dir}: ${errText(err)}`, dir, { cause: err });
+  }
+  const out: string[] = [];
+  for (const n of names.sort()) {
+    if (!/^resticprom-.*\.(service|timer)$/.test(n)) continue;
+    const text = await readFile(join(dir, n), 'utf8').catch(() => '');
+    if (text.startsWith(SYSTEMD_MARKER)) out.push(n);
+  }
+  return out;
+}
+
+async function systemctl(options: SystemdTargetOptions, args: string[], change: SystemdChange) {
+  const argv = [...(options.activate === 'user' ? ['--user'] : []), ...args];
+  const bin = options.systemctl ?? 'systemctl';
+  change.commands.push([bin, ...argv]);
+  await new Promise<void>((resolve, reject) => {
+    execFile(bin, argv, { timeout: 60_000 }, (err, _stdout, stderr) => {
+      if (!err) resolve();
+      else
+        reject(
+          new ResticpromError(
+            'SCHEDULE_FAILED',
+            `${bin} ${argv.join(' ')} failed: ${String(stderr).trim() || err.message}`,
+            { cause: err },
+          ),
+        );
+    });
+  });
+}
+
+/** Quotes one ExecStart= argument: `%` and `$` are escaped (specifiers, variables), spaces quoted. */
+export function quoteExecArg(arg: string): string {
+  const escaped = arg.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  if (/^[A-Za-z0-9_@%+=:,./$-]+$/.test(escaped)) return escaped;
+  return `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** Escapes `%` in a free-text unit value (systemd expands specifiers there). */
+function escapeValue(s: string): string {
+  return s.replace(/%/g, '%%').replace(/\n/g, ' ');
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

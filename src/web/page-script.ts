@@ -1,0 +1,237 @@
+/**
+ * The status page's script, inlined into the page. It fetches `api/status` and
+ * `api/history` (relative URLs, so the page works behind a reverse proxy's
+ * sub-path), draws the summary table and one card per profile/tier with three
+ * small SVG charts, and does it again every 10 s.
+ *
+ * Why no chart library: the page may load no external resource (it is served by
+ * a backup daemon, often offline or behind auth, with a strict CSP), and three
+ * line charts with dots need about a hundred lines; a library would be a bigger
+ * download than the whole page.
+ *
+ * Test hooks: rows and cards carry `data-profile`, `data-tier`, `data-state`,
+ * `data-age-ms`, `data-last-success`, `data-next-run`; every chart point is a
+ * `<circle class="point">` with `data-series`, `data-run-id`, `data-value` and
+ * `data-time`; `<body data-updated-at>` is set after each refresh.
+ */
+
+/** The script of the status page (plain ES2020, no template literals). */
+export const PAGE_SCRIPT = String.raw`
+"use strict";
+(function () {
+  var REFRESH_MS = 10000;
+  var HISTORY_LIMIT = 60;
+  var SVG = "http://www.w3.org/2000/svg";
+
+  function el(tag, attrs, children) {
+    var e = document.createElement(tag);
+    setAttrs(e, attrs);
+    (children || []).forEach(function (c) { e.append(c); });
+    return e;
+  }
+  function svg(tag, attrs, children) {
+    var e = document.createElementNS(SVG, tag);
+    setAttrs(e, attrs);
+    (children || []).forEach(function (c) { e.append(c); });
+    return e;
+  }
+  function setAttrs(e, attrs) {
+    Object.keys(attrs || {}).forEach(function (k) {
+      var v = attrs[k];
+      if (v === null || v === undefined) return;
+      if (k === "text") e.textContent = String(v); else e.setAttribute(k, String(v));
+    });
+  }
+
+  function fmtAge(ms) {
+    if (ms === null || ms === undefined) return "never";
+    var s = Math.max(0, Math.round(ms / 1000));
+    if (s < 60) return s + "s";
+    var m = Math.floor(s / 60);
+    if (m < 60) return m + "m";
+    var h = Math.floor(m / 60);
+    if (h < 48) return h + "h " + (m % 60) + "m";
+    var d = Math.floor(h / 24);
+    return d + "d " + (h % 24) + "h";
+  }
+  function fmtDuration(sec) {
+    if (sec === null || sec === undefined) return "";
+    if (sec < 10) return (Math.round(sec * 10) / 10) + "s";
+    return fmtAge(sec * 1000);
+  }
+  function fmtBytes(n) {
+    if (n === null || n === undefined) return "";
+    var units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    var i = 0;
+    while (Math.abs(n) >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return (i === 0 ? String(Math.round(n)) : n.toFixed(n < 10 ? 1 : 0)) + " " + units[i];
+  }
+  function fmtCount(n) {
+    if (n === null || n === undefined) return "";
+    if (n >= 1e6) return (n / 1e6).toFixed(1) + "M";
+    if (n >= 1e4) return Math.round(n / 1e3) + "k";
+    return String(Math.round(n));
+  }
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+  function fmtTime(ms, withDate) {
+    if (ms === null || ms === undefined) return "—";
+    var d = new Date(ms);
+    var t = pad(d.getHours()) + ":" + pad(d.getMinutes());
+    var today = new Date();
+    if (!withDate && d.toDateString() === today.toDateString()) return t;
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + t;
+  }
+  function fmtUntil(ms, now) {
+    if (ms === null || ms === undefined) return "—";
+    return fmtTime(ms, false) + " (in " + fmtAge(ms - now) + ")";
+  }
+
+  // A line chart: x is the run's start time, y from 0 to the largest value.
+  function chart(name, runs, series, fmt) {
+    var W = 320, H = 130, L = 46, R = 8, T = 8, B = 20;
+    var root = svg("svg", { "class": "chart", "data-chart": name, viewBox: "0 0 " + W + " " + H, role: "img" });
+    var pts = [];
+    series.forEach(function (s, si) {
+      runs.forEach(function (r) {
+        var v = s.get(r);
+        if (v !== null && v !== undefined && isFinite(v)) pts.push({ s: s, si: si, r: r, v: v });
+      });
+    });
+    root.setAttribute("aria-label", name + ": " + pts.length + " points");
+    if (pts.length === 0) {
+      root.append(svg("text", { "class": "empty", x: W / 2, y: H / 2, "text-anchor": "middle", text: "no runs yet" }));
+      return root;
+    }
+    var t0 = Infinity, t1 = -Infinity, vmax = 0;
+    pts.forEach(function (p) { t0 = Math.min(t0, p.r.startedAt); t1 = Math.max(t1, p.r.startedAt); vmax = Math.max(vmax, p.v); });
+    if (vmax <= 0) vmax = 1;
+    var x = function (t) { return t1 === t0 ? L + (W - L - R) / 2 : L + (t - t0) / (t1 - t0) * (W - L - R); };
+    var y = function (v) { return T + (1 - v / vmax) * (H - T - B); };
+    [0, 0.5, 1].forEach(function (f) {
+      var yy = y(vmax * f);
+      root.append(svg("line", { "class": "grid", x1: L, x2: W - R, y1: yy, y2: yy }));
+      root.append(svg("text", { "class": "axis", x: L - 4, y: yy + 3, "text-anchor": "end", text: fmt(vmax * f) }));
+    });
+    root.append(svg("text", { "class": "axis", x: L, y: H - 4, text: fmtTime(t0, true) }));
+    if (t1 !== t0) root.append(svg("text", { "class": "axis", x: W - R, y: H - 4, "text-anchor": "end", text: fmtTime(t1, true) }));
+    series.forEach(function (s, si) {
+      var mine = pts.filter(function (p) { return p.si === si; });
+      if (mine.length > 1) {
+        var d = mine.map(function (p) { return x(p.r.startedAt).toFixed(1) + "," + y(p.v).toFixed(1); }).join(" ");
+        root.append(svg("polyline", { "class": "line s" + (si + 1), points: d, "data-series": s.key }));
+      }
+    });
+    pts.forEach(function (p) {
+      var bad = p.r.outcome === "failed" || p.r.outcome === "interrupted";
+      var c = svg("circle", {
+        "class": "point s" + (p.si + 1) + (bad ? " bad" : ""),
+        cx: x(p.r.startedAt).toFixed(1), cy: y(p.v).toFixed(1), r: 3,
+        "data-series": p.s.key, "data-run-id": p.r.id, "data-value": p.v,
+        "data-time": p.r.startedAt, "data-outcome": p.r.outcome
+      }, [svg("title", { text: fmtTime(p.r.startedAt, true) + " " + p.r.outcome + ": " + p.s.label + " " + fmt(p.v) })]);
+      root.append(c);
+    });
+    return root;
+  }
+
+  function figure(title, name, runs, series, fmt) {
+    var cap = el("figcaption", {}, [title].concat(series.length > 1 ? series.map(function (s, i) {
+      return el("span", { "class": "key s" + (i + 1), text: s.label });
+    }) : []));
+    return el("figure", { "data-figure": name }, [cap, chart(name, runs, series, fmt)]);
+  }
+
+  function badge(state) { return el("span", { "class": "badge state-" + state, text: state }); }
+
+  function tierAttrs(t) {
+    return {
+      "data-profile": t.profile, "data-tier": t.tier, "data-state": t.state,
+      "data-age-ms": t.ageMs === null ? "" : t.ageMs,
+      "data-last-success": t.lastSuccess === null ? "" : t.lastSuccess,
+      "data-next-run": t.nextRun === null ? "" : t.nextRun
+    };
+  }
+
+  function renderSummary(status) {
+    var body = el("tbody");
+    status.tiers.forEach(function (t) {
+      var a = tierAttrs(t);
+      a["class"] = "tier-row";
+      var stateCell = el("td", {}, [badge(t.state)]);
+      if (t.isRunning) stateCell.append(el("span", { "class": "running", text: "running" }));
+      else if (t.isQueued) stateCell.append(el("span", { "class": "running", text: "queued" }));
+      body.append(el("tr", a, [
+        el("td", { text: t.profile }),
+        el("td", { text: t.tier }),
+        stateCell,
+        el("td", { "class": "last-success", text: fmtTime(t.lastSuccess, false) }),
+        el("td", { "class": "age num", text: t.lastSuccess === null ? "—" : fmtAge(t.ageMs) + " ago" }),
+        el("td", { "class": "max-age num", text: fmtAge(t.maxAgeMs) }),
+        el("td", { "class": "next-run", text: fmtUntil(t.nextRun, status.generatedAt) }),
+        el("td", { "class": "size num", text: t.lastSize === null ? "—" : fmtBytes(t.lastSize) }),
+        el("td", { "class": "outbox num", text: t.pendingDeliveries + (t.deadLetters ? " (" + t.deadLetters + " dead)" : "") })
+      ]));
+    });
+    var head = el("thead", {}, [el("tr", {}, ["Profile", "Tier", "State", "Last success", "Age", "Max age", "Next run", "Size", "Outbox"].map(function (h) { return el("th", { text: h }); }))]);
+    return el("table", { "class": "summary" }, [head, body]);
+  }
+
+  function renderTier(t, runs, now) {
+    var a = tierAttrs(t);
+    a["class"] = "tier state-" + t.state + "-border";
+    a["data-runs"] = runs.length;
+    var last = runs.length ? runs[runs.length - 1] : null;
+    var facts = "last success " + (t.lastSuccess === null ? "never" : fmtTime(t.lastSuccess, false) + " (" + fmtAge(t.ageMs) + " ago)") +
+      " · next run " + fmtUntil(t.nextRun, now) +
+      (last ? " · last run " + last.outcome + (last.reason ? " (" + last.reason + ")" : "") : "");
+    return el("section", a, [
+      el("h2", {}, [t.profile + " / " + t.tier, badge(t.state)]),
+      el("div", { "class": "facts", text: facts }),
+      el("div", { "class": "charts" }, [
+        figure("Duration", "duration", runs, [{ key: "duration", label: "duration", get: function (r) { return r.durationSeconds; } }], fmtDuration),
+        figure("Bytes", "bytes", runs, [
+          { key: "processed", label: "processed", get: function (r) { return r.processedBytes; } },
+          { key: "added", label: "added", get: function (r) { return r.addedBytes; } }
+        ], fmtBytes),
+        figure("Files", "files", runs, [
+          { key: "new", label: "new", get: function (r) { return r.filesNew; } },
+          { key: "changed", label: "changed", get: function (r) { return r.filesChanged; } }
+        ], fmtCount)
+      ])
+    ]);
+  }
+
+  function getJson(url) {
+    return fetch(url, { cache: "no-store", credentials: "same-origin" }).then(function (res) {
+      if (!res.ok) throw new Error(url + ": HTTP " + res.status);
+      return res.json();
+    });
+  }
+
+  var errorBox = document.getElementById("error");
+  function refresh() {
+    return getJson("api/status").then(function (status) {
+      return Promise.all(status.tiers.map(function (t) {
+        var q = "api/history?profile=" + encodeURIComponent(t.profile) + "&tier=" + encodeURIComponent(t.tier) + "&limit=" + HISTORY_LIMIT;
+        return getJson(q).then(function (h) { return h.runs; });
+      })).then(function (histories) {
+        document.getElementById("summary").replaceChildren(renderSummary(status));
+        document.getElementById("tiers").replaceChildren.apply(document.getElementById("tiers"),
+          status.tiers.map(function (t, i) { return renderTier(t, histories[i], status.generatedAt); }));
+        var d = status.daemon;
+        document.getElementById("meta").textContent =
+          (d ? "resticprom " + d.version + " · up since " + fmtTime(d.startedAt, true) + " · " : "") +
+          "times in " + Intl.DateTimeFormat().resolvedOptions().timeZone + " · updated " + fmtTime(status.generatedAt, true);
+        errorBox.className = "";
+        errorBox.textContent = "";
+        document.body.setAttribute("data-updated-at", String(status.generatedAt));
+      });
+    }).catch(function (err) {
+      errorBox.textContent = "Cannot refresh: " + (err && err.message ? err.message : String(err)) + " (showing the last data)";
+      errorBox.className = "shown";
+    });
+  }
+  refresh();
+  setInterval(refresh, REFRESH_MS);
+})();
+`;
