@@ -228,7 +228,8 @@ function parseSampleLine(l: string, lineNo: number): ParsedSample {
       }
       if (!closed) fail(lineNo, `unterminated value of label ${lname} in metric ${name}`);
       if (Object.hasOwn(labels, lname)) fail(lineNo, `duplicate label name ${lname} in metric ${name}`);
-      labels[lname] = value;
+      // defineProperty, not assignment: a label named __proto__ must stay a label.
+      Object.defineProperty(labels, lname, { value, enumerable: true, writable: true, configurable: true });
       while (isBlank(l[i])) i++;
       if (l[i] === ',') {
         i++;

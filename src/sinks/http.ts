@@ -149,11 +149,23 @@ function findCode(err: unknown): { code?: string; message: string } {
   for (let depth = 0; e && depth < 6; depth++) {
     if (e instanceof AggregateError && e.errors.length > 0) e = e.errors[0];
     const code = (e as { code?: unknown }).code;
-    if (e instanceof Error) message = e.message;
+    const reason = (e as { reason?: unknown }).reason;
+    if (e instanceof Error) message = typeof reason === 'string' && reason ? reason : e.message;
     if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return { code, message };
     e = (e as { cause?: unknown }).cause;
   }
   return { message };
+}
+
+/** True when the error is the peer closing or resetting the connection. */
+function isClosedByPeer(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 6; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** The origin of a URL, masked, for TLS messages: `https://127.0.0.1:9091`. */
@@ -179,6 +191,7 @@ function classifyNetworkError(
   shownUrl: string,
   timedOut: boolean,
   timeoutMs: number,
+  probed?: { code: string; message: string },
 ): Classified {
   if (timedOut) {
     return {
@@ -190,7 +203,7 @@ function classifyNetworkError(
       retryNow: true,
     };
   }
-  const { code, message } = findCode(err);
+  const { code, message } = probed ?? findCode(err);
   const isTls =
     code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'));
   if (isTls) {
@@ -308,10 +321,55 @@ async function readTlsFile(file: string, what: string, shownUrl: string): Promis
   }
 }
 
-/** An undici Agent carrying the TLS settings. */
-async function makeDispatcher(http: HttpOptions, shownUrl: string): Promise<Dispatcher> {
+interface ConnectOptions {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  rejectUnauthorized?: boolean;
+}
+
+/**
+ * After an https connection was closed on us, finds out whether TLS was the
+ * reason. With TLS 1.3 a server that refuses the client certificate (mTLS) says
+ * so only after the client's handshake is done, and undici reports just "other
+ * side closed"; a bare TLS connection with the same settings sees the alert.
+ */
+async function probeTls(
+  url: string,
+  connect: ConnectOptions,
+  waitMs: number,
+): Promise<{ code: string; message: string } | undefined> {
+  const { connect: tlsConnect } = await import('node:tls');
+  const { isIP } = await import('node:net');
+  const u = new URL(url);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(u.port || 443);
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (v: { code: string; message: string } | undefined) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(v);
+    };
+    const socket = tlsConnect({ host, port, ...connect, ...(isIP(host) ? {} : { servername: host }) });
+    const timer = setTimeout(() => finish(undefined), waitMs);
+    socket.on('error', (e) => {
+      const f = findCode(e);
+      finish(f.code ? { code: f.code, message: f.message } : undefined);
+    });
+    socket.on('close', () => finish(undefined));
+  });
+}
+
+/** An undici Agent carrying the TLS settings, and the settings. */
+async function makeDispatcher(
+  http: HttpOptions,
+  shownUrl: string,
+): Promise<{ dispatcher: Dispatcher; connect: ConnectOptions }> {
   const { Agent } = await import('undici');
-  const connect: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean } = {};
+  const connect: ConnectOptions = {};
   if (http.caFile) connect.ca = await readTlsFile(http.caFile, 'ca-file', shownUrl);
   if (http.certFile || http.keyFile) {
     if (!http.certFile || !http.keyFile) {
@@ -324,7 +382,7 @@ async function makeDispatcher(http: HttpOptions, shownUrl: string): Promise<Disp
     connect.key = await readTlsFile(http.keyFile, 'key-file', shownUrl);
   }
   if (http.insecureSkipVerify) connect.rejectUnauthorized = false;
-  return new Agent({ connect });
+  return { dispatcher: new Agent({ connect }), connect };
 }
 
 /** Splits user info off a URL: the request URL has none, the masked one is for messages. */
@@ -395,7 +453,7 @@ export async function sendHttp(
   const sleep =
     opts.sleep ?? ((ms: number) => sleepTimer(ms, undefined, opts.signal ? { signal: opts.signal } : {}));
   const random = opts.random ?? Math.random;
-  const dispatcher = await makeDispatcher(http, shownUrl);
+  const { dispatcher, connect } = await makeDispatcher(http, shownUrl);
   const fetchImpl: FetchLike = opts.fetch ?? ((await import('undici')).fetch as unknown as FetchLike);
   try {
     for (let attempt = 1; ; attempt++) {
@@ -424,7 +482,11 @@ export async function sendHttp(
         result = classifyStatus(res.status, body, res.headers, req, shownUrl);
       } catch (err) {
         if (opts.signal?.aborted) throw abortedError(req, shownUrl, opts.signal.reason);
-        result = classifyNetworkError(err, req, shownUrl, timedOut, timeoutMs);
+        let probed: { code: string; message: string } | undefined;
+        if (!timedOut && requestUrl.startsWith('https:') && isClosedByPeer(err)) {
+          probed = await probeTls(requestUrl, connect, Math.min(timeoutMs, 2000));
+        }
+        result = classifyNetworkError(err, req, shownUrl, timedOut, timeoutMs, probed);
       } finally {
         clearTimeout(timer);
         opts.signal?.removeEventListener('abort', onAbort);
