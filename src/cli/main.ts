@@ -6,6 +6,8 @@
 import { Command, CommanderError } from 'commander';
 import * as configCommand from './commands/config.js';
 import * as daemonCommand from './commands/daemon.js';
+import * as flushCommand from './commands/flush.js';
+import * as pushCommand from './commands/push.js';
 import * as rulesCommand from './commands/rules.js';
 import { ExitCode } from './exit-codes.js';
 
@@ -23,7 +25,13 @@ program
 
 // Command modules: each exports `register(program)`, which only declares options and
 // imports its implementation inside the action. Keep top-level imports here light.
-const commands: Array<{ register: (p: Command) => void }> = [configCommand, daemonCommand, rulesCommand];
+const commands: Array<{ register: (p: Command) => void }> = [
+  configCommand,
+  daemonCommand,
+  rulesCommand,
+  pushCommand,
+  flushCommand,
+];
 
 for (const cmd of commands) cmd.register(program);
 
