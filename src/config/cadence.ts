@@ -22,7 +22,7 @@ export function checkCron(schedule: string): string | undefined {
     return `"${schedule}" has ${fields.length} fields; write 5 (minute hour day month weekday) or 6 with a leading seconds field`;
   }
   try {
-    const cron = new Cron(schedule, { paused: true, timezone: 'UTC' });
+    const cron = new Cron(schedule, { paused: true, utcOffset: 0 });
     if (cron.nextRun(new Date(REFERENCE)) === null) return `"${schedule}" never runs`;
   } catch (err) {
     const msg = err instanceof Error ? err.message.replace(/^CronPattern: /, '') : String(err);
@@ -43,7 +43,7 @@ export function largestGapMs(schedule: string): number {
   if (cached !== undefined) return cached;
   const problem = checkCron(schedule);
   if (problem) throw new RangeError(problem);
-  const cron = new Cron(schedule, { paused: true, timezone: 'UTC' });
+  const cron = new Cron(schedule, { paused: true, utcOffset: 0 });
   let prev: number | undefined;
   let gap = 0;
   let count = 0;

@@ -297,7 +297,7 @@ profiles:
     );
   });
 
-  it('interpolates ${VAR} and ${VAR:-default} in values, typing plain scalars again', async () => {
+  it('interpolates environment variables with and without defaults, typing plain scalars again', async () => {
     const file = write(
       'env.yaml',
       `hostname: \${HOST_NAME}
@@ -320,7 +320,7 @@ profiles:
     assert.equal(config.hostname, 'nas2');
     assert.equal(p?.repository, 's3:default-bucket/x');
     assert.deepEqual(p?.password, { value: 's3cr3t' });
-    assert.deepEqual(p?.paths, ['/srv/a', '${literal}']);
+    assert.deepEqual(p?.paths, ['/srv/a', `\${literal}`]);
     assert.equal(p?.cpuLimit, 2);
     assert.equal(p?.unlockStaleLocks, false);
     assert.equal(p?.tiers.daily?.schedule, '30 1 * * *');
@@ -331,15 +331,14 @@ profiles:
 
   it('reports an unset variable without default, naming its line', async () => {
     const { file, problems } = await problemsOf(
-      'profiles:\n  p:\n    repository: /r\n    password: ${NOT_SET_PW}\n    paths: [/a]\n    tiers: { d: { schedule: "0 1 * * *" } }\n',
+      `profiles:\n  p:\n    repository: /r\n    password: \${NOT_SET_PW}\n    paths: [/a]\n    tiers: { d: { schedule: "0 1 * * *" } }\n`,
     );
     assert.deepEqual(problems, [
       {
         file,
         line: 4,
         path: 'profiles.p.password',
-        message:
-          'environment variable NOT_SET_PW is not set (write ${NOT_SET_PW:-default} to give a default)',
+        message: `environment variable NOT_SET_PW is not set (write \${NOT_SET_PW:-default} to give a default)`,
       },
     ]);
   });
