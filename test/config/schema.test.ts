@@ -38,8 +38,9 @@ function check(schema: Schema, value: unknown, path = '$'): string[] {
   if (Array.isArray(value)) {
     if (typeof schema.minItems === 'number' && value.length < schema.minItems)
       errs.push(`${path}: too few items`);
-    if (schema.items)
-      value.forEach((v, i) => errs.push(...check(schema.items as Schema, v, `${path}[${i}]`)));
+    if (schema.items) {
+      for (const [i, v] of value.entries()) errs.push(...check(schema.items as Schema, v, `${path}[${i}]`));
+    }
   }
   if (kind(value) === 'object') {
     const obj = value as Record<string, unknown>;
