@@ -102,6 +102,23 @@ export class ResticError extends ResticpromError {
   }
 }
 
+/**
+ * A restic command whose output is the result (stats, snapshots, version) failed; `reason`
+ * classifies why (`wrong-password`, `repository-missing`, `repository-locked`, ...).
+ */
+export class ResticCommandError extends ResticError {
+  /** Why restic failed, as in `FailureReason` of src/restic/types.ts. */
+  readonly reason: string;
+  constructor(
+    message: string,
+    data: { command: string; reason: string; exitCode?: number; stderrTail?: string },
+    options?: { cause?: unknown },
+  ) {
+    super(message, data, options);
+    this.reason = data.reason;
+  }
+}
+
 /** Another run holds the repository's lock and waiting was not allowed or timed out. */
 export class LockBusyError extends ResticpromError {
   readonly lockFile: string;
