@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Daemon, startDaemon } from '../../src/schedule/daemon.js';
+import { ROOT } from '../helpers/cli.js';
+import { makeTempDir } from '../helpers/services.js';
+import { NOW, type WebFixture, writeFixture } from './fixture.js';
+
+interface RowData {
+  profile: string;
+  tier: string;
+  state: string;
+  ageMs: string;
+  lastSuccess: string;
+  nextRun: string;
+  ageText: string;
+}
+
+describe('status page in headless Chromium', () => {
+  const tmp = makeTempDir('resticprom-page-');
+  let fx: WebFixture;
+  let daemon: Daemon;
+  let browser: Browser;
+  let page: Page;
+  const consoleErrors: string[] = [];
+
+  before(async () => {
+    fx = await writeFixture(tmp.dir);
+    daemon = await startDaemon({
+      configFile: fx.configFile,
+      now: () => NOW,
+      log: { info: () => {}, warn: () => {}, error: () => {} },
+      runJob: async () => ({ outcome: 'success', message: '' }),
+    });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 }, timezoneId: 'UTC' });
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    // Any request not to the daemon would be an external resource.
+    await page.route('**/*', (route) =>
+      route.request().url().startsWith(daemon.url) ? route.continue() : route.abort(),
+    );
+    await page.goto(`${daemon.url}/`);
+    await page.waitForSelector('body[data-updated-at]');
+  });
+  after(async () => {
+    await browser?.close();
+    await daemon?.stop(0);
+    tmp.cleanup();
+  });
+
+  it('shows every tier with its state, colour, age and next run', async () => {
+    const rows = await page.$$eval('tr.tier-row', (trs) =>
+      trs.map((tr) => {
+        const e = tr as HTMLElement;
+        return {
+          profile: e.dataset.profile ?? '',
+          tier: e.dataset.tier ?? '',
+          state: e.dataset.state ?? '',
+          ageMs: e.dataset.ageMs ?? '',
+          lastSuccess: e.dataset.lastSuccess ?? '',
+          nextRun: e.dataset.nextRun ?? '',
+          ageText: e.querySelector('.age')?.textContent ?? '',
+        };
+      }),
+    );
+    const end = (k: string, i = -1) => fx.runs[k]?.at(i)?.endedAt ?? 0;
+    const want: RowData[] = [
+      {
+        profile: 'nfs',
+        tier: 'daily',
+        state: 'OK',
+        ageMs: String(NOW - end('nfs/daily')),
+        lastSuccess: String(end('nfs/daily')),
+        nextRun: String(Date.UTC(2024, 5, 16, 3)),
+        ageText: '8h 59m ago',
+      },
+      {
+        profile: 'nfs',
+        tier: 'weekly',
+        state: 'LATE',
+        ageMs: String(NOW - end('nfs/weekly')),
+        lastSuccess: String(end('nfs/weekly')),
+        nextRun: String(Date.UTC(2024, 5, 16, 4)),
+        ageText: '19d 23h ago',
+      },
+      {
+        profile: 'nfs',
+        tier: 'monthly',
+        state: 'NEVER',
+        ageMs: '',
+        lastSuccess: '',
+        nextRun: String(Date.UTC(2024, 6, 1, 5)),
+        ageText: '—',
+      },
+      {
+        profile: 'db',
+        tier: 'hourly',
+        state: 'FAILED',
+        ageMs: String(NOW - end('db/hourly', 0)),
+        lastSuccess: String(end('db/hourly', 0)),
+        nextRun: String(Date.UTC(2024, 5, 15, 13)),
+        ageText: '1h 59m ago',
+      },
+    ];
+    assert.deepEqual(rows, want);
+    // The badge colour follows the state.
+    const colours = await page.$$eval('tr.tier-row .badge', (bs) =>
+      bs.map((b) => getComputedStyle(b).backgroundColor),
+    );
+    assert.equal(new Set(colours).size, 4, `four distinct state colours: ${colours.join(', ')}`);
+  });
+
+  it("draws each tier's history as chart points with the run's values", async () => {
+    const points = await page.$$eval(
+      'section.tier[data-profile="nfs"][data-tier="daily"] circle.point',
+      (cs) =>
+        cs.map((c) => ({
+          chart: c.closest('svg')?.getAttribute('data-chart'),
+          series: c.getAttribute('data-series'),
+          id: c.getAttribute('data-run-id'),
+          value: Number(c.getAttribute('data-value')),
+          outcome: c.getAttribute('data-outcome'),
+        })),
+    );
+    const runs = fx.runs['nfs/daily'] ?? [];
+    const want: typeof points = [];
+    for (const r of runs) {
+      want.push({
+        chart: 'duration',
+        series: 'duration',
+        id: r.id,
+        value: (r.endedAt - r.startedAt) / 1000,
+        outcome: r.outcome,
+      });
+    }
+    const ok = runs.filter((r) => r.summary);
+    const s = (r: (typeof runs)[number]) => r.summary as Record<string, number>;
+    for (const [series, field] of [
+      ['processed', 'totalBytesProcessed'],
+      ['added', 'dataAdded'],
+    ] as const) {
+      for (const r of ok)
+        want.push({ chart: 'bytes', series, id: r.id, value: s(r)[field] ?? 0, outcome: r.outcome });
+    }
+    for (const [series, field] of [
+      ['new', 'filesNew'],
+      ['changed', 'filesChanged'],
+    ] as const) {
+      for (const r of ok)
+        want.push({ chart: 'files', series, id: r.id, value: s(r)[field] ?? 0, outcome: r.outcome });
+    }
+    assert.deepEqual(points, want);
+    // Later runs are further right.
+    const xs = await page.$$eval(
+      'section.tier[data-tier="daily"] svg[data-chart="duration"] circle.point',
+      (cs) => cs.map((c) => Number(c.getAttribute('cx'))),
+    );
+    assert.deepEqual(
+      xs,
+      [...xs].sort((a, b) => a - b),
+    );
+    assert.equal(new Set(xs).size, 5);
+  });
+
+  it('shows "no runs yet" for a tier that never ran and loads no external resource', async () => {
+    const empty = await page.$$eval('section.tier[data-tier="monthly"] svg.chart', (ss) =>
+      ss.map((s) => s.querySelector('.empty')?.textContent),
+    );
+    assert.deepEqual(empty, ['no runs yet', 'no runs yet', 'no runs yet']);
+    assert.deepEqual(consoleErrors, []);
+  });
+
+  it('saves a screenshot to test-artifacts/status-page.png', async () => {
+    const dir = join(ROOT, 'test-artifacts');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'status-page.png');
+    const png = await page.screenshot({ path: file, fullPage: true });
+    assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG');
+  });
+});
