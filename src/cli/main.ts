@@ -9,6 +9,8 @@ import * as daemonCommand from './commands/daemon.js';
 import * as flushCommand from './commands/flush.js';
 import * as pushCommand from './commands/push.js';
 import * as rulesCommand from './commands/rules.js';
+import * as scheduleCommand from './commands/schedule.js';
+import * as statusCommand from './commands/status.js';
 import { ExitCode } from './exit-codes.js';
 
 declare const RESTICPROM_VERSION: string;
@@ -31,6 +33,8 @@ const commands: Array<{ register: (p: Command) => void }> = [
   rulesCommand,
   pushCommand,
   flushCommand,
+  statusCommand,
+  scheduleCommand,
 ];
 
 for (const cmd of commands) cmd.register(program);

@@ -4,6 +4,7 @@
  */
 import type { Config } from '../config/types.js';
 import { ConfigError, type ConfigProblem, UsageError } from '../errors.js';
+import { formatClockTime, formatTable } from '../util/table.js';
 import { cronToOnCalendar, nextRun, parseCron } from './cron.js';
 
 /** One scheduled backup: a profile's tier. */
@@ -71,4 +72,18 @@ export function planSchedule(config: Config, options: PlanScheduleOptions = {}):
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return entries;
+}
+
+/** Renders entries as a table: profile, tier, cron schedule, OnCalendar, next run (in the entry's time zone). */
+export function formatScheduleTable(entries: readonly ScheduleEntry[]): string {
+  return formatTable(
+    ['PROFILE', 'TIER', 'SCHEDULE', 'ONCALENDAR', 'NEXT RUN'],
+    entries.map((e) => [
+      e.profile,
+      e.tier,
+      e.schedule,
+      e.onCalendar.join(' | '),
+      e.nextRun ? `${formatClockTime(e.nextRun.getTime(), e.timeZone)} ${e.timeZone}` : 'never',
+    ]),
+  );
 }

@@ -1,0 +1,54 @@
+/**
+ * `resticprom status`: the state of every profile and tier (OK, LATE, FAILED,
+ * NEVER) as a table or JSON. Exits 0 when all are OK, 4 (UNHEALTHY) otherwise,
+ * so it works as a check in scripts and monitoring.
+ */
+import type { Command } from 'commander';
+import { ExitCode } from '../exit-codes.js';
+import { runAction } from '../run-action.js';
+
+interface StatusFlags {
+  config?: string;
+  stateDir?: string;
+  json?: boolean;
+}
+
+/** Declares the `status` command. */
+export function register(program: Command): void {
+  program
+    .command('status')
+    .description('show every profile and tier: OK, LATE, FAILED or NEVER; exits 4 unless all are OK')
+    .option(
+      '-c, --config <file>',
+      'config file (default: $RESTICPROM_CONFIG, ./resticprom.yaml, /etc/resticprom/resticprom.yaml)',
+    )
+    .option('--state-dir <dir>', 'state directory (outbox, history, locks)')
+    .option('--json', 'print JSON instead of a table')
+    .action(runAction(statusAction));
+}
+
+async function statusAction(flags: StatusFlags): Promise<number> {
+  const [{ loadConfig }, { computeStatus, formatStatusTable, isHealthy }, { hasColor }] = await Promise.all([
+    import('../../config/index.js'),
+    import('../../state/status.js'),
+    import('../output.js'),
+  ]);
+  const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
+  for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+  const report = await computeStatus({
+    config: loaded.config,
+    stateDir: flags.stateDir ?? loaded.config.stateDir,
+  });
+  for (const w of report.warnings) process.stderr.write(`warning: ${w}\n`);
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({ now: report.now, rows: report.rows }, null, 2)}\n`);
+  } else {
+    process.stdout.write(
+      formatStatusTable(report, {
+        timeZone: loaded.config.timezone,
+        isColored: hasColor(process.stdout),
+      }),
+    );
+  }
+  return isHealthy(report.rows) ? ExitCode.OK : ExitCode.UNHEALTHY;
+}

@@ -1,0 +1,214 @@
+/**
+ * The health of every profile and tier, from the run history, the schedules and
+ * the outbox: what `resticprom status` shows.
+ *
+ * States, in order of precedence:
+ * - `NEVER`: the history has no backup of the tier.
+ * - `FAILED`: the last backup failed or was interrupted.
+ * - `LATE`: the last success (a `success` or `warning` run: a snapshot was
+ *   written) is older than the tier's max age ({@link tierMaxAgeMs}).
+ * - `OK`: otherwise.
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tierMaxAgeMs } from '../config/cadence.js';
+import type { Config } from '../config/types.js';
+import { nextRun } from '../schedule/cron.js';
+import { formatBytes } from '../util/bytes.js';
+import { formatDuration } from '../util/duration.js';
+import { type Cell, formatClockTime, formatTable } from '../util/table.js';
+import { type HistoryOutcome, type LatestRun, latestRuns, type RunRecord } from './history.js';
+
+/** The state of one tier. */
+export type TierState = 'OK' | 'LATE' | 'FAILED' | 'NEVER';
+
+/** One profile/tier of `resticprom status`. */
+export interface StatusRow {
+  profile: string;
+  tier: string;
+  state: TierState;
+  /** The tier's cron schedule. */
+  schedule: string;
+  /** The last backup of the tier. */
+  lastRun?: {
+    /** Unix ms. */
+    startedAt: number;
+    /** Unix ms. */
+    endedAt: number;
+    outcome: HistoryOutcome;
+    exitCode: number | null;
+    reason?: string;
+  };
+  /** When the last success ended, Unix ms. */
+  lastSuccess?: number;
+  /** Age of the last success at `now`, ms. */
+  ageMs?: number;
+  /** How old the last success may be, ms. */
+  maxAgeMs: number;
+  /** The next scheduled run after `now`, Unix ms. */
+  nextRun?: number;
+  /** Bytes processed by the last success (restic's `total_bytes_processed`). */
+  lastSize?: number;
+  /** Deliveries waiting in the outbox (all profiles: the outbox is shared). */
+  pendingDeliveries: number;
+  /** Dead letters in the outbox (all profiles). */
+  deadLetters: number;
+}
+
+/** Options of {@link computeStatus}. */
+export interface ComputeStatusOptions {
+  config: Config;
+  /** The state directory. @default config.stateDir */
+  stateDir?: string;
+  /** The instant to judge at, Unix ms. @default Date.now() */
+  now?: number;
+}
+
+/** The rows, and warnings from reading the history (torn lines). */
+export interface StatusReport {
+  /** Unix ms the report is for. */
+  now: number;
+  /** One per profile and tier, in config order. */
+  rows: StatusRow[];
+  warnings: string[];
+}
+
+/**
+ * Computes the state of every profile and tier of the configuration.
+ * @throws StateError when the history exists but cannot be read.
+ */
+export async function computeStatus(options: ComputeStatusOptions): Promise<StatusReport> {
+  const { config } = options;
+  const stateDir = options.stateDir ?? config.stateDir;
+  const now = options.now ?? Date.now();
+  const { runs, warnings } = await latestRuns(stateDir, { kind: 'backup' });
+  const pendingDeliveries = await countEntries(join(stateDir, 'outbox'), (n) => n.endsWith('.json'));
+  const deadLetters = await countEntries(join(stateDir, 'outbox', 'dead'), () => true);
+  const rows: StatusRow[] = [];
+  for (const [profile, p] of Object.entries(config.profiles)) {
+    for (const [tier, t] of Object.entries(p.tiers)) {
+      const { last, lastSuccess } = merge(runs.filter((r) => r.profile === profile && r.tier === tier));
+      const maxAgeMs = tierMaxAgeMs(t);
+      const row: StatusRow = {
+        profile,
+        tier,
+        state: 'NEVER',
+        schedule: t.schedule,
+        maxAgeMs,
+        pendingDeliveries,
+        deadLetters,
+      };
+      if (last) {
+        row.lastRun = {
+          startedAt: last.startedAt,
+          endedAt: last.endedAt,
+          outcome: last.outcome,
+          exitCode: last.exitCode,
+          ...(last.reason !== undefined ? { reason: last.reason } : {}),
+        };
+      }
+      if (lastSuccess) {
+        row.lastSuccess = lastSuccess.endedAt;
+        row.ageMs = now - lastSuccess.endedAt;
+        const size = (lastSuccess.summary as { totalBytesProcessed?: unknown } | undefined)
+          ?.totalBytesProcessed;
+        if (typeof size === 'number') row.lastSize = size;
+      }
+      try {
+        const next = nextRun(t.schedule, { timeZone: config.timezone, after: new Date(now) });
+        if (next) row.nextRun = next.getTime();
+      } catch {
+        // the loader validated the schedule; an expression croner rejects just has no next run
+      }
+      if (!last) row.state = 'NEVER';
+      else if (last.outcome === 'failed' || last.outcome === 'interrupted') row.state = 'FAILED';
+      else if (row.ageMs === undefined || row.ageMs > maxAgeMs) row.state = 'LATE';
+      else row.state = 'OK';
+      rows.push(row);
+    }
+  }
+  return { now, rows, warnings };
+}
+
+/** True when every row is OK (the `status` command then exits 0). */
+export function isHealthy(rows: readonly StatusRow[]): boolean {
+  return rows.every((r) => r.state === 'OK');
+}
+
+/** Merges the latest runs of one profile/tier across jobs (the job name may have changed). */
+function merge(runs: LatestRun[]): { last?: RunRecord; lastSuccess?: RunRecord } {
+  let last: RunRecord | undefined;
+  let lastSuccess: RunRecord | undefined;
+  for (const r of runs) {
+    if (!last || r.last.endedAt > last.endedAt) last = r.last;
+    if (r.lastSuccess && (!lastSuccess || r.lastSuccess.endedAt > lastSuccess.endedAt)) {
+      lastSuccess = r.lastSuccess;
+    }
+  }
+  return { ...(last ? { last } : {}), ...(lastSuccess ? { lastSuccess } : {}) };
+}
+
+/** Counts the files of a folder whose names do not start with `.` (temporary files); 0 when it is absent. */
+async function countEntries(dir: string, accept: (name: string) => boolean): Promise<number> {
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    return entries.filter((e) => e.isFile() && !e.name.startsWith('.') && accept(e.name)).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Options of {@link formatStatusTable}. */
+export interface FormatStatusOptions {
+  /** Time zone of the times shown. @default the process's */
+  timeZone?: string;
+  /** Colour the state column with ANSI codes. @default false */
+  isColored?: boolean;
+}
+
+const STATE_COLOR: Record<TierState, string> = { OK: '32', LATE: '33', FAILED: '31', NEVER: '35' };
+
+/**
+ * Renders a status report as a table: profile, tier, state, last run, last success
+ * and its age, max age, next run, last size, pending deliveries, dead letters.
+ */
+export function formatStatusTable(report: StatusReport, options: FormatStatusOptions = {}): string {
+  const tz = options.timeZone;
+  const header = [
+    'PROFILE',
+    'TIER',
+    'STATE',
+    'LAST RUN',
+    'LAST SUCCESS',
+    'MAX AGE',
+    'NEXT RUN',
+    'LAST SIZE',
+    'PENDING',
+    'DEAD',
+  ];
+  const rows: Cell[][] = report.rows.map((r) => {
+    const lastRun = r.lastRun
+      ? `${formatClockTime(r.lastRun.endedAt, tz)} ${r.lastRun.outcome}${
+          r.lastRun.outcome === 'success' ? '' : ` (exit ${r.lastRun.exitCode ?? 'signal'})`
+        }`
+      : '-';
+    const lastSuccess =
+      r.lastSuccess !== undefined
+        ? `${formatClockTime(r.lastSuccess, tz)} (${formatDuration(r.ageMs ?? 0)} ago)`
+        : '-';
+    const color = STATE_COLOR[r.state];
+    return [
+      r.profile,
+      r.tier,
+      options.isColored ? { text: r.state, paint: (s) => `\x1b[${color}m${s}\x1b[0m` } : r.state,
+      lastRun,
+      lastSuccess,
+      formatDuration(r.maxAgeMs),
+      r.nextRun !== undefined ? formatClockTime(r.nextRun, tz) : '-',
+      r.lastSize !== undefined ? formatBytes(r.lastSize) : '-',
+      String(r.pendingDeliveries),
+      String(r.deadLetters),
+    ];
+  });
+  return formatTable(header, rows);
+}
