@@ -16,13 +16,14 @@
  */
 import { Cron } from 'croner';
 import type { Config, LoadedConfig } from '../config/index.js';
-import { loadConfig, tierMaxAgeMs } from '../config/index.js';
+import { loadConfig } from '../config/index.js';
 import type { ParsedFamily } from '../metrics/exposition.js';
 import { formatExposition } from '../metrics/exposition.js';
 import { DAEMON_METRICS } from '../metrics/names.js';
 import type { BackupResult } from '../restic/types.js';
 import { ensureStateDir, resolveStateDir } from '../state/dir.js';
 import { latestRuns } from '../state/history.js';
+import { computeStatus } from '../state/status.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
 import { getVersion } from '../version.js';
@@ -287,7 +288,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
     const made = new Map<string, { cron: Cron } & TierKey>();
     for (const [profile, p] of Object.entries(cfg.config.profiles)) {
       for (const [tier, t] of Object.entries(p.tiers)) {
-        const cron = new Cron(t.schedule, tz ? { timezone: tz } : {}, () =>
+        const cron = new Cron(t.schedule, { mode: '5-or-6-parts', ...(tz ? { timezone: tz } : {}) }, () =>
           enqueue(profile, tier, 'schedule'),
         );
         made.set(key(profile, tier), { cron, profile, tier });
@@ -337,57 +338,30 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
   }
 
   async function status(): Promise<StatusView> {
-    const t = now();
     const cfg = loaded.config;
-    const { runs, warnings } = await latestRuns(stateDir, { kind: 'backup' });
-    const tiers: TierStatusView[] = [];
-    for (const [profile, p] of Object.entries(cfg.profiles)) {
-      for (const [tier, tc] of Object.entries(p.tiers)) {
-        const mine = runs.filter((r) => r.profile === profile && r.tier === tier);
-        const last = mine.reduce<(typeof mine)[number]['last'] | undefined>(
-          (m, r) => (!m || r.last.endedAt > m.endedAt ? r.last : m),
-          undefined,
-        );
-        const success = mine.reduce<(typeof mine)[number]['last'] | undefined>(
-          (m, r) => (r.lastSuccess && (!m || r.lastSuccess.endedAt > m.endedAt) ? r.lastSuccess : m),
-          undefined,
-        );
-        const maxAgeMs = tierMaxAgeMs(tc);
-        const ageMs = success ? Math.max(0, t - success.endedAt) : null;
-        const state: TierStatusView['state'] = !success
-          ? last?.outcome === 'failed'
-            ? 'FAILED'
-            : 'NEVER'
-          : last && last.outcome === 'failed'
-            ? 'FAILED'
-            : ageMs !== null && ageMs > maxAgeMs
-              ? 'LATE'
-              : 'OK';
-        const size = (success?.summary as { totalBytesProcessed?: unknown } | undefined)?.totalBytesProcessed;
-        tiers.push({
-          profile,
-          tier,
-          state,
-          lastRun: last ? last.endedAt : null,
-          lastOutcome: last ? last.outcome : null,
-          lastSuccess: success ? success.endedAt : null,
-          ageMs,
-          maxAgeMs,
-          nextRun: nextRunOf(profile, tier),
-          lastSize: typeof size === 'number' ? size : null,
-          pendingDeliveries: 0,
-          deadLetters: 0,
-          isRunning: findActive(profile, tier) !== undefined,
-          isQueued: isQueued(profile, tier),
-        });
-      }
-    }
+    const report = await computeStatus({ config: cfg, stateDir, now: now() });
+    const tiers: TierStatusView[] = report.rows.map((r) => ({
+      profile: r.profile,
+      tier: r.tier,
+      state: r.state,
+      lastRun: r.lastRun ? r.lastRun.endedAt : null,
+      lastOutcome: r.lastRun ? r.lastRun.outcome : null,
+      lastSuccess: r.lastSuccess ?? null,
+      ageMs: r.ageMs ?? null,
+      maxAgeMs: r.maxAgeMs,
+      nextRun: r.nextRun ?? null,
+      lastSize: r.lastSize ?? null,
+      pendingDeliveries: r.pendingDeliveries,
+      deadLetters: r.deadLetters,
+      isRunning: findActive(r.profile, r.tier) !== undefined,
+      isQueued: isQueued(r.profile, r.tier),
+    }));
     return {
-      generatedAt: t,
+      generatedAt: report.now,
       timezone: cfg.timezone,
       daemon: { startedAt, version: getVersion(), configFile: loaded.file, configLoadedAt },
       tiers,
-      warnings,
+      warnings: report.warnings,
     };
   }
 

@@ -7,7 +7,7 @@ import { Cron } from 'croner';
 
 /** A paused croner job for `schedule` in `timezone`, for computing times only. */
 function pattern(schedule: string, timezone: string | undefined): Cron {
-  return new Cron(schedule, { paused: true, ...(timezone ? { timezone } : {}) });
+  return new Cron(schedule, { paused: true, mode: '5-or-6-parts', ...(timezone ? { timezone } : {}) });
 }
 
 /**

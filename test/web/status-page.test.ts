@@ -8,6 +8,11 @@ import { ROOT } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/services.js';
 import { NOW, type WebFixture, writeFixture } from './fixture.js';
 
+/** The part of the browser's window the page checks use (the test is typed without the DOM library). */
+interface Win {
+  getComputedStyle(e: unknown): { backgroundColor: string };
+}
+
 interface RowData {
   profile: string;
   tier: string;
@@ -58,18 +63,15 @@ describe('status page in headless Chromium', () => {
 
   it('shows every tier with its state, colour, age and next run', async () => {
     const rows = await page.$$eval('tr.tier-row', (trs) =>
-      trs.map((tr) => {
-        const e = tr as HTMLElement;
-        return {
-          profile: e.dataset.profile ?? '',
-          tier: e.dataset.tier ?? '',
-          state: e.dataset.state ?? '',
-          ageMs: e.dataset.ageMs ?? '',
-          lastSuccess: e.dataset.lastSuccess ?? '',
-          nextRun: e.dataset.nextRun ?? '',
-          ageText: e.querySelector('.age')?.textContent ?? '',
-        };
-      }),
+      trs.map((tr) => ({
+        profile: tr.getAttribute('data-profile') ?? '',
+        tier: tr.getAttribute('data-tier') ?? '',
+        state: tr.getAttribute('data-state') ?? '',
+        ageMs: tr.getAttribute('data-age-ms') ?? '',
+        lastSuccess: tr.getAttribute('data-last-success') ?? '',
+        nextRun: tr.getAttribute('data-next-run') ?? '',
+        ageText: tr.querySelector('.age')?.textContent ?? '',
+      })),
     );
     const end = (k: string, i = -1) => fx.runs[k]?.at(i)?.endedAt ?? 0;
     const want: RowData[] = [
@@ -113,7 +115,7 @@ describe('status page in headless Chromium', () => {
     assert.deepEqual(rows, want);
     // The badge colour follows the state.
     const colours = await page.$$eval('tr.tier-row .badge', (bs) =>
-      bs.map((b) => getComputedStyle(b).backgroundColor),
+      bs.map((b) => (globalThis as unknown as Win).getComputedStyle(b).backgroundColor),
     );
     assert.equal(new Set(colours).size, 4, `four distinct state colours: ${colours.join(', ')}`);
   });
