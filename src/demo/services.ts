@@ -115,6 +115,8 @@ export async function startPushgateway(opts: PushgatewayOptions = {}): Promise<R
   if (opts.webConfigFile) args.push(`--web.config.file=${opts.webConfigFile}`);
   if (opts.persistenceFile)
     args.push(`--persistence.file=${opts.persistenceFile}`, '--persistence.interval=1s');
+  // Debian's default is /var/lib/prometheus/pushgateway.data, shared by every gateway on the machine.
+  else args.push('--persistence.file=');
   args.push(...(opts.args ?? []));
   const scheme = opts.scheme ?? 'http';
   const svc = startProcess(
