@@ -720,7 +720,8 @@ export function describeFailure(
   }
   if (err instanceof InvalidMetricsError) return `${who} refused: ${err.message}`;
   if (entry.target.kind === 'textfile') return `${who} not written: ${rootMessage(err)}`;
-  if (err instanceof SinkError && !err.message.startsWith('network error')) {
+  if (!(err instanceof SinkError)) return `${who}: delivery failed (${rootMessage(err)})`;
+  if (!err.message.startsWith('network error')) {
     // Timeouts, TLS trust, unreadable secrets: the sender's message says it best.
     return `${who}: ${err.message.replace(/ \(after \d+ attempts\)$/, '')}${attempts > 1 ? ` (after ${attempts} attempts)` : ''}`;
   }

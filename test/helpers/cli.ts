@@ -14,6 +14,12 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The built CLI. */
 export const CLI = join(ROOT, 'dist', 'bin', 'resticprom.js');
 
+/**
+ * With RESTICPROM_TEST_FROM_SOURCE=1 the CLI runs from src/ through tsx (no build):
+ * slower to start, but useful while a build is broken elsewhere in the tree.
+ */
+const FROM_SOURCE = process.env.RESTICPROM_TEST_FROM_SOURCE === '1';
+
 let built: Promise<void> | undefined;
 
 function newestMtime(dir: string): number {
@@ -28,6 +34,7 @@ function newestMtime(dir: string): number {
 
 /** Runs `npm run build` once per process when dist/bin/resticprom.js is missing or older than any file in src/. */
 export function ensureBuilt(): Promise<void> {
+  if (FROM_SOURCE) return Promise.resolve();
   built ??= (async () => {
     let cliMtime = 0;
     try {
@@ -133,7 +140,8 @@ function cliEnv(extra: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
 
 /** Starts the CLI with `args` and returns the child (stdout/stderr piped), e.g. to kill -9 it. */
 export function spawnCli(args: string[], opts: Omit<RunCliOptions, 'timeoutMs'> = {}): ChildProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const entry = FROM_SOURCE ? ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts')] : [CLI];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: opts.cwd ?? ROOT,
     env: cliEnv(opts.env),
     stdio: ['pipe', 'pipe', 'pipe'],
