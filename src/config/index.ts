@@ -1,13 +1,21 @@
 /**
  * The configuration file: schema, loading, defaults and what a run needs from it.
  */
-export { defaultKeepWithin, deriveMaxAgeMs, keepPolicyArgs, largestGapMs, tierMaxAgeMs } from './cadence.js';
+export {
+  checkCron,
+  defaultKeepWithin,
+  deriveMaxAgeMs,
+  keepPolicyArgs,
+  largestGapMs,
+  tierMaxAgeMs,
+} from './cadence.js';
 export {
   expandTemplate,
   type ProfileDestinations,
   profileDestinations,
   resolveProfile,
 } from './destinations.js';
+export { type WriteStarterOptions, writeStarterFile } from './init.js';
 export { DEFAULT_CONFIG_PATHS, type LoadConfigOptions, loadConfig, parseConfigText } from './load.js';
 export { DEFAULT_GROUPING, DEFAULT_JOB, defaultStateDir } from './normalize.js';
 export { configJsonSchema } from './schema.js';
