@@ -230,3 +230,31 @@ describe('Pushgateway sink against the real gateway', () => {
     );
   });
 });
+
+describe('expandTargets and describeTarget', () => {
+  it('one target per gateway URL, named by the masked URL', async () => {
+    const { expandTargets, describeTarget } = await import('../../src/sinks/target.js');
+    const targets = expandTargets({
+      kind: 'pushgateway',
+      urls: ['https://user:pw@gw1:9091', 'http://gw2:9091/prefix/'],
+      require: 'any',
+      retries: 1,
+      gzip: true,
+    });
+    assert.deepEqual(targets, [
+      { kind: 'pushgateway', url: 'https://user:pw@gw1:9091', retries: 1, gzip: true },
+      { kind: 'pushgateway', url: 'http://gw2:9091/prefix/', retries: 1, gzip: true },
+    ]);
+    assert.deepEqual(targets.map(describeTarget), [
+      'pushgateway https://***:***@gw1:9091',
+      'pushgateway http://gw2:9091/prefix',
+    ]);
+    const rw = { kind: 'remote-write', url: 'https://mimir/api/v1/push?token=abc' } as const;
+    assert.deepEqual(expandTargets(rw), [rw]);
+    assert.equal(describeTarget(rw), 'remote-write https://mimir/api/v1/push?token=***');
+    assert.equal(
+      describeTarget({ kind: 'textfile', path: '/var/lib/ne/restic.prom' }),
+      'textfile /var/lib/ne/restic.prom',
+    );
+  });
+});
