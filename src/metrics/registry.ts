@@ -1,7 +1,7 @@
 /**
  * prom-client input: turns a `Registry` into text exposition format 0.0.4.
  */
-import type { Registry } from 'prom-client';
+import type { Registry, RegistryContentType } from 'prom-client';
 import { InvalidMetricsError } from '../errors.js';
 import { formatExposition, formatValue, type ParsedFamily, type ParsedSample } from './exposition.js';
 
@@ -25,7 +25,7 @@ const TYPES: Record<string, ParsedFamily['type']> = {
  * new Gauge({ name: 'backup_files', help: 'Files', registers: [registry] }).set(42);
  * await registryToText(registry); // '# HELP backup_files Files\n# TYPE backup_files gauge\nbackup_files 42\n'
  */
-export async function registryToText(registry: Registry): Promise<string> {
+export async function registryToText(registry: Registry<RegistryContentType>): Promise<string> {
   const metrics = await registry.getMetricsAsJSON();
   const families: ParsedFamily[] = [];
   for (const m of metrics) {

@@ -5,7 +5,7 @@
  * Spec: https://github.com/prometheus/pushgateway#api
  */
 import { gzipSync } from 'node:zlib';
-import type { Registry } from 'prom-client';
+import type { Registry, RegistryContentType } from 'prom-client';
 import { InvalidMetricsError, maskUrl, SinkError } from '../errors.js';
 import { validateExposition } from '../metrics/exposition.js';
 import { registryToText } from '../metrics/registry.js';
@@ -79,7 +79,7 @@ export interface GatewayOptions extends HttpOptions, SendOptions {
   /** Grouping labels beyond `job`, e.g. `{ instance: 'daily' }`. @default {} */
   grouping?: Record<string, string>;
   /** The metrics, from a prom-client registry (ignored by delete). */
-  registry?: Registry;
+  registry?: Registry<RegistryContentType>;
   /** The metrics as text exposition format 0.0.4 (ignored by delete). */
   text?: string;
 }

@@ -15,7 +15,7 @@ after(() => tmp.cleanup());
 
 function payload(
   text: string,
-  method: MetricsPayload['method'],
+  method: NonNullable<MetricsPayload['method']>,
   grouping: Record<string, string> = {},
 ): MetricsPayload {
   return { text, job: 'nfs_backup', grouping, method, measuredAt: 0 };
