@@ -139,7 +139,7 @@ async function pushAction(file: string | undefined, flags: PushFlags): Promise<n
     throw err;
   }
 
-  printEarlier(log, result.earlier, result.outboxDir);
+  printEarlier(log, result.earlier, result.outboxDir, new Set(result.queued.map((q) => q.destination)));
   for (const w of result.warnings) log.warn(w);
   const where = `${result.outboxDir} (${result.pendingCount} pending)`;
   const what = describePayload(flags.job, grouping, flags.method);
@@ -220,7 +220,13 @@ export async function makeLog(flags: Pick<OutboxFlags, 'quiet' | 'logFormat'>): 
 }
 
 /** Prints what a flush did with entries of earlier runs: one line per problem. */
-export function printEarlier(log: Logger, r: FlushReport, outboxDir: string): void {
+export function printEarlier(
+  log: Logger,
+  r: FlushReport,
+  outboxDir: string,
+  /** Targets whose failure is already said (this run's payload is queued there too). */
+  alreadySaid: ReadonlySet<string> = new Set(),
+): void {
   if (r.delivered.length > 0) {
     log.info(
       `delivered ${r.delivered.length} earlier payload${r.delivered.length === 1 ? '' : 's'} from ${outboxDir}`,
@@ -240,6 +246,7 @@ export function printEarlier(log: Logger, r: FlushReport, outboxDir: string): vo
     log.error(`${c.file}: ${c.reason}; moved to ${outboxDir}/dead`, { file: c.file });
   const waiting = new Map<string, { count: number; reason: string }>();
   for (const p of r.pending) {
+    if (alreadySaid.has(p.target)) continue;
     const w = waiting.get(p.target) ?? { count: 0, reason: p.reason ?? 'pending' };
     w.count++;
     waiting.set(p.target, w);
