@@ -121,6 +121,16 @@ export interface HttpResponse {
 }
 
 type FetchLike = typeof fetch;
+type Undici = typeof import('undici');
+
+/**
+ * Loads undici on first use. In the esbuild bundle a CommonJS module imported
+ * with `import()` has only a default export, under tsx/node it has named ones too.
+ */
+async function loadUndici(): Promise<Undici> {
+  const mod = await import('undici');
+  return (mod as unknown as { default?: Undici }).default ?? mod;
+}
 type Dispatcher = import('undici').Dispatcher;
 
 const TRUST_CODES = new Set([
@@ -368,7 +378,7 @@ async function makeDispatcher(
   http: HttpOptions,
   shownUrl: string,
 ): Promise<{ dispatcher: Dispatcher; connect: ConnectOptions }> {
-  const { Agent } = await import('undici');
+  const { Agent } = await loadUndici();
   const connect: ConnectOptions = {};
   if (http.caFile) connect.ca = await readTlsFile(http.caFile, 'ca-file', shownUrl);
   if (http.certFile || http.keyFile) {
@@ -454,7 +464,7 @@ export async function sendHttp(
     opts.sleep ?? ((ms: number) => sleepTimer(ms, undefined, opts.signal ? { signal: opts.signal } : {}));
   const random = opts.random ?? Math.random;
   const { dispatcher, connect } = await makeDispatcher(http, shownUrl);
-  const fetchImpl: FetchLike = opts.fetch ?? ((await import('undici')).fetch as unknown as FetchLike);
+  const fetchImpl: FetchLike = opts.fetch ?? ((await loadUndici()).fetch as unknown as FetchLike);
   try {
     for (let attempt = 1; ; attempt++) {
       if (opts.signal?.aborted) throw abortedError(req, shownUrl, opts.signal.reason);
