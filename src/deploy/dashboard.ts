@@ -457,7 +457,8 @@ export function generateDashboard(opts: DashboardOptions = {}): DashboardJson {
     ),
   );
 
-  const model = builder.build() as unknown as DashboardJson;
+  // A plain JSON value: the SDK's objects carry marker methods (e.g. on queries).
+  const model = JSON.parse(JSON.stringify(builder.build())) as DashboardJson;
   model.schemaVersion = SCHEMA_VERSION;
   model.annotations = { list: [] };
   model.panels.forEach((p, i) => {

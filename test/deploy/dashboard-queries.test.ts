@@ -1,0 +1,168 @@
+/**
+ * Every dashboard panel's query, run against a real Prometheus that scrapes a real
+ * Pushgateway holding backup metrics and evaluates resticprom's rules, returns data.
+ *
+ * The backup families come from a real `resticprom backup` (real restic, temp repository)
+ * when the built CLI has the backup command; otherwise they are pushed with the exact
+ * names and labels of src/metrics/names.ts. The forget/check/stats families are pushed
+ * the same way unless a real run already produced them.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { dashboardQueries, generateDashboard, substituteVariables } from '../../src/deploy/dashboard.js';
+import { generateRules, SEED_RULES_OPTIONS } from '../../src/deploy/rules.js';
+import { CLI, ensureBuilt, runCli } from '../helpers/cli.js';
+import { makeRepo, makeSourceTree } from '../helpers/restic.js';
+import {
+  gatewayGroups,
+  makeTempDir,
+  type RunningPrometheus,
+  type RunningService,
+  scrapeConfig,
+  startPrometheus,
+  startPushgateway,
+  waitForQuery,
+} from '../helpers/services.js';
+import { BACKUP_FAMILIES, REPOSITORY_FAMILIES, sampleExposition } from './sample-metrics.js';
+
+const JOB = 'nfs_backup';
+
+/** True when the built CLI exists (or builds) and has a `backup` command. */
+async function hasBackupCommand(): Promise<boolean> {
+  try {
+    await ensureBuilt();
+  } catch {
+    return false;
+  }
+  if (!existsSync(CLI)) return false;
+  return spawnSync(process.execPath, [CLI, 'backup', '--help'], { encoding: 'utf8' }).status === 0;
+}
+
+describe('dashboard queries against real Prometheus data', () => {
+  const tmp = makeTempDir('resticprom-dash-');
+  let gw: RunningService;
+  let prom: RunningPrometheus;
+  let source = 'pushed sample metrics';
+
+  before(async () => {
+    gw = await startPushgateway();
+    prom = await startPrometheus({
+      config: `${scrapeConfig([{ job: 'pushgateway', target: `127.0.0.1:${gw.port}` }])}rule_files:\n  - rules.yml\n`,
+      ruleFiles: { 'rules.yml': generateRules(SEED_RULES_OPTIONS) },
+    });
+    const push = async (tier: string, text: string) => {
+      const res = await fetch(`${gw.url}/metrics/job/${JOB}/instance/${tier}`, {
+        method: 'POST',
+        body: text,
+      });
+      assert.equal(res.status, 200, await res.text());
+    };
+    const now = Date.now() / 1000;
+    if (await hasBackupCommand()) {
+      const repo = makeRepo(tmp.dir, 'dash-test-password');
+      const tree = makeSourceTree(join(tmp.dir, 'src'), { files: 20, bytes: 4096 });
+      const config = join(tmp.dir, 'resticprom.yaml');
+      writeFileSync(
+        config,
+        `state-dir: ${join(tmp.dir, 'state')}
+hostname: nfs1
+profiles:
+  nfs:
+    repository: ${repo.repository}
+    password-file: ${repo.passwordFile}
+    env: { RESTIC_CACHE_DIR: ${repo.cacheDir} }
+    paths: [${tree.dir}]
+    tiers:
+      daily: { schedule: "30 1 * * *" }
+    metrics:
+      job: ${JOB}
+      grouping: { instance: "{tier}" }
+      pushgateway: { url: "${gw.url}" }
+`,
+        { mode: 0o600 },
+      );
+      const r = await runCli(['backup', '--config', config, '--tier', 'daily', '--quiet'], {
+        env: { HOME: tmp.dir },
+      });
+      assert.equal(r.code, 0, `resticprom backup failed: ${r.stderr}`);
+      source = 'a real resticprom backup';
+    } else {
+      await push(
+        'daily',
+        sampleExposition(BACKUP_FAMILIES, { profile: 'nfs', tier: 'daily', host: 'nfs1' }, now),
+      );
+    }
+    // Families no real run produced yet (forget, check, stats) are pushed as samples.
+    const groups = await gatewayGroups(gw.url);
+    const present = new Set(groups.flatMap((g) => Object.keys(g)));
+    const missing = REPOSITORY_FAMILIES.filter((d) => !present.has(d.name));
+    if (missing.length > 0) {
+      await push('daily', sampleExposition(missing, { profile: 'nfs', tier: 'daily', host: 'nfs1' }, now));
+    }
+    // Wait until a scrape and a rule evaluation saw everything.
+    await waitForQuery(prom.url, 'restic_stats_snapshots', (r) => r.length > 0);
+    await waitForQuery(prom.url, 'restic:backup_last_success_age_seconds', (r) => r.length > 0);
+  });
+
+  after(async () => {
+    await prom?.stop();
+    await gw?.stop();
+    tmp.cleanup();
+  });
+
+  it('every panel query returns data with the variables set as Grafana would', async (t) => {
+    t.diagnostic(`backup metrics from ${source}`);
+    const dashboard = generateDashboard();
+    const queries = dashboardQueries(dashboard);
+    assert.ok(queries.length >= 20);
+    const values = { job: JOB, profile: '.*', tier: '.*', host: '.*' };
+    const empty: string[] = [];
+    for (const q of queries) {
+      const expr = substituteVariables(q.expr, values);
+      assert.doesNotMatch(expr, /\$\w/, `${q.panel}: variable left in ${expr}`);
+      const res = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+      const body = (await res.json()) as { status: string; error?: string; data?: { result: unknown[] } };
+      assert.equal(body.status, 'success', `${q.panel} ${q.refId}: ${body.error} (${expr})`);
+      if ((body.data?.result ?? []).length === 0) empty.push(`${q.panel} ${q.refId}: ${expr}`);
+    }
+    assert.deepEqual(empty, [], 'queries without data');
+  });
+
+  it('the variable queries list the pushed job, profile, tier and host', async () => {
+    const labelValues = async (label: string, match: string) => {
+      const res = await fetch(
+        `${prom.url}/api/v1/label/${label}/values?match[]=${encodeURIComponent(match)}`,
+      );
+      return ((await res.json()) as { data: string[] }).data;
+    };
+    assert.deepEqual(await labelValues('job', 'restic_backup_status'), [JOB]);
+    assert.deepEqual(await labelValues('profile', `restic_backup_status{job=~"${JOB}"}`), ['nfs']);
+    assert.deepEqual(await labelValues('tier', `restic_backup_status{job=~"${JOB}",profile=~".*"}`), [
+      'daily',
+    ]);
+    assert.deepEqual(
+      await labelValues('host', `restic_backup_status{job=~"${JOB}",profile=~".*",tier=~".*"}`),
+      ['nfs1'],
+    );
+  });
+
+  it('the age / tier limit panel divides by the daily limit of 26h', async () => {
+    const q = dashboardQueries(generateDashboard()).find(
+      (x) => x.panel === 'Age of last success / tier limit',
+    );
+    assert.ok(q);
+    const r = await waitForQuery(
+      prom.url,
+      substituteVariables(q.expr, { job: JOB, profile: '.*', tier: '.*', host: '.*' }),
+      (x) => x.length === 1,
+    );
+    const age = await waitForQuery(prom.url, 'restic:backup_last_success_age_seconds', (x) => x.length === 1);
+    const ratio = Number(r[0]?.value[1]);
+    const ageSeconds = Number(age[0]?.value[1]);
+    // Both read within a few seconds of each other: the ratio is the age over 93600 s.
+    assert.ok(Math.abs(ratio - ageSeconds / 93600) < 10 / 93600, `ratio ${ratio}, age ${ageSeconds}`);
+  });
+});
