@@ -139,7 +139,8 @@ function parseText(text: string): ParseResult {
     const l = raw.replace(/^[ \t]+/, '');
     if (l === '') return;
     if (l.startsWith('#')) {
-      const m = /^#[ \t]+(HELP|TYPE)[ \t]+(\S+)(?:[ \t]+(.*)|[ \t]*)$/.exec(l);
+      // Like Go's parser: the blank after '#' is optional.
+      const m = /^#[ \t]*(HELP|TYPE)[ \t]+(\S+)(?:[ \t]+(.*)|[ \t]*)$/.exec(l);
       if (!m) return; // a plain comment
       const kw = m[1] as 'HELP' | 'TYPE';
       const name = m[2] as string;

@@ -73,6 +73,12 @@ describe('parseExposition', () => {
     );
   });
 
+  it('reads "#TYPE" without a blank after "#" as a TYPE line, and other comments as comments', () => {
+    assert.deepEqual(parseExposition('#TYPE x counter\n# TYPEx y\n#comment\nx 1\n'), [
+      { name: 'x', type: 'counter', samples: [{ name: 'x', labels: {}, value: 1, line: 4 }] },
+    ]);
+  });
+
   it('keeps x_count its own untyped family when x is not a summary or histogram', () => {
     const fams = parseExposition('# TYPE x gauge\nx 1\nx_count 2\n');
     assert.deepEqual(
