@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -107,7 +107,9 @@ describe('resticprom rules', () => {
   });
 
   it("without a config writes the seed's rules and says so", async () => {
-    const r = await runCli(['rules'], { cwd: tmp.dir });
+    const empty = join(tmp.dir, 'empty');
+    mkdirSync(empty);
+    const r = await runCli(['rules'], { cwd: empty });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(
       r.stderr,
