@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Cron } from 'croner';
+import { CLI, ensureBuilt, runCli } from '../helpers/cli.js';
+import { makeTempDir } from '../helpers/services.js';
+
+const temps: Array<() => void> = [];
+after(() => {
+  for (const c of temps) c();
+});
+
+const TIERS: Array<[string, string, string]> = [
+  ['sub-daily', '0 */4 * * *', '*-*-* 00/4:00:00 UTC'],
+  ['daily', '30 1 * * *', '*-*-* 01:30:00 UTC'],
+  ['weekly', '0 3 * * 0', 'Sun *-*-* 03:00:00 UTC'],
+  ['monthly', '0 4 1 * *', '*-*-01 04:00:00 UTC'],
+];
+
+function setup(): { dir: string; config: string } {
+  const t = makeTempDir('resticprom-cli-schedule-');
+  temps.push(t.cleanup);
+  const config = join(t.dir, 'resticprom.yaml');
+  writeFileSync(
+    config,
+    `timezone: UTC
+state-dir: ${join(t.dir, 'state')}
+profiles:
+  nfs:
+    repository: /srv/repo
+    password-file: /etc/resticprom/nfs.pass
+    paths: [/srv/nfs]
+    tiers:
+${TIERS.map(([t, s]) => `      ${t}: { schedule: "${s}" }`).join('\n')}
+`,
+    { mode: 0o600 },
+  );
+  return { dir: t.dir, config };
+}
+
+describe('resticprom schedule', () => {
+  before(async () => {
+    await ensureBuilt();
+  });
+
+  it('install --dir writes the units running this CLI; remove --dir deletes them', async () => {
+    const { dir, config } = setup();
+    const units = join(dir, 'units');
+    const res = await runCli(['schedule', 'install', '--config', config, '--dir', units]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stderr, '');
+    const names = TIERS.flatMap(([t]) => [`resticprom-nfs-${t}.service`, `resticprom-nfs-${t}.timer`]);
+    const out = res.stdout.split('\n');
+    assert.deepEqual(
+      out.slice(0, 8),
+      names.map((n) => `wrote ${join(units, n)}`),
+    );
+    assert.match(
+      res.stdout,
+      /\nnot activated; when the units are in place run: systemctl( --user)? daemon-reload/,
+    );
+    assert.deepEqual(readdirSync(units).sort(), [...names].sort());
+    for (const [tier, , onCalendar] of TIERS) {
+      const timer = readFileSync(join(units, `resticprom-nfs-${tier}.timer`), 'utf8');
+      assert.match(
+        timer,
+        new RegExp(`\nOnCalendar=${onCalendar.replace(/[*/]/g, '\\$&')}\nPersistent=true\n`),
+      );
+      const service = readFileSync(join(units, `resticprom-nfs-${tier}.service`), 'utf8');
+      assert.ok(
+        service.includes(
+          `\nExecStart=${process.execPath} ${CLI} backup --config ${config} --profile nfs --tier ${tier}\n`,
+        ),
+        service,
+      );
+    }
+    const removed = await runCli(['schedule', 'remove', '--dir', units]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.deepEqual(readdirSync(units), []);
+    assert.equal(
+      removed.stdout,
+      `${names
+        .sort()
+        .map((n) => `removed ${join(units, n)}`)
+        .join('\n')}\n`,
+    );
+  });
+
+  it('install --cron --file twice keeps one block; remove restores the file', async () => {
+    const { dir, config } = setup();
+    const file = join(dir, 'crontab');
+    writeFileSync(file, '*/5 * * * * /usr/local/bin/poll\n');
+    for (let i = 0; i < 2; i++) {
+      const res = await runCli(['schedule', 'install', '--config', config, '--cron', '--file', file]);
+      assert.equal(res.code, 0, res.stderr);
+    }
+    const text = readFileSync(file, 'utf8');
+    assert.equal(text.split('\n').filter((l) => l === '# BEGIN resticprom (managed)').length, 1);
+    assert.ok(text.startsWith('*/5 * * * * /usr/local/bin/poll\n# BEGIN resticprom (managed)\n'));
+    assert.ok(
+      text.includes(
+        `\n30 1 * * * ${process.execPath} ${CLI} backup --config ${config} --profile nfs --tier daily\n`,
+      ),
+    );
+    const removed = await runCli(['schedule', 'remove', '--cron', '--file', file]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(readFileSync(file, 'utf8'), '*/5 * * * * /usr/local/bin/poll\n');
+  });
+
+  it('list --json gives each tier its schedule, OnCalendar and next run (croner, config time zone)', async () => {
+    const { config } = setup();
+    const before = new Date();
+    const res = await runCli(['schedule', 'list', '--config', config, '--json']);
+    const afterRun = new Date();
+    assert.equal(res.code, 0, res.stderr);
+    const entries = JSON.parse(res.stdout) as Array<Record<string, unknown>>;
+    assert.deepEqual(
+      entries.map((e) => [e.profile, e.tier, e.schedule, e.onCalendar, e.timeZone]),
+      TIERS.map(([t, s, c]) => ['nfs', t, s, [c], 'UTC']),
+    );
+    for (const [i, [, schedule]] of TIERS.entries()) {
+      const cron = new Cron(schedule, { paused: true, timezone: 'UTC' });
+      const candidates = [cron.nextRun(before)?.getTime(), cron.nextRun(afterRun)?.getTime()];
+      assert.ok(candidates.includes(entries[i]?.nextRun as number), `${schedule}: ${entries[i]?.nextRun}`);
+    }
+    const table = await runCli(['schedule', 'list', '--config', config]);
+    assert.equal(table.code, 0);
+    assert.match(table.stdout, /^PROFILE {2}TIER {7}SCHEDULE {5}ONCALENDAR {14}NEXT RUN\n/);
+    assert.match(
+      table.stdout,
+      /\nnfs {6}weekly {5}0 3 \* \* 0 {4}Sun \*-\*-\* 03:00:00 UTC {2}\d{4}-\d\d-\d\d 03:00 UTC\n/,
+    );
+  });
+
+  it('rejects --user with --system, and --file without --cron (exit 2)', async () => {
+    const { config } = setup();
+    const both = await runCli(['schedule', 'install', '--config', config, '--user', '--system']);
+    assert.equal(both.code, 2);
+    assert.equal(both.stderr, 'resticprom: choose one of --user and --system\n');
+    const file = await runCli(['schedule', 'remove', '--file', '/tmp/x']);
+    assert.equal(file.code, 2);
+    assert.equal(file.stderr, 'resticprom: --file goes with --cron; use --dir for systemd units\n');
+  });
+});
