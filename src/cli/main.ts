@@ -4,8 +4,10 @@
  * `resticprom --version` stays fast.
  */
 import { Command, CommanderError } from 'commander';
+import * as backupCommand from './commands/backup.js';
 import * as configCommand from './commands/config.js';
 import * as daemonCommand from './commands/daemon.js';
+import * as demoCommand from './commands/demo.js';
 import * as flushCommand from './commands/flush.js';
 import * as pushCommand from './commands/push.js';
 import * as rulesCommand from './commands/rules.js';
@@ -28,6 +30,7 @@ program
 // Command modules: each exports `register(program)`, which only declares options and
 // imports its implementation inside the action. Keep top-level imports here light.
 const commands: Array<{ register: (p: Command) => void }> = [
+  backupCommand,
   configCommand,
   daemonCommand,
   rulesCommand,
@@ -35,6 +38,7 @@ const commands: Array<{ register: (p: Command) => void }> = [
   flushCommand,
   statusCommand,
   scheduleCommand,
+  demoCommand,
 ];
 
 for (const cmd of commands) cmd.register(program);

@@ -21,7 +21,8 @@ export async function renderSamples(
   samples: Sample[],
   commonLabels: Record<string, string>,
 ): Promise<string> {
-  const { Registry, Gauge, Counter } = await import('prom-client');
+  // prom-client is CommonJS: its exports are the module's default, in Node and in the bundle.
+  const { Registry, Gauge, Counter } = (await import('prom-client')).default;
   const registry = new Registry();
   registry.setDefaultLabels(commonLabels);
   const made = new Map<string, { set: (labels: Record<string, string>, v: number) => void }>();

@@ -1,0 +1,139 @@
+/**
+ * The `backup` command's implementation: progress, signals, summary, exit code.
+ */
+import { loadConfig } from '../config/index.js';
+import { runBackupJob } from '../jobs/backup.js';
+import type { BackupResult, FailureReason } from '../restic/types.js';
+import type { DeliveryReport } from '../sinks/types.js';
+import { formatBytes } from '../util/bytes.js';
+import { formatDuration } from '../util/duration.js';
+import type { CommonOptions } from './commands/common.js';
+import { ExitCode } from './exit-codes.js';
+import { createLogger, type Logger } from './output.js';
+import { createProgressDisplay } from './progress.js';
+
+/** Exit code for a backup result (before delivery is considered). */
+export function backupExitCode(result: BackupResult): number {
+  if (result.outcome === 'success') return ExitCode.OK;
+  if (result.outcome === 'incomplete') return ExitCode.INCOMPLETE;
+  const byReason: Record<FailureReason, number> = {
+    'repository-missing': ExitCode.REPO_MISSING,
+    'repository-locked': ExitCode.REPO_LOCKED,
+    'wrong-password': ExitCode.WRONG_PASSWORD,
+    interrupted: ExitCode.INTERRUPTED,
+    'inactivity-timeout': ExitCode.TIMEOUT,
+    'spawn-failed': ExitCode.FAILURE,
+    other: ExitCode.FAILURE,
+  };
+  return byReason[result.reason ?? 'other'];
+}
+
+/** Exit code once delivery is known: a delivery problem shows only when the job itself succeeded. */
+export function withDelivery(code: number, delivery: DeliveryReport): number {
+  if (code !== ExitCode.OK) return code;
+  if (delivery.deadLettered.length > 0) return ExitCode.FAILURE;
+  if (!delivery.isComplete) return ExitCode.TEMPFAIL;
+  return code;
+}
+
+/** Prints what happened to a run's metrics: one line per destination problem. */
+export function reportDelivery(log: Logger, delivery: DeliveryReport): void {
+  for (const d of delivery.delivered) log.info(`metrics delivered to ${d}`);
+  for (const q of delivery.queued)
+    log.warn(`metrics not delivered to ${q.destination}: ${q.reason}; kept in the outbox`);
+  for (const d of delivery.deadLettered)
+    log.error(`metrics refused by ${d.destination}: ${d.reason}; moved to the dead-letter folder`);
+  for (const w of (delivery as { warnings?: string[] }).warnings ?? []) log.warn(w);
+}
+
+function describeResult(profile: string, tier: string, r: BackupResult): string {
+  const head = `backup ${profile}/${tier}`;
+  const took = formatDuration(r.durationMs);
+  const s = r.summary;
+  if (r.outcome === 'failed')
+    return `${head} failed after ${took}: ${r.message ?? r.reason ?? 'restic failed'}`;
+  const details = s
+    ? `snapshot ${s.snapshotId ?? '(none)'}, ${s.totalFilesProcessed} files (${s.filesNew} new, ${s.filesChanged} changed), ` +
+      `${formatBytes(s.totalBytesProcessed)} processed, ${formatBytes(s.dataAdded)} added`
+    : 'no summary from restic';
+  if (r.outcome === 'incomplete') {
+    return `${head} incomplete in ${took}: ${r.errorCount} item(s) could not be read; ${details}`;
+  }
+  return `${head} succeeded in ${took}: ${details}`;
+}
+
+/** Runs the backup command; resolves to the exit code. */
+export async function backupAction(
+  flags: CommonOptions & { profile?: string; tier: string },
+): Promise<number> {
+  const log = createLogger({
+    format: flags.logFormat ?? 'text',
+    quiet: Boolean(flags.quiet),
+    verbose: Boolean(flags.verbose),
+  });
+  const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
+  for (const w of loaded.warnings) log.warn(w);
+
+  const controller = new AbortController();
+  let interruptedBy: string | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interruptedBy) return;
+    interruptedBy = sig;
+    log.warn(`${sig} received: stopping restic and reporting the run`);
+    controller.abort(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const progress = createProgressDisplay({ isQuiet: Boolean(flags.quiet) || log.format === 'json' });
+  try {
+    const job = await runBackupJob({
+      loaded,
+      ...(flags.profile ? { profile: flags.profile } : {}),
+      tier: flags.tier,
+      signal: controller.signal,
+      ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+      onProgress: (p) => progress.update(p),
+      onItemError: (e) => {
+        progress.clear();
+        log.warn(`could not read ${e.item}: ${e.message}`, { item: e.item, during: e.during });
+      },
+      onLog: (line, stream) => {
+        progress.clear();
+        if (stream === 'stderr') log.info(`restic: ${line}`);
+        else log.debug(`restic: ${line}`);
+      },
+      onWait: (msg) => log.info(msg),
+    });
+    progress.done();
+    for (const w of job.warnings) log.warn(w);
+    const r = job.result;
+    const line = describeResult(job.profile, job.tier, r);
+    const fields = {
+      profile: job.profile,
+      tier: job.tier,
+      outcome: r.outcome,
+      reason: r.reason,
+      exitCode: r.exitCode,
+      durationMs: Math.round(r.durationMs),
+      snapshotId: r.summary?.snapshotId,
+      unreadable: r.errorCount,
+    };
+    if (r.outcome === 'failed') log.error(line, fields);
+    else if (r.outcome === 'incomplete') log.warn(line, fields);
+    if (r.outcome === 'success') log.info(line, fields);
+    if (r.outcome === 'failed' && r.stderrTail && log.format === 'text') {
+      for (const l of r.stderrTail.split('\n').filter(Boolean).slice(-5)) log.info(`  restic: ${l}`);
+    }
+    reportDelivery(log, job.finish.delivery);
+    if (job.isFallback) {
+      log.info('no metrics destination configured; the metrics (also in the textfile above):');
+      process.stdout.write(job.finish.text);
+    }
+    return withDelivery(backupExitCode(r), job.finish.delivery);
+  } finally {
+    progress.done();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

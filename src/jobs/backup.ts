@@ -1,0 +1,138 @@
+/**
+ * The backup job: the seed's cron script done right. Runs `restic backup` for a
+ * profile and tier, measures it, turns the result into metrics and delivers them.
+ */
+import type { Config, LoadedConfig } from '../config/index.js';
+import { profileDestinations, resolveProfile } from '../config/index.js';
+import { UsageError } from '../errors.js';
+import { runBackup } from '../restic/backup.js';
+import type { BackupItemError, BackupProgress, BackupResult } from '../restic/types.js';
+import { getResticVersion } from '../restic/version.js';
+import type { SendOptions } from '../sinks/target.js';
+import { ensureStateDir } from '../state/dir.js';
+import { acquireRepositoryLock } from '../state/lock.js';
+import { getVersion } from '../version.js';
+import { backupSamples, backupStatus } from './backup-metrics.js';
+import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
+
+export interface BackupJobOptions {
+  loaded: LoadedConfig;
+  /** Profile name; may be omitted when the config has one profile. */
+  profile?: string;
+  tier: string;
+  env?: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+  onProgress?: (p: BackupProgress) => void;
+  onItemError?: (e: BackupItemError) => void;
+  onLog?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Called while waiting for another run's lock. */
+  onWait?: (message: string) => void;
+  sendOptions?: SendOptions;
+  /** Overrides the config's state directory. */
+  stateDir?: string;
+}
+
+export interface BackupJobResult {
+  profile: string;
+  tier: string;
+  result: BackupResult;
+  finish: FinishRunResult;
+  /** True when no destination was configured: the metrics went to a textfile and should be printed. */
+  isFallback: boolean;
+  warnings: string[];
+}
+
+/** History outcome of a backup result. */
+export function backupOutcome(result: BackupResult): HistoryOutcome {
+  if (result.reason === 'interrupted') return 'interrupted';
+  const s = backupStatus(result);
+  return s === 'success' ? 'success' : s === 'warning' ? 'warning' : 'failed';
+}
+
+/**
+ * The state directory of a job: `--state-dir`, else `$RESTICPROM_STATE_DIR`, else the
+ * config's `state-dir` (which defaults by user, see the README).
+ */
+export function resolveJobStateDir(
+  config: Config,
+  override: string | undefined,
+  env: NodeJS.ProcessEnv,
+): string {
+  return override ?? env.RESTICPROM_STATE_DIR ?? config.stateDir;
+}
+
+/** Runs one backup of `profile`/`tier` and delivers its metrics. Throws only when nothing could run. */
+export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobResult> {
+  const env = opts.env ?? process.env;
+  const stateDir = resolveJobStateDir(opts.loaded.config, opts.stateDir, env);
+  const config = { ...opts.loaded.config, stateDir };
+  const [profileName, profile] = resolveProfile(config, opts.profile);
+  if (!Object.hasOwn(profile.tiers, opts.tier)) {
+    const known = Object.keys(profile.tiers).join(', ') || 'none';
+    throw new UsageError(`profile "${profileName}" has no tier "${opts.tier}" (tiers: ${known})`);
+  }
+  await ensureStateDir(stateDir);
+  const target = profileDestinations(config, profileName, opts.tier);
+  const warnings: string[] = [...opts.loaded.warnings];
+
+  const lock = await acquireRepositoryLock(stateDir, profile.repository, {
+    waitMs: config.lock.waitMs,
+    command: `backup ${profileName}/${opts.tier}`,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.onWait ? { onWait: opts.onWait } : {}),
+  });
+  try {
+    if (lock.warning) warnings.push(lock.warning);
+    const resticBinary = config.resticBinary;
+    const resticVersion = await getResticVersion({ resticBinary, env }).catch(() => undefined);
+    const result = await runBackup({
+      resticBinary,
+      repository: profile.repository,
+      password: profile.password,
+      env: { ...env, ...profile.env },
+      paths: profile.paths,
+      tags: [opts.tier],
+      exclude: profile.exclude,
+      excludeIfPresent: profile.excludeIfPresent,
+      extraArgs: [...profile.excludeFile.flatMap((f) => ['--exclude-file', f]), ...profile.resticArgs],
+      ...(profile.cpuLimit !== undefined ? { cpuLimit: profile.cpuLimit } : {}),
+      ...(profile.nice !== undefined ? { nice: profile.nice } : {}),
+      ...(profile.inactivityTimeoutMs !== undefined
+        ? { inactivityTimeoutMs: profile.inactivityTimeoutMs }
+        : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.onItemError ? { onItemError: opts.onItemError } : {}),
+      ...(opts.onLog ? { onLog: opts.onLog } : {}),
+    });
+    const finish = await finishRun({
+      stateDir,
+      kind: 'backup',
+      profile: profileName,
+      tier: opts.tier,
+      host: config.hostname,
+      startedAt: result.startedAt,
+      endedAt: result.endedAt,
+      outcome: backupOutcome(result),
+      exitCode: result.exitCode,
+      ...(result.reason ? { reason: result.reason } : {}),
+      ...(result.summary ? { summary: result.summary } : {}),
+      target,
+      samples: (counters) =>
+        backupSamples(result, { counters, resticprom: getVersion(), restic: resticVersion?.version }),
+      ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
+      outbox: config.outbox,
+    });
+    warnings.push(...finish.warnings);
+    return {
+      profile: profileName,
+      tier: opts.tier,
+      result,
+      finish,
+      isFallback: Boolean(target.isFallback),
+      warnings,
+    };
+  } finally {
+    await lock.release();
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The common end of every run: count it in the history, turn its facts into
+ * metrics, and deliver them (through the outbox, so nothing is lost).
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { commonLabels, renderSamples, type Sample } from '../metrics/build.js';
+import { deliver } from '../sinks/deliver.js';
+import type { SendOptions } from '../sinks/target.js';
+import type { DeliveryReport, Destination, MetricsPayload } from '../sinks/types.js';
+import { appendRun, runCounters } from '../state/history.js';
+import { saveLatestMetrics } from '../state/latest.js';
+import type { RunCounters } from './run-metrics.js';
+
+/** History outcome of a run. */
+export type HistoryOutcome = 'success' | 'warning' | 'failed' | 'interrupted';
+
+/** Where a run's metrics go: the push's job and grouping, extra series labels, destinations. */
+export interface MetricsTarget {
+  job: string;
+  grouping: Record<string, string>;
+  /** Extra labels for every series (from the config's `metrics.labels`). */
+  labels?: Record<string, string>;
+  destinations: Destination[];
+  /** True when no destination was configured and the metrics should also be printed. */
+  isFallback?: boolean;
+}
+
+export interface FinishRunOptions {
+  stateDir: string;
+  kind: 'backup' | 'forget' | 'check' | 'stats' | 'run';
+  profile?: string;
+  tier?: string;
+  host?: string;
+  startedAt: number;
+  endedAt: number;
+  outcome: HistoryOutcome;
+  exitCode: number | null;
+  reason?: string;
+  summary?: unknown;
+  target: MetricsTarget;
+  /** Builds the samples once the run counters (this run included) are known. */
+  samples: (counters: RunCounters) => Sample[];
+  sendOptions?: SendOptions;
+  outbox?: { maxEntries?: number; maxBytes?: number };
+}
+
+export interface FinishRunResult {
+  runId: string;
+  text: string;
+  delivery: DeliveryReport;
+  warnings: string[];
+}
+
+/**
+ * Records the run in the history, then delivers its metrics with POST to the
+ * group `{job, grouping}`. The history append comes first so that every run the
+ * history shows has had its metrics handed to the outbox.
+ */
+export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult> {
+  const warnings: string[] = [];
+  const runId = randomUUID();
+  const host = opts.host ?? hostname();
+  const scope = {
+    kind: opts.kind,
+    job: opts.target.job,
+    ...(opts.profile !== undefined ? { profile: opts.profile } : {}),
+    ...(opts.tier !== undefined ? { tier: opts.tier } : {}),
+  };
+  const before = await runCounters(opts.stateDir, scope);
+  warnings.push(...before.warnings);
+  const counters: RunCounters = { ...before.counts };
+  counters[opts.outcome] = (counters[opts.outcome] ?? 0) + 1;
+
+  const labels = commonLabels(
+    { profile: opts.profile, tier: opts.tier, host, ...(opts.target.labels ?? {}) },
+    Object.keys(opts.target.grouping),
+  );
+  const text = await renderSamples(opts.samples(counters), labels);
+  const payload: MetricsPayload = {
+    text,
+    job: opts.target.job,
+    grouping: opts.target.grouping,
+    method: 'post',
+    measuredAt: opts.endedAt,
+  };
+  // The daemon serves these on /metrics; a failure here must not cost the run its delivery.
+  await saveLatestMetrics(opts.stateDir, { ...scope, grouping: opts.target.grouping, text }).catch((err) => {
+    warnings.push(
+      `could not save the latest metrics for the daemon: ${err instanceof Error ? err.message : err}`,
+    );
+  });
+  await appendRun(opts.stateDir, {
+    v: 1,
+    id: runId,
+    ...scope,
+    startedAt: opts.startedAt,
+    endedAt: opts.endedAt,
+    outcome: opts.outcome,
+    exitCode: opts.exitCode,
+    ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+    ...(opts.summary !== undefined ? { summary: opts.summary } : {}),
+  });
+  const delivery = await deliver(payload, opts.target.destinations, {
+    stateDir: opts.stateDir,
+    ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
+    ...(opts.outbox ? { outbox: opts.outbox } : {}),
+  });
+  return { runId, text, delivery, warnings };
+}
