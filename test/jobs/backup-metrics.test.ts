@@ -81,9 +81,12 @@ describe('backup metrics', () => {
   });
 
   it('a failed run pushes the truth and nothing that looks like a good backup', async () => {
-    const t = await text(
-      result({ outcome: 'failed', reason: 'wrong-password', exitCode: 12, summary: undefined }),
-    );
+    const { summary: _none, ...failed } = result({
+      outcome: 'failed',
+      reason: 'wrong-password',
+      exitCode: 12,
+    });
+    const t = await text(failed);
     for (const absent of [
       'restic_backup_time{',
       'restic_backup_processed_files{',
