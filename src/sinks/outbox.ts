@@ -398,6 +398,8 @@ export class Outbox {
           lastError: reason,
           lastAttemptAt: at,
         };
+        // Bookkeeping only (attempts, last error): if the rewrite fails, the original entry stays
+        // whole and pending, and the reason is still reported below.
         await writeEntry(join(this.dir, `${entry.id}.json`), updated).catch(() => {});
         report.pending.push(event(entry, reason));
         blocked = reason;
@@ -508,10 +510,7 @@ export class Outbox {
     for (const e of entries) {
       if (count <= this.maxEntries && bytes <= this.maxBytes) break;
       if (protect.has(e.id)) continue;
-      const limit =
-        count > this.maxEntries
-          ? `${this.maxEntries} entries`
-          : `${this.maxBytes} bytes (--outbox-max-bytes)`;
+      const limit = count > this.maxEntries ? `${this.maxEntries} entries` : `${this.maxBytes} bytes`;
       await rm(join(this.dir, `${e.id}.json`), { force: true });
       count--;
       bytes -= sizes.get(e.id) ?? 0;
