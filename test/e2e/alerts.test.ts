@@ -1,0 +1,232 @@
+/**
+ * End to end: real restic runs through `resticprom backup`, the real Pushgateway, the
+ * real Prometheus (1 s scrape and evaluation) with the rules `resticprom rules` writes
+ * from a config with short max ages. Backups that stop, fail, are incomplete, or whose
+ * pushes the gateway refuses each fire their alert (read from /api/v1/alerts); the
+ * healthy profile fires none; the seed's absent_over_time alert stays silent throughout.
+ *
+ * "Incomplete" uses the recorded-output fake restic (restic 0.14's exit 3 with an
+ * unreadable file): as root, the real restic reads every file.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ExitCode } from '../../src/cli/exit-codes.js';
+import { ensureBuilt, runCli } from '../helpers/cli.js';
+import { FAKE_RESTIC, fakeResticEnv, makeRepo, makeSourceTree, resticFixture } from '../helpers/restic.js';
+import {
+  makeTempDir,
+  type RunningPrometheus,
+  type RunningService,
+  scrapeConfig,
+  startPrometheus,
+  startPushgateway,
+} from '../helpers/services.js';
+
+const JOB = 'e2e_backup';
+const HOST = 'e2e-host';
+
+interface Alert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  state: 'pending' | 'firing';
+}
+
+async function alerts(promUrl: string): Promise<Alert[]> {
+  const res = await fetch(`${promUrl}/api/v1/alerts`);
+  return ((await res.json()) as { data: { alerts: Alert[] } }).data.alerts;
+}
+
+/** Polls the firing alerts until `accept` holds, or throws with what was firing. */
+async function waitForAlerts(promUrl: string, accept: (a: Alert[]) => boolean, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  let firing: Alert[] = [];
+  while (Date.now() < deadline) {
+    firing = (await alerts(promUrl)).filter((a) => a.state === 'firing');
+    if (accept(firing)) return firing;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(
+    `alerts did not reach the expected state; firing: ${JSON.stringify(firing.map((a) => a.labels))}`,
+  );
+}
+
+const has = (firing: Alert[], alertname: string, profile: string) =>
+  firing.some(
+    (a) =>
+      a.labels.alertname === alertname &&
+      (a.labels.profile === profile || a.labels.instance === `${profile}-t`),
+  );
+
+describe('alerts fire for real failures (e2e)', () => {
+  const tmp = makeTempDir('resticprom-e2e-alerts-');
+  let gw: RunningService;
+  let prom: RunningPrometheus;
+  const mainConfig = join(tmp.dir, 'resticprom.yaml');
+  const fakeConfig = join(tmp.dir, 'fake-restic.yaml');
+  const env = { HOME: tmp.dir };
+
+  const profileYaml = (
+    name: string,
+    repository: string,
+    passwordFile: string,
+    paths: string,
+    maxAge: string,
+  ) =>
+    `  ${name}:
+    repository: ${repository}
+    password-file: ${passwordFile}
+    env: { RESTIC_CACHE_DIR: ${join(tmp.dir, 'cache')} }
+    paths: [${paths}]
+    tiers:
+      t: { schedule: "0 * * * *", max-age: ${maxAge} }
+`;
+
+  before(async () => {
+    await ensureBuilt();
+    gw = await startPushgateway();
+    const repo = makeRepo(tmp.dir, 'e2e-password');
+    const tree = makeSourceTree(join(tmp.dir, 'src'), { files: 10, bytes: 2048 });
+    // Each profile pushes to its own group of the gateway: instance=<profile>-<tier>.
+    const metrics = [
+      '    metrics:',
+      `      job: ${JOB}`,
+      '      grouping: { instance: "{profile}-{tier}" }',
+      `      pushgateway: { url: "${gw.url}", retries: 0 }`,
+      '',
+    ].join('\n');
+    const head = `state-dir: ${join(tmp.dir, 'state')}\nhostname: ${HOST}\n`;
+    const withMetrics = (p: string) => `${p}${metrics}`;
+    writeFileSync(
+      mainConfig,
+      `${head}profiles:\n${[
+        profileYaml('healthy', repo.repository, repo.passwordFile, tree.dir, '1h'),
+        profileYaml('stopped', repo.repository, repo.passwordFile, tree.dir, '6s'),
+        profileYaml('broken', join(tmp.dir, 'no-such-repo'), repo.passwordFile, tree.dir, '1h'),
+        profileYaml('partial', repo.repository, repo.passwordFile, tree.dir, '1h'),
+        profileYaml('pushfail', repo.repository, repo.passwordFile, tree.dir, '1h'),
+      ]
+        .map(withMetrics)
+        .join('')}`,
+      { mode: 0o600 },
+    );
+    writeFileSync(
+      fakeConfig,
+      `${head}restic-binary: ${FAKE_RESTIC}\nprofiles:\n${withMetrics(
+        profileYaml('partial', repo.repository, repo.passwordFile, tree.dir, '1h'),
+      )}`,
+      { mode: 0o600 },
+    );
+    const rulesFile = join(tmp.dir, 'rules.yml');
+    const rules = await runCli(['rules', '--config', mainConfig, '--for', '0s', '--out', rulesFile], { env });
+    assert.equal(rules.code, 0, rules.stderr);
+    const { readFileSync } = await import('node:fs');
+    prom = await startPrometheus({
+      config: `${scrapeConfig([{ job: 'pushgateway', target: `127.0.0.1:${gw.port}` }])}rule_files:\n  - rules.yml\n  - seed.yml\n`,
+      ruleFiles: {
+        'rules.yml': readFileSync(rulesFile, 'utf8'),
+        'seed.yml': `groups:
+  - name: seed
+    rules:
+      - alert: SeedNoBackupInADay
+        expr: absent_over_time(restic_backup_processed_files{job="${JOB}"}[1d])
+`,
+      },
+    });
+  });
+
+  after(async () => {
+    await prom?.stop();
+    await gw?.stop();
+    tmp.cleanup();
+  });
+
+  const backup = (profile: string, config = mainConfig, extraEnv: NodeJS.ProcessEnv = {}) =>
+    runCli(['backup', '--config', config, '--profile', profile, '--tier', 't', '--quiet'], {
+      env: { ...env, ...extraEnv },
+    });
+
+  it('stopped, failed and incomplete backups fire their alerts; the healthy one and the seed alert stay silent', async () => {
+    const healthy = await backup('healthy');
+    assert.equal(healthy.code, ExitCode.OK, healthy.stderr);
+    const stopped = await backup('stopped');
+    assert.equal(stopped.code, ExitCode.OK, stopped.stderr);
+    const broken = await backup('broken');
+    assert.equal(broken.code, ExitCode.REPO_MISSING, broken.stderr);
+    const partial = await backup(
+      'partial',
+      fakeConfig,
+      fakeResticEnv(resticFixture('0.14.0', 'backup-unreadable')),
+    );
+    assert.equal(partial.code, ExitCode.INCOMPLETE, partial.stderr);
+
+    const firing = await waitForAlerts(
+      prom.url,
+      (f) =>
+        has(f, 'ResticBackupLate', 'stopped') &&
+        has(f, 'ResticMetricsPushesStopped', 'stopped') &&
+        has(f, 'ResticBackupFailed', 'broken') &&
+        has(f, 'ResticBackupIncomplete', 'partial'),
+    );
+    const late = firing.find((a) => a.labels.alertname === 'ResticBackupLate');
+    assert.deepEqual(late?.labels, {
+      alertname: 'ResticBackupLate',
+      severity: 'critical',
+      job: JOB,
+      instance: 'stopped-t',
+      profile: 'stopped',
+      tier: 't',
+      host: HOST,
+    });
+    assert.match(
+      late?.annotations.description ?? '',
+      /^The last successful backup of profile stopped, tier t on host e2e-host finished \d+(\.\d+)?s ago, longer than the tier's limit \(restic:backup_max_age_seconds\)\.$/,
+    );
+    const failed = firing.find((a) => a.labels.alertname === 'ResticBackupFailed');
+    assert.equal(failed?.labels.profile, 'broken');
+    assert.equal(failed?.labels.severity, 'critical');
+    const incomplete = firing.find((a) => a.labels.alertname === 'ResticBackupIncomplete');
+    assert.equal(incomplete?.labels.profile, 'partial');
+    // Nothing about the healthy profile, and the seed's alert is silent although
+    // "stopped" has not backed up for longer than its limit.
+    assert.deepEqual(
+      firing.filter((a) => a.labels.profile === 'healthy' || a.labels.instance === 'healthy-t'),
+      [],
+    );
+    assert.ok(!firing.some((a) => a.labels.alertname === 'SeedNoBackupInADay'));
+    // Only the four scenarios fire (Late and PushesStopped for "stopped").
+    assert.deepEqual([...new Set(firing.map((a) => `${a.labels.alertname}/${a.labels.profile}`))].sort(), [
+      'ResticBackupFailed/broken',
+      'ResticBackupIncomplete/partial',
+      'ResticBackupLate/stopped',
+      'ResticMetricsPushesStopped/stopped',
+    ]);
+  });
+
+  it('a push the gateway refuses fires ResticMetricsPushFailing for that group', async () => {
+    // Make the gateway refuse the next push: an empty gateway holding restic_backup_status
+    // as a counter refuses every push of it as a gauge (the type must agree across groups).
+    const wipe = await fetch(`${gw.url}/api/v1/admin/wipe`, { method: 'PUT' });
+    assert.equal(wipe.status, 202);
+    const clash = await fetch(`${gw.url}/metrics/job/clash`, {
+      method: 'POST',
+      body: '# TYPE restic_backup_status counter\nrestic_backup_status 1\n',
+    });
+    assert.equal(clash.status, 200);
+    const r = await backup('pushfail');
+    assert.notEqual(r.code, ExitCode.OK);
+    assert.match(r.stderr, /400/);
+    const firing = await waitForAlerts(prom.url, (f) =>
+      f.some((a) => a.labels.alertname === 'ResticMetricsPushFailing' && a.labels.instance === 'pushfail-t'),
+    );
+    const alert = firing.find((a) => a.labels.alertname === 'ResticMetricsPushFailing');
+    assert.deepEqual(alert?.labels, {
+      alertname: 'ResticMetricsPushFailing',
+      severity: 'warning',
+      job: JOB,
+      instance: 'pushfail-t',
+    });
+    assert.ok(!firing.some((a) => a.labels.alertname === 'SeedNoBackupInADay'));
+  });
+});
