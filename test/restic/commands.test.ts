@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ResticCommandError, ResticError } from '../../src/errors.js';
@@ -9,7 +9,7 @@ import { buildForgetArgs, runForget } from '../../src/restic/forget.js';
 import { listSnapshots } from '../../src/restic/snapshots.js';
 import { runStats } from '../../src/restic/stats.js';
 import { getResticVersion, isResticAtLeast, parseResticVersion } from '../../src/restic/version.js';
-import { FAKE_RESTIC, makeRepo, makeSourceTree, type TestRepo } from '../helpers/restic.js';
+import { FAKE_RESTIC, makeRepo, makeSourceTree, resticSync, type TestRepo } from '../helpers/restic.js';
 import { makeTempDir } from '../helpers/services.js';
 
 describe('restic version', () => {
@@ -171,11 +171,18 @@ describe('forget, check, stats, snapshots with the real restic', () => {
   it('runCheck on a repository with a deleted pack file reports the errors', async () => {
     const broken = join(tmp.dir, 'broken-repo');
     cpSync(repo.repository, broken, { recursive: true });
-    const dataDir = join(broken, 'data');
-    const sub = readdirSync(dataDir).find((d) => readdirSync(join(dataDir, d)).length > 0);
-    assert.ok(sub);
-    const pack = readdirSync(join(dataDir, sub))[0] as string;
-    rmSync(join(dataDir, sub, pack));
+    // delete a pack holding only file data: a missing tree pack makes restic 0.14 retry for minutes
+    const indexIds = resticSync(repo, ['list', 'index']).trim().split('\n');
+    let pack: string | undefined;
+    for (const id of indexIds) {
+      const index = JSON.parse(resticSync(repo, ['cat', 'index', id])) as {
+        packs: Array<{ id: string; blobs: Array<{ type: string }> }>;
+      };
+      pack = index.packs.find((p) => p.blobs.every((b) => b.type === 'data'))?.id;
+      if (pack) break;
+    }
+    assert.ok(pack);
+    rmSync(join(broken, 'data', pack.slice(0, 2), pack));
     const r = await runCheck({ ...base, repository: broken });
     assert.equal(r.outcome, 'failed');
     assert.equal(r.reason, 'other');
@@ -249,5 +256,106 @@ describe('argv builders', () => {
 
   it('check: read-data-subset', () => {
     assert.deepEqual(buildCheckArgs({ readDataSubset: '5%' }), ['check', '--json', '--read-data-subset=5%']);
+  });
+});
+
+describe('newer restic output, replayed by the fake restic', () => {
+  let tmp: { dir: string; cleanup: () => void };
+  before(() => {
+    tmp = makeTempDir('resticprom-newer-');
+  });
+  after(() => tmp.cleanup());
+
+  const fake = (name: string, stdout: string, stderr: string, exit: number): NodeJS.ProcessEnv => {
+    const out = join(tmp.dir, `${name}.out`);
+    const err = join(tmp.dir, `${name}.err`);
+    writeFileSync(out, stdout);
+    writeFileSync(err, stderr);
+    return {
+      PATH: process.env.PATH ?? '',
+      FAKE_RESTIC_STDOUT: out,
+      FAKE_RESTIC_STDERR: err,
+      FAKE_RESTIC_EXIT: String(exit),
+    };
+  };
+
+  it('check 0.18+: num_errors of the JSON summary and the error messages', async () => {
+    const env = fake(
+      'check',
+      '{"message_type":"summary","num_errors":2,"broken_packs":["0a1b"],"suggest_repair_index":true,"suggest_prune":false}\n',
+      '{"message_type":"error","message":"pack 0a1b: does not exist"}\n{"message_type":"error","message":"tree 77ee: blob 12ab not found"}\n{"message_type":"exit_error","code":1,"message":"repository contains errors"}\n',
+      1,
+    );
+    const r = await runCheck({ resticBinary: FAKE_RESTIC, env });
+    assert.equal(r.outcome, 'failed');
+    assert.equal(r.errorCount, 2);
+    assert.deepEqual(r.messages, ['pack 0a1b: does not exist', 'tree 77ee: blob 12ab not found']);
+    assert.equal(r.hasRepositoryErrors, true);
+  });
+
+  it('stats 0.15+: compression fields', async () => {
+    const env = fake(
+      'stats',
+      '{"total_size":1000,"total_uncompressed_size":4000,"compression_ratio":4,"compression_progress":100,"compression_space_saving":75,"total_blob_count":9,"snapshots_count":2}\n',
+      '',
+      0,
+    );
+    const { durationMs, ...stats } = await runStats({ resticBinary: FAKE_RESTIC, env, mode: 'raw-data' });
+    assert.ok(durationMs > 0);
+    assert.deepEqual(stats, {
+      mode: 'raw-data',
+      totalSize: 1000,
+      totalBlobCount: 9,
+      snapshotsCount: 2,
+      totalUncompressedSize: 4000,
+      compressionRatio: 4,
+      compressionProgress: 100,
+      compressionSpaceSaving: 75,
+    });
+  });
+
+  it('snapshots 0.17+: the stored summary', async () => {
+    const env = fake(
+      'snapshots',
+      '[{"time":"2025-06-01T10:00:00.5+02:00","tree":"ab","paths":["/srv"],"hostname":"h","username":"root","tags":["daily"],"program_version":"restic 0.17.3","summary":{"backup_start":"2025-06-01T10:00:00.5+02:00","backup_end":"2025-06-01T10:00:02.75+02:00","files_new":1,"files_changed":2,"files_unmodified":3,"dirs_new":4,"dirs_changed":5,"dirs_unmodified":6,"data_blobs":7,"tree_blobs":8,"data_added":900,"data_added_packed":300,"total_files_processed":6,"total_bytes_processed":12345},"id":"fe7ef11e237f148171aacce4a1d5c7ce0a55b3044e4286119fe025c683ab2c38","short_id":"fe7ef11e"}]\n',
+      '',
+      0,
+    );
+    const [s] = await listSnapshots({ resticBinary: FAKE_RESTIC, env });
+    assert.equal(s?.time, Date.UTC(2025, 5, 1, 8, 0, 0, 500));
+    assert.deepEqual(s?.summary, {
+      filesNew: 1,
+      filesChanged: 2,
+      filesUnmodified: 3,
+      dirsNew: 4,
+      dirsChanged: 5,
+      dirsUnmodified: 6,
+      dataBlobs: 7,
+      treeBlobs: 8,
+      dataAdded: 900,
+      dataAddedPacked: 300,
+      totalFilesProcessed: 6,
+      totalBytesProcessed: 12345,
+      backupStart: Date.UTC(2025, 5, 1, 8, 0, 0, 500),
+      backupEnd: Date.UTC(2025, 5, 1, 8, 0, 2, 750),
+    });
+  });
+
+  it('a 0.18 failure: exit 12 with exit_error is wrong-password', async () => {
+    const env = fake(
+      'pw',
+      '',
+      '{"message_type":"exit_error","code":12,"message":"wrong password or no key found"}\n',
+      12,
+    );
+    await assert.rejects(listSnapshots({ resticBinary: FAKE_RESTIC, env }), (e: unknown) => {
+      assert.ok(e instanceof ResticCommandError);
+      assert.equal(e.reason, 'wrong-password');
+      assert.equal(
+        e.message,
+        'restic snapshots failed: wrong repository password (exit 12; restic: wrong password or no key found)',
+      );
+      return true;
+    });
   });
 });
