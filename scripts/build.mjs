@@ -1,11 +1,11 @@
 // Builds the library (tsc: ESM + declarations) and the CLI bundle (esbuild).
 // The CLI is split into chunks so a command's heavy modules load only when it runs.
 import { execFileSync } from 'node:child_process';
-import { rmSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-rmSync('dist', { recursive: true, force: true });
+// dist is not removed first: tests of a running suite may be using it; chunks are content-hashed.
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
   stdio: 'inherit',
 });

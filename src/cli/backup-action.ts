@@ -3,7 +3,7 @@
  */
 import { loadConfig } from '../config/index.js';
 import { runBackupJob } from '../jobs/backup.js';
-import type { BackupResult, FailureReason } from '../restic/types.js';
+import type { BackupResult, FailureReason, RunOutcome } from '../restic/types.js';
 import type { DeliveryReport } from '../sinks/types.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
@@ -12,8 +12,8 @@ import { ExitCode } from './exit-codes.js';
 import { createLogger, type Logger } from './output.js';
 import { createProgressDisplay } from './progress.js';
 
-/** Exit code for a backup result (before delivery is considered). */
-export function backupExitCode(result: BackupResult): number {
+/** Exit code for the outcome of a restic run (before delivery is considered). */
+export function backupExitCode(result: { outcome: RunOutcome; reason?: FailureReason | undefined }): number {
   if (result.outcome === 'success') return ExitCode.OK;
   if (result.outcome === 'incomplete') return ExitCode.INCOMPLETE;
   const byReason: Record<FailureReason, number> = {

@@ -5,13 +5,17 @@
  */
 import { Command, CommanderError } from 'commander';
 import * as backupCommand from './commands/backup.js';
+import * as checkCommand from './commands/check.js';
 import * as configCommand from './commands/config.js';
 import * as daemonCommand from './commands/daemon.js';
 import * as demoCommand from './commands/demo.js';
 import * as flushCommand from './commands/flush.js';
+import * as forgetCommand from './commands/forget.js';
 import * as pushCommand from './commands/push.js';
 import * as rulesCommand from './commands/rules.js';
+import * as runCommand from './commands/run.js';
 import * as scheduleCommand from './commands/schedule.js';
+import * as statsCommand from './commands/stats.js';
 import * as statusCommand from './commands/status.js';
 import { ExitCode } from './exit-codes.js';
 
@@ -24,6 +28,7 @@ program
     'Make restic backups observable: run restic, turn results into Prometheus metrics, deliver them.',
   )
   .version(typeof RESTICPROM_VERSION === 'string' ? RESTICPROM_VERSION : '0.0.0-dev', '-V, --version')
+  .enablePositionalOptions()
   .showSuggestionAfterError()
   .exitOverride();
 
@@ -31,6 +36,10 @@ program
 // imports its implementation inside the action. Keep top-level imports here light.
 const commands: Array<{ register: (p: Command) => void }> = [
   backupCommand,
+  forgetCommand,
+  checkCommand,
+  statsCommand,
+  runCommand,
   configCommand,
   daemonCommand,
   rulesCommand,

@@ -61,11 +61,18 @@ export function resolveProfile(config: Config, name?: string): [string, ProfileC
  * Returns the job, grouping, series labels and destinations of a profile's tier,
  * templates expanded. With no destination configured, the destination is the
  * textfile `<stateDir>/metrics/<profile>-<tier>.prom` and `isFallback` is true.
+ * With `isRepositoryLevel` (check, stats: runs about the whole repository) `tier` is
+ * the command's name, which stands in for `{tier}` and need not be a configured tier.
  * @throws UsageError when the profile or the tier is not configured.
  */
-export function profileDestinations(config: Config, profile: string, tier: string): ProfileDestinations {
+export function profileDestinations(
+  config: Config,
+  profile: string,
+  tier: string,
+  opts: { isRepositoryLevel?: boolean } = {},
+): ProfileDestinations {
   const [, p] = resolveProfile(config, profile);
-  if (!(tier in p.tiers)) {
+  if (!opts.isRepositoryLevel && !(tier in p.tiers)) {
     const tiers = Object.keys(p.tiers);
     const hint = suggest(tier, tiers);
     throw new UsageError(

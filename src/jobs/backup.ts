@@ -78,6 +78,7 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
   const lock = await acquireRepositoryLock(stateDir, profile.repository, {
     waitMs: config.lock.waitMs,
     command: `backup ${profileName}/${opts.tier}`,
+    timeZone: config.timezone,
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onWait ? { onWait: opts.onWait } : {}),
   });

@@ -3,7 +3,9 @@
  * metrics, and deliver them (through the outbox, so nothing is lost).
  */
 import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { commonLabels, renderSamples, type Sample } from '../metrics/build.js';
 import { deliver } from '../sinks/deliver.js';
 import type { SendOptions } from '../sinks/target.js';
@@ -90,7 +92,7 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
       `could not save the latest metrics for the daemon: ${err instanceof Error ? err.message : err}`,
     );
   });
-  await appendRun(opts.stateDir, {
+  const appended = await appendRun(opts.stateDir, {
     v: 1,
     id: runId,
     ...scope,
@@ -101,6 +103,14 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
     ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
     ...(opts.summary !== undefined ? { summary: opts.summary } : {}),
   });
+  warnings.push(...appended.warnings);
+  if (opts.target.isFallback) {
+    // The fallback textfile lives in our own state directory, which we create; a
+    // configured textfile's folder belongs to node_exporter and must already exist.
+    for (const d of opts.target.destinations) {
+      if (d.kind === 'textfile') await mkdir(dirname(d.path), { recursive: true, mode: 0o700 });
+    }
+  }
   const delivery = await deliver(payload, opts.target.destinations, {
     stateDir: opts.stateDir,
     ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),

@@ -1,0 +1,128 @@
+/**
+ * The `forget`, `check` and `stats` commands' implementations.
+ */
+import { loadConfig } from '../config/index.js';
+import type { MaintenanceOptions } from '../jobs/maintenance.js';
+import { runCheckJob, runForgetJob, runStatsJob } from '../jobs/maintenance.js';
+import type { FailureReason } from '../restic/types.js';
+import { formatBytes } from '../util/bytes.js';
+import { formatDuration } from '../util/duration.js';
+import { backupExitCode, reportDelivery, withDelivery } from './backup-action.js';
+import type { CommonOptions } from './commands/common.js';
+import { ExitCode } from './exit-codes.js';
+import { createLogger, type Logger } from './output.js';
+
+interface Flags extends CommonOptions {
+  profile?: string;
+}
+
+async function prepare(flags: Flags): Promise<{ log: Logger; base: MaintenanceOptions; done: () => void }> {
+  const log = createLogger({
+    format: flags.logFormat ?? 'text',
+    quiet: Boolean(flags.quiet),
+    verbose: Boolean(flags.verbose),
+  });
+  const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
+  for (const w of loaded.warnings) log.warn(w);
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    log.warn(`${sig} received: stopping restic and reporting the run`);
+    controller.abort(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const base: MaintenanceOptions = {
+    loaded,
+    ...(flags.profile ? { profile: flags.profile } : {}),
+    ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+    signal: controller.signal,
+    onLog: (line, stream) =>
+      stream === 'stderr' ? log.info(`restic: ${line}`) : log.debug(`restic: ${line}`),
+    onWait: (m) => log.info(m),
+  };
+  return {
+    log,
+    base,
+    done: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** `forget`: resolves to the exit code. */
+export async function forgetAction(flags: Flags & { tier: string; prune?: boolean }): Promise<number> {
+  const { log, base, done } = await prepare(flags);
+  try {
+    const job = await runForgetJob({ ...base, tier: flags.tier, ...(flags.prune ? { prune: true } : {}) });
+    for (const w of job.warnings) log.warn(w);
+    const r = job.result;
+    const head = `forget ${job.profile}/${job.tier}`;
+    if (r.outcome === 'failed')
+      log.error(`${head} failed after ${formatDuration(r.durationMs)}: ${r.message}`);
+    else
+      log.info(
+        `${head}: kept ${r.keptCount}, removed ${r.removedCount} snapshot(s) in ${formatDuration(r.durationMs)}`,
+      );
+    reportDelivery(log, job.finish.delivery);
+    return withDelivery(backupExitCode(r), job.finish.delivery);
+  } finally {
+    done();
+  }
+}
+
+/** `check`: resolves to the exit code (1 when the repository has errors). */
+export async function checkAction(flags: Flags & { readDataSubset?: string }): Promise<number> {
+  const { log, base, done } = await prepare(flags);
+  try {
+    const job = await runCheckJob({
+      ...base,
+      ...(flags.readDataSubset ? { readDataSubset: flags.readDataSubset } : {}),
+    });
+    for (const w of job.warnings) log.warn(w);
+    const r = job.result;
+    const head = `check ${job.profile}`;
+    if (r.outcome === 'failed') {
+      log.error(`${head} failed after ${formatDuration(r.durationMs)}: ${r.message}`);
+      for (const m of r.messages.slice(0, 10)) log.info(`  ${m}`);
+    } else log.info(`${head}: no errors found in ${formatDuration(r.durationMs)}`);
+    reportDelivery(log, job.finish.delivery);
+    return withDelivery(backupExitCode(r), job.finish.delivery);
+  } finally {
+    done();
+  }
+}
+
+/** `stats`: resolves to the exit code. */
+export async function statsAction(flags: Flags & { json?: boolean }): Promise<number> {
+  const { log, base, done } = await prepare(flags);
+  try {
+    const job = await runStatsJob(base);
+    for (const w of job.warnings) log.warn(w);
+    if (!job.stats) {
+      log.error(`stats ${job.profile} failed: ${job.error?.message ?? 'restic failed'}`);
+      reportDelivery(log, job.finish.delivery);
+      const reason = job.error?.reason as FailureReason | undefined;
+      return backupExitCode({ outcome: 'failed', ...(reason ? { reason } : {}) });
+    }
+    const s = job.stats;
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({ profile: job.profile, ...s }, null, 2)}\n`);
+    } else {
+      const tiers = s.tiers
+        .map(
+          (t) =>
+            `${t.tier}: ${t.snapshots}${t.latest ? ` (newest ${new Date(t.latest).toISOString()})` : ''}`,
+        )
+        .join(', ');
+      process.stdout.write(
+        `repository ${job.profile}: ${formatBytes(s.raw.totalSize)} stored, ${formatBytes(s.restore.totalSize)} restored, ` +
+          `${s.raw.snapshotsCount} snapshot(s)\n  per tier: ${tiers}\n`,
+      );
+    }
+    reportDelivery(log, job.finish.delivery);
+    return withDelivery(ExitCode.OK, job.finish.delivery);
+  } finally {
+    done();
+  }
+}

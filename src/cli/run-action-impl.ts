@@ -1,0 +1,57 @@
+/**
+ * The `run` command's implementation.
+ */
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
+import { runBatchJob } from '../jobs/batch-job.js';
+import { resolveStateDir } from '../state/dir.js';
+import { reportDelivery } from './backup-action.js';
+import { makeLog, parseOutboxLimits } from './commands/push.js';
+import type { RunFlags } from './commands/run.js';
+import { parseDestinations, parsePairs } from './destinations.js';
+import { ExitCode } from './exit-codes.js';
+
+/** Runs the child, reports, and resolves to the exit code. */
+export async function runCommandAction(command: string[], flags: RunFlags): Promise<number> {
+  const log = await makeLog(flags);
+  if (!flags.job) throw new UsageError('missing --job NAME (the job the metrics are pushed under)');
+  const [bin, ...args] = command;
+  if (!bin) throw new UsageError('missing the command to run (put it after --)');
+  const grouping = parsePairs(flags.group ?? [], '--group');
+  const labels = parsePairs(flags.label ?? [], '--label');
+  const stateDir = flags.stateDir ?? resolveStateDir();
+  let destinations = parseDestinations(flags);
+  const isFallback = destinations.length === 0;
+  if (isFallback)
+    destinations = [{ kind: 'textfile', path: join(stateDir, 'metrics', `job-${flags.job}.prom`) }];
+  parseOutboxLimits(flags);
+
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => controller.abort(sig);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const r = await runBatchJob({
+      command: bin,
+      args,
+      stateDir,
+      target: { job: flags.job, grouping, labels, destinations, isFallback },
+      signal: controller.signal,
+    });
+    if (r.spawnError) log.error(`could not start ${bin}: ${r.spawnError}`);
+    const took = (r.durationMs / 1000).toFixed(3);
+    if (r.status === 'success') log.info(`job ${flags.job}: ${bin} succeeded in ${took}s`);
+    else log.warn(`job ${flags.job}: ${bin} failed with exit code ${r.exitCode} after ${took}s`);
+    reportDelivery(log, r.finish.delivery);
+    if (isFallback)
+      log.info(
+        `no destination given: metrics written to ${destinations[0]?.kind === 'textfile' ? destinations[0].path : ''}`,
+      );
+    if (r.exitCode !== 0) return r.exitCode;
+    if (r.finish.delivery.deadLettered.length > 0) return ExitCode.FAILURE;
+    return r.finish.delivery.isComplete ? ExitCode.OK : ExitCode.TEMPFAIL;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,353 @@
+/**
+ * Retention and repository health: `forget` per tier, `check` and `stats` per
+ * repository. Each run is locked, recorded and delivered like a backup.
+ *
+ * Where the metrics go: forget uses the tier's group (like its backups); check and
+ * stats are about the whole repository, so `{tier}` in the grouping stands for the
+ * command's name (`check`, `stats`) and their series carry no `tier` label.
+ */
+import type { Config, LoadedConfig, ProfileConfig } from '../config/index.js';
+import { profileDestinations, resolveProfile } from '../config/index.js';
+import { ResticCommandError, UsageError } from '../errors.js';
+import type { Sample } from '../metrics/build.js';
+import { CHECK_METRICS, FORGET_METRICS, type RunStatus, STATS_METRICS } from '../metrics/names.js';
+import type { ResticCommandOptions } from '../restic/backup.js';
+import { type CheckResult, runCheck } from '../restic/check.js';
+import { type ForgetResult, type KeepPolicy, runForget } from '../restic/forget.js';
+import { listSnapshots, type Snapshot } from '../restic/snapshots.js';
+import { runStats, type StatsResult } from '../restic/stats.js';
+import type { RunOutcome } from '../restic/types.js';
+import { getResticVersion } from '../restic/version.js';
+import type { SendOptions } from '../sinks/target.js';
+import { ensureStateDir } from '../state/dir.js';
+import { acquireRepositoryLock } from '../state/lock.js';
+import { getVersion } from '../version.js';
+import { resolveJobStateDir } from './backup.js';
+import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
+import { buildInfoSample, runSamples } from './run-metrics.js';
+
+/** Options every maintenance job takes. */
+export interface MaintenanceOptions {
+  loaded: LoadedConfig;
+  profile?: string;
+  env?: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+  stateDir?: string;
+  sendOptions?: SendOptions;
+  onLog?: (line: string, stream: 'stdout' | 'stderr') => void;
+  onWait?: (message: string) => void;
+}
+
+interface Prepared {
+  config: Config;
+  profileName: string;
+  profile: ProfileConfig;
+  stateDir: string;
+  restic: ResticCommandOptions;
+  resticVersion: string | undefined;
+  warnings: string[];
+}
+
+async function withPrepared<T>(
+  opts: MaintenanceOptions,
+  command: string,
+  fn: (p: Prepared) => Promise<T>,
+): Promise<T> {
+  const env = opts.env ?? process.env;
+  const stateDir = resolveJobStateDir(opts.loaded.config, opts.stateDir, env);
+  const config = { ...opts.loaded.config, stateDir };
+  const [profileName, profile] = resolveProfile(config, opts.profile);
+  await ensureStateDir(stateDir);
+  const lock = await acquireRepositoryLock(stateDir, profile.repository, {
+    waitMs: config.lock.waitMs,
+    command: `${command} ${profileName}`,
+    timeZone: config.timezone,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.onWait ? { onWait: opts.onWait } : {}),
+  });
+  try {
+    const restic: ResticCommandOptions = {
+      resticBinary: config.resticBinary,
+      repository: profile.repository,
+      password: profile.password,
+      env: { ...env, ...profile.env },
+      ...(profile.cpuLimit !== undefined ? { cpuLimit: profile.cpuLimit } : {}),
+      ...(profile.nice !== undefined ? { nice: profile.nice } : {}),
+      ...(profile.inactivityTimeoutMs !== undefined
+        ? { inactivityTimeoutMs: profile.inactivityTimeoutMs }
+        : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onLog ? { onLog: opts.onLog } : {}),
+    };
+    const resticVersion = (
+      await getResticVersion({ resticBinary: config.resticBinary, env }).catch(() => undefined)
+    )?.version;
+    return await fn({
+      config,
+      profileName,
+      profile,
+      stateDir,
+      restic,
+      resticVersion,
+      warnings: [...lock.warnings],
+    });
+  } finally {
+    await lock.release();
+  }
+}
+
+function statusOf(outcome: RunOutcome): RunStatus {
+  return outcome === 'success' ? 'success' : outcome === 'incomplete' ? 'warning' : 'failed';
+}
+
+function historyOutcome(outcome: RunOutcome, reason: string | undefined): HistoryOutcome {
+  if (reason === 'interrupted') return 'interrupted';
+  return outcome === 'success' ? 'success' : outcome === 'incomplete' ? 'warning' : 'failed';
+}
+
+/** The keep options of a tier as restic's `forget` policy. */
+export function tierKeepPolicy(tier: Config['profiles'][string]['tiers'][string]): KeepPolicy {
+  const policy: KeepPolicy = {};
+  if (tier.keepLast !== undefined) policy.last = tier.keepLast;
+  if (tier.keepHourly !== undefined) policy.hourly = tier.keepHourly;
+  if (tier.keepDaily !== undefined) policy.daily = tier.keepDaily;
+  if (tier.keepWeekly !== undefined) policy.weekly = tier.keepWeekly;
+  if (tier.keepMonthly !== undefined) policy.monthly = tier.keepMonthly;
+  if (tier.keepYearly !== undefined) policy.yearly = tier.keepYearly;
+  if (tier.keepWithin !== undefined) policy.within = tier.keepWithin;
+  return policy;
+}
+
+export interface ForgetJobResult {
+  profile: string;
+  tier: string;
+  result: ForgetResult;
+  finish: FinishRunResult;
+  warnings: string[];
+}
+
+/** Applies a tier's keep options with `restic forget --tag <tier>` (and `--prune` when asked). */
+export async function runForgetJob(
+  opts: MaintenanceOptions & { tier: string; prune?: boolean },
+): Promise<ForgetJobResult> {
+  return withPrepared(opts, 'forget', async (p) => {
+    const tier = p.profile.tiers[opts.tier];
+    if (!tier) {
+      throw new UsageError(
+        `profile "${p.profileName}" has no tier "${opts.tier}" (tiers: ${Object.keys(p.profile.tiers).join(', ')})`,
+      );
+    }
+    const result = await runForget({
+      ...p.restic,
+      tags: [opts.tier],
+      keep: tierKeepPolicy(tier),
+      prune: opts.prune ?? p.profile.prune,
+    });
+    const target = profileDestinations(p.config, p.profileName, opts.tier);
+    const status = statusOf(result.outcome);
+    const finish = await finishRun({
+      stateDir: p.stateDir,
+      kind: 'forget',
+      profile: p.profileName,
+      tier: opts.tier,
+      host: p.config.hostname,
+      startedAt: result.startedAt,
+      endedAt: result.endedAt,
+      outcome: historyOutcome(result.outcome, result.reason),
+      exitCode: result.exitCode,
+      ...(result.reason ? { reason: result.reason } : {}),
+      summary: { kept: result.keptCount, removed: result.removedCount },
+      target,
+      samples: (counters) => {
+        const s: Sample[] = runSamples(FORGET_METRICS, {
+          status,
+          exitCode: result.exitCode ?? -1,
+          durationMs: result.durationMs,
+          endedAt: result.endedAt,
+          counters,
+        });
+        if (result.outcome !== 'failed') {
+          s.push(
+            { def: FORGET_METRICS.snapshotsKept, value: result.keptCount },
+            { def: FORGET_METRICS.snapshotsRemoved, value: result.removedCount },
+          );
+        }
+        s.push(buildInfoSample(getVersion(), p.resticVersion));
+        return s;
+      },
+      ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
+      outbox: p.config.outbox,
+    });
+    return {
+      profile: p.profileName,
+      tier: opts.tier,
+      result,
+      finish,
+      warnings: [...p.warnings, ...finish.warnings],
+    };
+  });
+}
+
+export interface CheckJobResult {
+  profile: string;
+  result: CheckResult;
+  finish: FinishRunResult;
+  warnings: string[];
+}
+
+/** Runs `restic check` (optionally reading a subset of the data) and pushes the errors found. */
+export async function runCheckJob(
+  opts: MaintenanceOptions & { readDataSubset?: string },
+): Promise<CheckJobResult> {
+  return withPrepared(opts, 'check', async (p) => {
+    const subset = opts.readDataSubset ?? p.profile.check?.readDataSubset;
+    const result = await runCheck({ ...p.restic, ...(subset ? { readDataSubset: subset } : {}) });
+    const target = profileDestinations(p.config, p.profileName, 'check', { isRepositoryLevel: true });
+    const status = statusOf(result.outcome);
+    const finish = await finishRun({
+      stateDir: p.stateDir,
+      kind: 'check',
+      profile: p.profileName,
+      host: p.config.hostname,
+      startedAt: result.startedAt,
+      endedAt: result.endedAt,
+      outcome: historyOutcome(result.outcome, result.reason),
+      exitCode: result.exitCode,
+      ...(result.reason ? { reason: result.reason } : {}),
+      summary: { errors: result.errorCount, messages: result.messages.slice(0, 20) },
+      target,
+      samples: (counters) => [
+        ...runSamples(CHECK_METRICS, {
+          status,
+          exitCode: result.exitCode ?? -1,
+          durationMs: result.durationMs,
+          endedAt: result.endedAt,
+          counters,
+        }),
+        // A check that could not run (wrong password, locked) found nothing: no errors metric then.
+        ...(result.reason && !result.hasRepositoryErrors
+          ? []
+          : [{ def: CHECK_METRICS.errors, value: result.errorCount }]),
+        buildInfoSample(getVersion(), p.resticVersion),
+      ],
+      ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
+      outbox: p.config.outbox,
+    });
+    return { profile: p.profileName, result, finish, warnings: [...p.warnings, ...finish.warnings] };
+  });
+}
+
+/** What `stats` found. */
+export interface RepositoryStats {
+  raw: StatsResult;
+  restore: StatsResult;
+  /** Per configured tier: snapshots with its tag, and the newest one's time (Unix ms). */
+  tiers: { tier: string; snapshots: number; latest?: number }[];
+}
+
+export interface StatsJobResult {
+  profile: string;
+  outcome: RunOutcome;
+  stats?: RepositoryStats;
+  error?: ResticCommandError;
+  durationMs: number;
+  finish: FinishRunResult;
+  warnings: string[];
+}
+
+/** Counts snapshots per tier tag and finds each tier's newest. */
+export function tierSnapshotStats(snapshots: Snapshot[], tiers: string[]): RepositoryStats['tiers'] {
+  return tiers.map((tier) => {
+    const mine = snapshots.filter((s) => s.tags.includes(tier));
+    const latest = mine.reduce<number | undefined>(
+      (m, s) => (m === undefined || s.time > m ? s.time : m),
+      undefined,
+    );
+    return latest === undefined ? { tier, snapshots: mine.length } : { tier, snapshots: mine.length, latest };
+  });
+}
+
+/** Repository size (raw and restored), snapshot count, and per tier the count and newest time. */
+export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobResult> {
+  return withPrepared(opts, 'stats', async (p) => {
+    const startedAt = Date.now();
+    const t0 = performance.now();
+    let stats: RepositoryStats | undefined;
+    let error: ResticCommandError | undefined;
+    try {
+      const raw = await runStats({ ...p.restic, mode: 'raw-data' });
+      const restore = await runStats({ ...p.restic, mode: 'restore-size' });
+      const snapshots = await listSnapshots({ ...p.restic });
+      stats = { raw, restore, tiers: tierSnapshotStats(snapshots, Object.keys(p.profile.tiers)) };
+    } catch (e) {
+      if (!(e instanceof ResticCommandError)) throw e;
+      error = e;
+    }
+    const durationMs = performance.now() - t0;
+    const endedAt = startedAt + Math.round(durationMs);
+    const outcome: RunOutcome = stats ? 'success' : 'failed';
+    const target = profileDestinations(p.config, p.profileName, 'stats', { isRepositoryLevel: true });
+    const exitCode = error ? (error.exitCode ?? -1) : 0;
+    const finish = await finishRun({
+      stateDir: p.stateDir,
+      kind: 'stats',
+      profile: p.profileName,
+      host: p.config.hostname,
+      startedAt,
+      endedAt,
+      outcome: error?.reason === 'interrupted' ? 'interrupted' : outcome === 'success' ? 'success' : 'failed',
+      exitCode,
+      ...(error?.reason ? { reason: error.reason } : {}),
+      ...(stats
+        ? {
+            summary: {
+              rawSize: stats.raw.totalSize,
+              restoreSize: stats.restore.totalSize,
+              snapshots: stats.raw.snapshotsCount,
+              tiers: stats.tiers,
+            },
+          }
+        : {}),
+      target,
+      samples: (counters) => {
+        const s: Sample[] = runSamples(STATS_METRICS, {
+          status: statusOf(outcome),
+          exitCode,
+          durationMs,
+          endedAt,
+          counters,
+        });
+        if (stats) {
+          s.push(
+            { def: STATS_METRICS.rawSizeBytes, value: stats.raw.totalSize },
+            { def: STATS_METRICS.restoreSizeBytes, value: stats.restore.totalSize },
+            { def: STATS_METRICS.snapshots, value: stats.raw.snapshotsCount },
+          );
+          for (const t of stats.tiers) {
+            s.push({ def: STATS_METRICS.tierSnapshots, value: t.snapshots, labels: { tag: t.tier } });
+            if (t.latest !== undefined) {
+              s.push({
+                def: STATS_METRICS.tierLatestSnapshotTimestamp,
+                value: t.latest / 1000,
+                labels: { tag: t.tier },
+              });
+            }
+          }
+        }
+        s.push(buildInfoSample(getVersion(), p.resticVersion));
+        return s;
+      },
+      ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
+      outbox: p.config.outbox,
+    });
+    return {
+      profile: p.profileName,
+      outcome,
+      ...(stats ? { stats } : {}),
+      ...(error ? { error } : {}),
+      durationMs,
+      finish,
+      warnings: [...p.warnings, ...finish.warnings],
+    };
+  });
+}
