@@ -28,10 +28,9 @@ export function register(program: Command): void {
     .option('--state-dir <dir>', 'state directory (outbox, history, locks, latest metrics)')
     .option('-q, --quiet', 'print only warnings and errors')
     .addOption(
-      new Option('--log-format <format>', 'log format (default: the config\'s log-format, else text)').choices([
-        'text',
-        'json',
-      ]),
+      new Option('--log-format <format>', "log format (default: the config's log-format, else text)").choices(
+        ['text', 'json'],
+      ),
     )
     .action(runAction(daemonAction));
 }
