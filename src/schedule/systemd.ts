@@ -65,9 +65,8 @@ export function renderSystemdUnits(entry: ScheduleEntry, options: RenderUnitsOpt
     '[Service]',
     'Type=oneshot',
     `ExecStart=${argv.map(quoteExecArg).join(' ')}`,
-    ...(entry.nice !== undefined
-      ? [`Nice=${entry.nice}`, 'IOSchedulingClass=best-effort', 'IOSchedulingPriority=7']
-      : []),
+    // `nice` is applied by resticprom to restic alone (nice -n, ionice); a Nice= here
+    // would add up with it, since niceness is relative.
     '',
   ].join('\n');
   const timer = [

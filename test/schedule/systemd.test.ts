@@ -69,9 +69,6 @@ After=network-online.target
 [Service]
 Type=oneshot
 ExecStart=/usr/bin/node /opt/resticprom/dist/bin/resticprom.js backup --config /etc/resticprom/resticprom.yaml --profile nfs --tier weekly
-Nice=10
-IOSchedulingClass=best-effort
-IOSchedulingPriority=7
 `,
       },
       {
