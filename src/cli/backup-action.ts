@@ -130,7 +130,17 @@ export async function backupAction(
       log.info('no metrics destination configured; the metrics (also in the textfile above):');
       process.stdout.write(job.finish.text);
     }
-    return withDelivery(backupExitCode(r), job.finish.delivery);
+    let code = withDelivery(backupExitCode(r), job.finish.delivery);
+    if (job.forget) {
+      const f = job.forget.result;
+      const head = `forget ${job.profile}/${job.tier} (forget-after-backup)`;
+      if (f.outcome === 'failed') log.error(`${head} failed: ${f.message}`);
+      else log.info(`${head}: kept ${f.keptCount}, removed ${f.removedCount} snapshot(s)`);
+      reportDelivery(log, job.forget.finish.delivery);
+      // The backup's own outcome wins; a failed forget after a good backup is still a failure.
+      if (code === ExitCode.OK) code = withDelivery(backupExitCode(f), job.forget.finish.delivery);
+    }
+    return code;
   } finally {
     progress.done();
     process.off('SIGINT', onSignal);

@@ -2,7 +2,7 @@
  * The backup job: the seed's cron script done right. Runs `restic backup` for a
  * profile and tier, measures it, turns the result into metrics and delivers them.
  */
-import type { Config, LoadedConfig } from '../config/index.js';
+import type { LoadedConfig } from '../config/index.js';
 import { profileDestinations, resolveProfile } from '../config/index.js';
 import { UsageError } from '../errors.js';
 import { runBackup } from '../restic/backup.js';
@@ -14,6 +14,8 @@ import { acquireRepositoryLock } from '../state/lock.js';
 import { getVersion } from '../version.js';
 import { backupSamples, backupStatus } from './backup-metrics.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
+import { type ForgetJobResult, runForgetJob } from './maintenance.js';
+import { resolveJobStateDir } from './state-dir.js';
 
 export interface BackupJobOptions {
   loaded: LoadedConfig;
@@ -39,6 +41,8 @@ export interface BackupJobResult {
   finish: FinishRunResult;
   /** True when no destination was configured: the metrics went to a textfile and should be printed. */
   isFallback: boolean;
+  /** The tier's forget, when the profile has `forget-after-backup` and a snapshot was written. */
+  forget?: ForgetJobResult;
   warnings: string[];
 }
 
@@ -47,18 +51,6 @@ export function backupOutcome(result: BackupResult): HistoryOutcome {
   if (result.reason === 'interrupted') return 'interrupted';
   const s = backupStatus(result);
   return s === 'success' ? 'success' : s === 'warning' ? 'warning' : 'failed';
-}
-
-/**
- * The state directory of a job: `--state-dir`, else `$RESTICPROM_STATE_DIR`, else the
- * config's `state-dir` (which defaults by user, see the README).
- */
-export function resolveJobStateDir(
-  config: Config,
-  override: string | undefined,
-  env: NodeJS.ProcessEnv,
-): string {
-  return override ?? env.RESTICPROM_STATE_DIR ?? config.stateDir;
 }
 
 /** Runs one backup of `profile`/`tier` and delivers its metrics. Throws only when nothing could run. */
@@ -82,6 +74,7 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onWait ? { onWait: opts.onWait } : {}),
   });
+  let job: BackupJobResult;
   try {
     if (lock.warning) warnings.push(lock.warning);
     const resticBinary = config.resticBinary;
@@ -125,7 +118,7 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
       outbox: config.outbox,
     });
     warnings.push(...finish.warnings);
-    return {
+    job = {
       profile: profileName,
       tier: opts.tier,
       result,
@@ -136,4 +129,18 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
   } finally {
     await lock.release();
   }
+  if (profile.forgetAfterBackup && job.result.outcome !== 'failed' && !opts.signal?.aborted) {
+    job.forget = await runForgetJob({
+      loaded: opts.loaded,
+      profile: profileName,
+      tier: opts.tier,
+      env,
+      stateDir,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
+      ...(opts.onLog ? { onLog: opts.onLog } : {}),
+      ...(opts.onWait ? { onWait: opts.onWait } : {}),
+    });
+  }
+  return job;
 }

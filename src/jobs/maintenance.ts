@@ -22,9 +22,9 @@ import type { SendOptions } from '../sinks/target.js';
 import { ensureStateDir } from '../state/dir.js';
 import { acquireRepositoryLock } from '../state/lock.js';
 import { getVersion } from '../version.js';
-import { resolveJobStateDir } from './backup.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
 import { buildInfoSample, runSamples } from './run-metrics.js';
+import { resolveJobStateDir } from './state-dir.js';
 
 /** Options every maintenance job takes. */
 export interface MaintenanceOptions {
