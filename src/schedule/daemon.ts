@@ -63,6 +63,8 @@ export interface DaemonRunOutcome {
   message: string;
   /** Extra fields for JSON logs. */
   fields?: Record<string, unknown>;
+  /** Log level of the line. @default error for `failed`, info for `success`, else warn */
+  level?: 'info' | 'warn' | 'error';
 }
 
 /** Options of {@link startDaemon}. */
@@ -266,9 +268,9 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
           ...r.fields,
         };
         const line = `${what} ${r.message}`;
-        if (r.outcome === 'failed') log.error(line, fields);
-        else if (r.outcome === 'success') log.info(line, fields);
-        else log.warn(line, fields);
+        const level =
+          r.level ?? (r.outcome === 'failed' ? 'error' : r.outcome === 'success' ? 'info' : 'warn');
+        log[level](line, fields);
       } catch (err) {
         log.error(`${what} could not run: ${errText(err)}`, {
           event: 'run-end',
@@ -513,40 +515,77 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
   };
 }
 
-/** The default job: one backup through {@link runBackupJob}, described in one line. */
+/**
+ * The default job: one backup through {@link runBackupJob}, then, when the backup
+ * wrote a snapshot, the profile's follow-ups in the same repository slot:
+ * `forget-after-backup` (runForgetJob for the tier) and `check` (runCheckJob).
+ * Described in one line.
+ */
 async function runBackupInDaemon(req: DaemonRunRequest): Promise<DaemonRunOutcome> {
   const { runBackupJob, backupOutcome } = await import('../jobs/backup.js');
-  const job = await runBackupJob({
+  const common = {
     loaded: req.loaded,
     profile: req.profile,
-    tier: req.tier,
     env: req.env,
     signal: req.signal,
     stateDir: req.stateDir,
-  });
+  };
+  const job = await runBackupJob({ ...common, tier: req.tier });
   const r = job.result;
   const outcome = backupOutcome(r);
   const d = job.finish.delivery;
-  const delivery =
-    d.queued.length > 0
-      ? `; metrics queued in the outbox (${d.queued.map((q) => q.destination).join(', ')})`
-      : d.deadLettered.length > 0
-        ? `; metrics refused by ${d.deadLettered.map((q) => q.destination).join(', ')}`
-        : d.delivered.length > 0
-          ? `; metrics delivered to ${d.delivered.join(', ')}`
-          : '';
+  let message = describe(outcome, r);
+  if (d.queued.length > 0)
+    message += `; metrics queued in the outbox (${d.queued.map((q) => q.destination).join(', ')})`;
+  else if (d.deadLettered.length > 0)
+    message += `; metrics refused by ${d.deadLettered.map((q) => q.destination).join(', ')}`;
+  else if (d.delivered.length > 0) message += `; metrics delivered to ${d.delivered.join(', ')}`;
+  const fields: Record<string, unknown> = {
+    exitCode: r.exitCode,
+    reason: r.reason,
+    durationMs: Math.round(r.durationMs),
+    snapshotId: r.summary?.snapshotId,
+    filesProcessed: r.summary?.totalFilesProcessed,
+    bytesAdded: r.summary?.dataAdded,
+    warnings: job.warnings.length > 0 ? job.warnings : undefined,
+  };
+  let isFollowUpFailed = false;
+  const profile = req.loaded.config.profiles[req.profile];
+  const wroteSnapshot = outcome === 'success' || outcome === 'warning';
+  if (profile && wroteSnapshot && (profile.forgetAfterBackup || profile.check)) {
+    const { runForgetJob, runCheckJob } = await import('../jobs/maintenance.js');
+    if (profile.forgetAfterBackup && !req.signal.aborted) {
+      try {
+        const f = await runForgetJob({ ...common, tier: req.tier });
+        message += `; forget: ${f.result.message}`;
+        fields.forget = {
+          outcome: f.result.outcome,
+          kept: f.result.keptCount,
+          removed: f.result.removedCount,
+        };
+        if (f.result.outcome === 'failed') isFollowUpFailed = true;
+      } catch (err) {
+        message += `; forget could not run: ${errText(err)}`;
+        isFollowUpFailed = true;
+      }
+    }
+    if (profile.check && !req.signal.aborted) {
+      try {
+        const c = await runCheckJob(common);
+        message += `; check: ${c.result.message}`;
+        fields.check = { outcome: c.result.outcome, errors: c.result.errorCount };
+        if (c.result.outcome === 'failed') isFollowUpFailed = true;
+      } catch (err) {
+        message += `; check could not run: ${errText(err)}`;
+        isFollowUpFailed = true;
+      }
+    }
+  }
   return {
     outcome,
-    message: `${describe(outcome, r)}${delivery}`,
-    fields: {
-      exitCode: r.exitCode,
-      reason: r.reason,
-      durationMs: Math.round(r.durationMs),
-      snapshotId: r.summary?.snapshotId,
-      filesProcessed: r.summary?.totalFilesProcessed,
-      bytesAdded: r.summary?.dataAdded,
-      warnings: job.warnings.length > 0 ? job.warnings : undefined,
-    },
+    message,
+    fields,
+    ...(isFollowUpFailed && outcome === 'success' ? { level: 'warn' as const } : {}),
   };
 }
 

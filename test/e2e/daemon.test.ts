@@ -73,6 +73,10 @@ function config(opts: {
   schedule: string;
   gracePeriod: string;
   resticBinary?: string;
+  /** Extra lines of the profile (indented 4). */
+  profileExtra?: string;
+  /** Extra keys of the tier, e.g. `, keep-last: 1`. */
+  tierExtra?: string;
 }): string {
   return `state-dir: ${opts.stateDir}
 timezone: UTC
@@ -85,8 +89,8 @@ profiles:
     repository: ${opts.repository}
     password-file: ${opts.passwordFile}
     paths: [${opts.paths.join(', ')}]
-    tiers:
-      fast: { schedule: "${opts.schedule}" }
+${opts.profileExtra ?? ''}    tiers:
+      fast: { schedule: "${opts.schedule}"${opts.tierExtra ?? ''} }
 `;
 }
 
@@ -120,6 +124,8 @@ describe('resticprom daemon with the real restic and Prometheus', () => {
         paths: [tree.dir],
         schedule: '*/3 * * * * *',
         gracePeriod: '30s',
+        profileExtra: '    forget-after-backup: true\n',
+        tierExtra: ', keep-last: 1',
       }),
       { mode: 0o600 },
     );
@@ -173,6 +179,18 @@ describe('resticprom daemon with the real restic and Prometheus', () => {
     const text = daemon.stderr();
     assert.match(text, /^backup e2e\/fast started \(scheduled\)$/m);
     assert.match(text, /^backup e2e\/fast succeeded in .*: 23 files \(23 new, 0 changed\)/m);
+    // forget-after-backup ran in the same repository slot, after each backup.
+    assert.match(text, /^backup e2e\/fast succeeded in .*; forget: .*$/m);
+    const { records: forgets } = await readHistory(stateDir, { filter: (r) => r.kind === 'forget' });
+    assert.ok(forgets.length >= 1);
+    assert.deepEqual(
+      [forgets[0]?.profile, forgets[0]?.tier, forgets[0]?.outcome],
+      ['e2e', 'fast', 'success'],
+    );
+    assert.ok(
+      (forgets[0]?.startedAt ?? 0) >= (runs[0]?.endedAt ?? Infinity),
+      'forget starts after the backup ended',
+    );
     assert.doesNotMatch(text, /e2e-pass/, 'the repository password never appears in the log');
 
     daemon.child.kill('SIGTERM');
