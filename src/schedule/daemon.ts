@@ -17,6 +17,7 @@
 import { Cron } from 'croner';
 import type { Config, LoadedConfig } from '../config/index.js';
 import { loadConfig } from '../config/index.js';
+import { UsageError } from '../errors.js';
 import type { ParsedFamily } from '../metrics/exposition.js';
 import { formatExposition } from '../metrics/exposition.js';
 import { DAEMON_METRICS } from '../metrics/names.js';
@@ -164,14 +165,23 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
     );
   }
 
-  const web: WebServer = await startWebServer({
-    listen,
-    stateDir,
-    status: () => status(),
-    extraMetrics: () => daemonMetrics(),
-    ...(auth ? { basicAuth: auth } : {}),
-    onWarning: (m) => log.warn(m),
-  });
+  let web: WebServer;
+  try {
+    web = await startWebServer({
+      listen,
+      stateDir,
+      status: () => status(),
+      extraMetrics: () => daemonMetrics(),
+      ...(auth ? { basicAuth: auth } : {}),
+      onWarning: (m) => log.warn(m),
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? errText(err);
+    throw new UsageError(
+      `cannot listen on ${formatHostPort(listen.host, listen.port)} (${code}); choose another address with --listen or daemon.listen`,
+      { cause: err },
+    );
+  }
   log.info(
     `resticprom daemon ${getVersion()} listening on ${web.url} (config ${loaded.file}, state ${stateDir})`,
     {

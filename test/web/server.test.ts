@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseExposition } from '../../src/metrics/exposition.js';
@@ -260,6 +262,31 @@ describe('listen addresses and auth checks', () => {
     assert.equal(checkBasicAuth(h('u:a:bc'), want), false);
     assert.equal(checkBasicAuth(h('ua:b'), want), false);
     assert.equal(checkBasicAuth(undefined, want), false);
+  });
+
+  it('refuses to start on an address in use, with a usage error naming it', async () => {
+    const tmp = makeTempDir('resticprom-web-busy-');
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const fx = await writeFixture(tmp.dir, { listen: `127.0.0.1:${port}` });
+      await assert.rejects(
+        startDaemon({
+          configFile: fx.configFile,
+          now: () => NOW,
+          log: quietLog(),
+          runJob: async () => ({ outcome: 'success', message: '' }),
+        }),
+        {
+          name: 'UsageError',
+          message: `cannot listen on 127.0.0.1:${port} (EADDRINUSE); choose another address with --listen or daemon.listen`,
+        },
+      );
+    } finally {
+      holder.close();
+      tmp.cleanup();
+    }
   });
 
   it('warns when the endpoint is open beyond loopback', async () => {
