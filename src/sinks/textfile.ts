@@ -14,6 +14,7 @@ import {
   parseExposition,
   validateExposition,
 } from '../metrics/exposition.js';
+import { writeFileAtomic } from '../state/dir.js';
 import { checkGroupingLabels, checkJob } from './grouping-key.js';
 import type { SendOptions } from './target.js';
 import type { MetricsPayload, TextfileDestination } from './types.js';
@@ -55,38 +56,12 @@ export function textfileFamilies(payload: MetricsPayload): ParsedFamily[] {
   }));
 }
 
-/** Writes `content` to `path` atomically with mode 0644; removes the temp file on failure. */
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-  let created = false;
+/** Writes `content` to `path` atomically with mode 0644 (node_exporter must read it). */
+export async function writeTextfileAtomic(path: string, content: string): Promise<void> {
   try {
-    const fh = await open(tmp, 'wx', TEXTFILE_MODE);
-    created = true;
-    try {
-      await fh.writeFile(content, 'utf8');
-      // The umask may have narrowed the mode at creation.
-      await fh.chmod(TEXTFILE_MODE);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-    created = false;
+    await writeFileAtomic(path, content, { mode: TEXTFILE_MODE });
   } catch (err) {
-    if (created) await unlink(tmp).catch(() => undefined);
     throw sinkError(path, 'write', err);
-  }
-  // Make the rename itself durable; some file systems cannot fsync a folder.
-  try {
-    const dh = await open(dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
-  } catch {
-    // best effort
   }
 }
 
@@ -157,5 +132,5 @@ export async function writeTextfile(
       families = merged;
     }
   }
-  await writeFileAtomic(path, formatExposition(families));
+  await writeTextfileAtomic(path, formatExposition(families));
 }

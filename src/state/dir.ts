@@ -80,6 +80,8 @@ export async function writeFileAtomic(
     const fh = await open(tmp, 'wx', opts.mode ?? 0o600);
     try {
       await fh.writeFile(data);
+      // The umask may have narrowed the mode at creation (a textfile must stay readable).
+      if (opts.mode !== undefined) await fh.chmod(opts.mode);
       await fh.sync();
     } finally {
       await fh.close();

@@ -27,6 +27,7 @@ import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LockBusyError, StateError } from '../errors.js';
 import type { DeliveryReport } from '../sinks/types.js';
+import { syncDir } from './dir.js';
 import { acquireLockFile } from './lock.js';
 
 /** The kinds of run the history records. */
@@ -155,7 +156,7 @@ export async function appendRun(
       }
       await fh.sync();
       size = st.size + line.length;
-      if (st.size === 0) await syncDir(stateDir);
+      if (st.size === 0) await syncDir(stateDir).catch(() => undefined);
     } catch (err) {
       throw new StateError(`cannot append to the run history ${file}: ${errText(err)}`, file, { cause: err });
     } finally {
@@ -432,7 +433,7 @@ async function rotate(stateDir: string, keep: number): Promise<void> {
       await fh.close();
     }
     await rename(tmp, file);
-    await syncDir(stateDir);
+    await syncDir(stateDir).catch(() => undefined);
   } catch (err) {
     await unlink(tmp).catch(() => {});
     throw new StateError(`cannot rotate the run history ${file}: ${errText(err)}`, file, { cause: err });
@@ -454,20 +455,6 @@ function addBase(base: Map<string, BaseEntry>, scope: Omit<BaseEntry, 'counts'>,
     base.set(k, e);
   }
   for (const o of HISTORY_OUTCOMES) e.counts[o] += counts[o] ?? 0;
-}
-
-async function syncDir(dir: string): Promise<void> {
-  // Makes a new or renamed file's directory entry durable; not every platform allows it.
-  try {
-    const dh = await open(dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
-  } catch {
-    // best effort
-  }
 }
 
 function isCode(err: unknown, code: string): boolean {
