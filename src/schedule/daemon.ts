@@ -527,8 +527,8 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
 
 /**
  * The default job: one backup through {@link runBackupJob}, then, when the backup
- * wrote a snapshot, the profile's follow-ups in the same repository slot:
- * `forget-after-backup` (runForgetJob for the tier) and `check` (runCheckJob).
+ * wrote a snapshot, `check` (runCheckJob) when the profile has one, in the same
+ * repository slot (`forget-after-backup` is run by runBackupJob itself).
  * Described in one line.
  */
 async function runBackupInDaemon(req: DaemonRunRequest): Promise<DaemonRunOutcome> {
@@ -560,35 +560,29 @@ async function runBackupInDaemon(req: DaemonRunRequest): Promise<DaemonRunOutcom
     warnings: job.warnings.length > 0 ? job.warnings : undefined,
   };
   let isFollowUpFailed = false;
+  // runBackupJob runs forget-after-backup itself; the daemon's repository slot is held
+  // until this function returns, so no other scheduled run comes in between.
+  if (job.forget) {
+    message += `; forget: ${job.forget.result.message}`;
+    fields.forget = {
+      outcome: job.forget.result.outcome,
+      kept: job.forget.result.keptCount,
+      removed: job.forget.result.removedCount,
+    };
+    if (job.forget.result.outcome === 'failed') isFollowUpFailed = true;
+  }
   const profile = req.loaded.config.profiles[req.profile];
   const wroteSnapshot = outcome === 'success' || outcome === 'warning';
-  if (profile && wroteSnapshot && (profile.forgetAfterBackup || profile.check)) {
-    const { runForgetJob, runCheckJob } = await import('../jobs/maintenance.js');
-    if (profile.forgetAfterBackup && !req.signal.aborted) {
-      try {
-        const f = await runForgetJob({ ...common, tier: req.tier });
-        message += `; forget: ${f.result.message}`;
-        fields.forget = {
-          outcome: f.result.outcome,
-          kept: f.result.keptCount,
-          removed: f.result.removedCount,
-        };
-        if (f.result.outcome === 'failed') isFollowUpFailed = true;
-      } catch (err) {
-        message += `; forget could not run: ${errText(err)}`;
-        isFollowUpFailed = true;
-      }
-    }
-    if (profile.check && !req.signal.aborted) {
-      try {
-        const c = await runCheckJob(common);
-        message += `; check: ${c.result.message}`;
-        fields.check = { outcome: c.result.outcome, errors: c.result.errorCount };
-        if (c.result.outcome === 'failed') isFollowUpFailed = true;
-      } catch (err) {
-        message += `; check could not run: ${errText(err)}`;
-        isFollowUpFailed = true;
-      }
+  if (profile?.check && wroteSnapshot && !req.signal.aborted) {
+    const { runCheckJob } = await import('../jobs/maintenance.js');
+    try {
+      const c = await runCheckJob(common);
+      message += `; check: ${c.result.message}`;
+      fields.check = { outcome: c.result.outcome, errors: c.result.errorCount };
+      if (c.result.outcome === 'failed') isFollowUpFailed = true;
+    } catch (err) {
+      message += `; check could not run: ${errText(err)}`;
+      isFollowUpFailed = true;
     }
   }
   return {
