@@ -10,12 +10,11 @@ import { commonLabels, renderSamples, type Sample } from '../metrics/build.js';
 import { deliver } from '../sinks/deliver.js';
 import type { SendOptions } from '../sinks/target.js';
 import type { DeliveryReport, Destination, MetricsPayload } from '../sinks/types.js';
-import { appendRun, runCounters } from '../state/history.js';
+import { appendRun, type HistoryOutcome, runCounters } from '../state/history.js';
 import { saveLatestMetrics } from '../state/latest.js';
 import type { RunCounters } from './run-metrics.js';
 
-/** History outcome of a run. */
-export type HistoryOutcome = 'success' | 'warning' | 'failed' | 'interrupted';
+export type { HistoryOutcome } from '../state/history.js';
 
 /** Where a run's metrics go: the push's job and grouping, extra series labels, destinations. */
 export interface MetricsTarget {

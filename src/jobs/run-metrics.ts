@@ -3,9 +3,10 @@
  */
 import type { Sample } from '../metrics/build.js';
 import { BUILD_INFO, type MetricDef, type RunStatus, STATUS_VALUE } from '../metrics/names.js';
+import type { HistoryOutcome } from '../state/history.js';
 
 /** Runs recorded so far by outcome, this run included (from the history, so they survive restarts). */
-export type RunCounters = Partial<Record<'success' | 'warning' | 'failed' | 'interrupted', number>>;
+export type RunCounters = Partial<Record<HistoryOutcome, number>>;
 
 /** The table entries of one kind of run (see `runMetrics` in names.ts). */
 export interface RunMetricDefs {
