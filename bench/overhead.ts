@@ -1,0 +1,146 @@
+/**
+ * Overhead per backup run: `resticprom backup` against the seed's method (bench/seed-backup.sh:
+ * restic to output.txt, eight jq passes, nine gauges, one curl POST). Both run the same fake
+ * restic replaying a captured `restic backup --json -vv` output (restic 0.14.0) and push to the
+ * same live Pushgateway (Debian's prometheus-pushgateway on a free loopback port). The fake
+ * restic alone is the baseline, so "added" = total - baseline. Runs are interleaved. Prints
+ * medians and peak RSS; asserts nothing.
+ *
+ * Run: npx tsx bench/overhead.ts [--runs 20] [--fixture test/fixtures/restic/0.14.0/backup-success.jsonl]
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { makeTempDir, startPushgateway } from '../test/helpers/services.js';
+import {
+  argNumber,
+  CLI,
+  describeLoad,
+  describeMachine,
+  ensureBuilt,
+  fmt,
+  GNU_TIME,
+  median,
+  mib,
+  printTable,
+  quantile,
+  ROOT,
+  runTimed,
+  type Timed,
+  writeFakeResticWrapper,
+} from './lib.js';
+
+const RUNS = argNumber('runs', 20);
+const fixtureArg = process.argv.indexOf('--fixture');
+const FIXTURE = resolve(
+  ROOT,
+  fixtureArg > 0
+    ? (process.argv[fixtureArg + 1] as string)
+    : 'test/fixtures/restic/0.14.0/backup-success.jsonl',
+);
+const SEED = join(ROOT, 'bench', 'seed-backup.sh');
+
+ensureBuilt();
+const loadBefore = describeLoad();
+const tmp = makeTempDir('resticprom-bench-overhead-');
+const gw = await startPushgateway();
+try {
+  const restic = writeFakeResticWrapper(tmp.dir);
+  writeFileSync(join(tmp.dir, 'pw'), 'bench-password\n', { mode: 0o600 });
+  const config = join(tmp.dir, 'resticprom.yaml');
+  writeFileSync(
+    config,
+    `restic-binary: ${restic}
+state-dir: ${join(tmp.dir, 'state')}
+profiles:
+  nfs:
+    repository: ${join(tmp.dir, 'repo')}
+    password-file: ${join(tmp.dir, 'pw')}
+    paths: [/srv/nfs]
+    exclude-if-present: [.nobackup]
+    cpu-limit: 1
+    tiers:
+      daily: { schedule: "30 1 * * *" }
+    metrics:
+      job: nfs_backup
+      grouping: { instance: "{tier}" }
+      pushgateway: { url: "${gw.url}" }
+`,
+    { mode: 0o600 },
+  );
+  const env = { ...process.env, FAKE_RESTIC_STDOUT: FIXTURE };
+  const cases: Array<{ name: string; run: () => Promise<Timed> }> = [
+    {
+      name: 'fake restic alone (baseline)',
+      run: () =>
+        runTimed(restic, ['backup', '--json', '--tag', 'daily', '/srv/nfs'], {
+          env: { ...env, GOMAXPROCS: '1' },
+        }),
+    },
+    {
+      name: 'seed method (bash, 8x jq, curl)',
+      run: () =>
+        runTimed('bash', [SEED, 'daily'], {
+          env: { ...env, RESTIC: restic, GATEWAY: gw.url, WORKDIR: tmp.dir },
+        }),
+    },
+    {
+      name: 'resticprom backup',
+      run: () =>
+        runTimed(process.execPath, [CLI, 'backup', '--config', config, '--tier', 'daily', '--quiet'], {
+          env: { ...env, RESTICPROM_CONFIG: config },
+        }),
+    },
+  ];
+  const samples = cases.map(() => [] as Timed[]);
+  // Warm-up: page cache, the gateway's first request, the state directory's first files.
+  for (let i = 0; i < 2; i++) for (const c of cases) await c.run();
+  for (let i = 0; i < RUNS; i++) {
+    for (const [k, c] of cases.entries()) {
+      const t = await c.run();
+      if (t.exitCode !== 0) throw new Error(`${c.name} exited ${t.exitCode}: ${t.stderr.trim()}`);
+      samples[k]?.push(t);
+    }
+  }
+
+  // Show that both sides delivered: the seed's gauge as the gateway holds it now.
+  const exposed = await (await fetch(`${gw.url}/metrics`)).text();
+  const seen = exposed
+    .split('\n')
+    .filter((l) => l.startsWith('restic_backup_processed_files{') || l.startsWith('restic_backup_status{'));
+
+  const base = median(samples[0]?.map((t) => t.ms) ?? []);
+  const rows = cases.map((c, k) => {
+    const ms = samples[k]?.map((t) => t.ms) ?? [];
+    const total = median(ms);
+    const rss = Math.max(...(samples[k]?.map((t) => t.maxRssKiB) ?? []));
+    return { name: c.name, total, p90: quantile(ms, 0.9), added: total - base, rss };
+  });
+  const seed = rows[1];
+  const ours = rows[2];
+  console.log(`Machine: ${describeMachine()}`);
+  console.log(`Load: before ${loadBefore}; after ${describeLoad()}`);
+  console.log(
+    `Fixture: ${FIXTURE.replace(`${ROOT}/`, '')} (${execFileSync('wc', ['-l', FIXTURE], { encoding: 'utf8' }).trim().split(' ')[0]} lines), gateway ${gw.url}, ${RUNS} interleaved runs each after 2 warm-ups`,
+  );
+  console.log(
+    `Peak RSS: ${GNU_TIME ? 'GNU time %M = ru_maxrss, the largest single process of the tree' : 'n/a (install Debian package `time`)'}\n`,
+  );
+  printTable(
+    ['', 'median ms', 'p90 ms', 'added ms (median - baseline)', 'peak RSS MiB'],
+    rows.map((r, k) => [r.name, fmt(r.total), fmt(r.p90), k === 0 ? '-' : fmt(r.added), mib(r.rss)]),
+  );
+  if (seed && ours) {
+    const ratio = ours.added / seed.added;
+    console.log(
+      `\nresticprom added time / seed added time = ${fmt(ratio, 2)} (goal: <= 0.50: ${ratio <= 0.5 ? 'met' : 'NOT met'})`,
+    );
+    console.log(`resticprom total / seed total = ${fmt(ours.total / seed.total, 2)}`);
+  }
+  console.log('\nOn the gateway afterwards:');
+  for (const l of seen) console.log(`  ${l}`);
+  console.log('\nRerun: npx tsx bench/overhead.ts [--runs N] [--fixture FILE]');
+} finally {
+  await gw.stop();
+  tmp.cleanup();
+}
