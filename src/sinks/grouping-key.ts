@@ -7,10 +7,15 @@
 import { InvalidMetricsError } from '../errors.js';
 
 const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+// In a `u` regexp a surrogate pair is one code point, so this matches only a lone surrogate:
+// it has no UTF-8 form (encodeURIComponent throws on it, Buffer turns it into U+FFFD).
+const LONE_SURROGATE_RE = /\p{Cs}/u;
 
 /**
  * Checks the grouping label names of a push: each matches `[a-zA-Z_][a-zA-Z0-9_]*`,
- * does not start with `__`, and is not `job` (the job is given on its own).
+ * does not start with `__`, and is not `job` (the job is given on its own); each value is a
+ * string of valid Unicode (no lone surrogate, which has no UTF-8 form), and `instance` is not
+ * empty.
  *
  * @throws InvalidMetricsError naming the bad label
  */
@@ -29,16 +34,31 @@ export function checkGroupingLabels(grouping: Record<string, string>): void {
     if (typeof value !== 'string') {
       throw new InvalidMetricsError(`grouping label ${name} must have a string value`);
     }
+    if (name === 'instance' && value === '') {
+      // The gateway gives every series without `instance` the label instance="", so this group's
+      // series equal those of the group without `instance`: the push is refused (400), and the
+      // failed group left behind breaks the gateway's whole /metrics page (seen with 1.5.1).
+      throw new InvalidMetricsError(
+        'grouping label instance must not be empty (the Pushgateway takes instance="" as no instance); leave it out instead',
+      );
+    }
+    if (LONE_SURROGATE_RE.test(value)) {
+      throw new InvalidMetricsError(
+        `grouping label ${name} has a value that is not valid Unicode (a lone surrogate)`,
+      );
+    }
   }
 }
 
 /**
- * Checks a job name: any non-empty string.
+ * Checks a job name: any non-empty string of valid Unicode.
  *
- * @throws InvalidMetricsError when it is empty
+ * @throws InvalidMetricsError when it is empty or holds a lone surrogate
  */
 export function checkJob(job: string): void {
   if (typeof job !== 'string' || job.length === 0) throw new InvalidMetricsError('job must not be empty');
+  if (LONE_SURROGATE_RE.test(job))
+    throw new InvalidMetricsError('job is not valid Unicode (a lone surrogate)');
 }
 
 /**

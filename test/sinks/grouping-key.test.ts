@@ -16,7 +16,7 @@ describe('encodeGroupingPath', () => {
       encodeGroupingPath('cleaner', { path: '/var/tmp' }),
       '/metrics/job/cleaner/path@base64/L3Zhci90bXA',
     );
-    assert.equal(encodeGroupingPath('j', { instance: '' }), '/metrics/job/j/instance@base64/=');
+    assert.equal(encodeGroupingPath('j', { host: '' }), '/metrics/job/j/host@base64/=');
     // 'ab?/' in base64 is 'YWI/Lw==': the url-safe alphabet turns '/' into '_', padding goes.
     assert.equal(encodeGroupingPath('j', { a: 'ab?/' }), '/metrics/job/j/a@base64/YWI_Lw');
   });
