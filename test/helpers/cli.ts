@@ -86,25 +86,7 @@ async function build(): Promise<void> {
     const out = String((err as { stdout?: Buffer }).stdout ?? '').slice(0, 2000);
     process.stderr.write(`ensureBuilt: npm run build failed, bundling the CLI only:\n${out}\n`);
   }
-  const { build: esbuild } = await import('esbuild');
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-  await esbuild({
-    absWorkingDir: ROOT,
-    entryPoints: { resticprom: 'src/cli/main.ts' },
-    outdir: 'dist/bin',
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    sourcemap: 'linked',
-    chunkNames: 'chunks/[name]-[hash]',
-    define: { RESTICPROM_VERSION: JSON.stringify(pkg.version) },
-    banner: {
-      js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-    },
-    logLevel: 'error',
-  });
+  execFileSync(process.execPath, ['scripts/build.mjs', '--cli-only'], { cwd: ROOT, stdio: 'pipe' });
 }
 
 /** Options of {@link runCli} and {@link spawnCli}. */
