@@ -91,16 +91,22 @@ describe('Pushgateway sink against the real gateway', () => {
     await sendToTarget(payload('a 2\n', 'j', { instance: 'x' }, 'put'), target);
     assert.equal((await gatewayGroups(gw.url)).length, 2);
 
+    // The gateway answers DELETE with 202 and applies it right after: poll for the result.
+    const labelsEventually = async (want: Record<string, string>[]) => {
+      let got: Record<string, string>[] = [];
+      for (let i = 0; i < 50; i++) {
+        got = (await gatewayGroups(gw.url)).map((g) => sortKeys(g.labels));
+        if (JSON.stringify(got) === JSON.stringify(want)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepEqual(got, want);
+    };
     await sendToTarget(payload('ignored', 'j', {}, 'delete'), target);
-    const groups = await gatewayGroups(gw.url);
-    assert.deepEqual(
-      groups.map((g) => sortKeys(g.labels)),
-      [{ instance: 'x', job: 'j' }],
-    );
+    await labelsEventually([{ instance: 'x', job: 'j' }]);
     // Deleting a group that does not exist is fine (202).
     await sendToTarget(payload('', 'j', { instance: 'nope' }, 'delete'), target);
     await sendToTarget(payload('', 'j', { instance: 'x' }, 'delete'), target);
-    assert.deepEqual(await gatewayGroups(gw.url), []);
+    await labelsEventually([]);
   });
 
   it('reads grouping values back exactly: "/", empty, spaces, "+", unicode, "%", dots', async () => {
