@@ -228,6 +228,9 @@ describe('Pushgateway sink against the real gateway', () => {
     assert.deepEqual(familyNames(grp), ['a', 'b']);
     assert.equal(groupValues(grp as GatewayGroup, 'a')[0]?.value, '3');
     await deleteFromGateway({ url: gw.url, job: 'lib', grouping: { instance: 'i' } });
+    // 202: applied right after the answer.
+    for (let i = 0; i < 50 && (await gatewayGroups(gw.url)).length > 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(await gatewayGroups(gw.url), []);
     await assert.rejects(
       pushToGateway({ url: gw.url, job: 'lib' }),
