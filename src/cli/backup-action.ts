@@ -122,9 +122,6 @@ export async function backupAction(
     if (r.outcome === 'failed') log.error(line, fields);
     else if (r.outcome === 'incomplete') log.warn(line, fields);
     if (r.outcome === 'success') log.info(line, fields);
-    if (r.outcome === 'failed' && r.stderrTail && log.format === 'text') {
-      for (const l of r.stderrTail.split('\n').filter(Boolean).slice(-5)) log.info(`  restic: ${l}`);
-    }
     reportDelivery(log, job.finish.delivery);
     if (job.isFallback) {
       log.info('no metrics destination configured; the metrics (also in the textfile above):');
