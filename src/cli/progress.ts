@@ -32,7 +32,7 @@ export function describeProgress(p: BackupProgress): string {
     : formatBytes(p.bytesDone);
   const rate = p.secondsElapsed > 0 ? `${formatBytes(p.bytesDone / p.secondsElapsed)}/s` : '';
   const eta = p.secondsRemaining !== undefined ? `ETA ${formatDuration(p.secondsRemaining * 1000)}` : '';
-  const errs = p.errorCount ? `${p.errorCount} errors` : '';
+  const errs = p.errorCount ? `${p.errorCount} error${p.errorCount === 1 ? '' : 's'}` : '';
   return [pct, files, bytes, rate, eta, errs].filter(Boolean).join('  ');
 }
 
