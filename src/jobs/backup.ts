@@ -4,7 +4,6 @@
  */
 import type { LoadedConfig } from '../config/index.js';
 import { profileDestinations, resolveProfile } from '../config/index.js';
-import { UsageError } from '../errors.js';
 import { runBackup } from '../restic/backup.js';
 import type { BackupItemError, BackupProgress, BackupResult } from '../restic/types.js';
 import { getResticVersion } from '../restic/version.js';
@@ -59,12 +58,9 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
   const stateDir = resolveJobStateDir(opts.loaded.config, opts.stateDir, env);
   const config = { ...opts.loaded.config, stateDir };
   const [profileName, profile] = resolveProfile(config, opts.profile);
-  if (!Object.hasOwn(profile.tiers, opts.tier)) {
-    const known = Object.keys(profile.tiers).join(', ') || 'none';
-    throw new UsageError(`profile "${profileName}" has no tier "${opts.tier}" (tiers: ${known})`);
-  }
-  await ensureStateDir(stateDir);
+  // Throws a usage error with a "did you mean" hint for an unknown tier, before anything is made.
   const target = profileDestinations(config, profileName, opts.tier);
+  await ensureStateDir(stateDir);
   const warnings: string[] = [...opts.loaded.warnings];
 
   const lock = await acquireRepositoryLock(stateDir, profile.repository, {

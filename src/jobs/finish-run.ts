@@ -54,9 +54,12 @@ export interface FinishRunResult {
 }
 
 /**
- * Records the run in the history, then delivers its metrics with POST to the
- * group `{job, grouping}`. The history append comes first so that every run the
- * history shows has had its metrics handed to the outbox.
+ * Records the run in the history and delivers its metrics with POST to the group
+ * `{job, grouping}`. The metrics are stored in the outbox first, then the run is
+ * recorded, then they are sent: a `kill -9` at any point leaves either a recorded run
+ * whose metrics wait in the outbox, or an unrecorded run whose stored metrics the next
+ * flush drops. So every run the history shows has its metrics delivered or queued, and
+ * the gateway never shows a run the history lacks.
  */
 export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult> {
   const warnings: string[] = [];
@@ -91,29 +94,41 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
       `could not save the latest metrics for the daemon: ${err instanceof Error ? err.message : err}`,
     );
   });
-  const appended = await appendRun(opts.stateDir, {
-    v: 1,
-    id: runId,
-    ...scope,
-    startedAt: opts.startedAt,
-    endedAt: opts.endedAt,
-    outcome: opts.outcome,
-    exitCode: opts.exitCode,
-    ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
-    ...(opts.summary !== undefined ? { summary: opts.summary } : {}),
-  });
-  warnings.push(...appended.warnings);
-  if (opts.target.isFallback) {
-    // The fallback textfile lives in our own state directory, which we create; a
-    // configured textfile's folder belongs to node_exporter and must already exist.
-    for (const d of opts.target.destinations) {
-      if (d.kind === 'textfile') await mkdir(dirname(d.path), { recursive: true, mode: 0o700 });
+  let isRecorded = false;
+  const record = async () => {
+    if (isRecorded) return;
+    isRecorded = true;
+    const appended = await appendRun(opts.stateDir, {
+      v: 1,
+      id: runId,
+      ...scope,
+      startedAt: opts.startedAt,
+      endedAt: opts.endedAt,
+      outcome: opts.outcome,
+      exitCode: opts.exitCode,
+      ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+      ...(opts.summary !== undefined ? { summary: opts.summary } : {}),
+    });
+    warnings.push(...appended.warnings);
+  };
+  try {
+    if (opts.target.isFallback) {
+      // The fallback textfile lives in our own state directory, which we create; a
+      // configured textfile's folder belongs to node_exporter and must already exist.
+      for (const d of opts.target.destinations) {
+        if (d.kind === 'textfile') await mkdir(dirname(d.path), { recursive: true, mode: 0o700 });
+      }
     }
+    const delivery = await deliver(payload, opts.target.destinations, {
+      stateDir: opts.stateDir,
+      ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
+      ...(opts.outbox ? { outbox: opts.outbox } : {}),
+      run: { id: runId, record },
+    });
+    return { runId, text, delivery, warnings };
+  } catch (err) {
+    // The metrics could not even be stored: the run still happened, record it if we can.
+    if (!isRecorded) await record().catch(() => {});
+    throw err;
   }
-  const delivery = await deliver(payload, opts.target.destinations, {
-    stateDir: opts.stateDir,
-    ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
-    ...(opts.outbox ? { outbox: opts.outbox } : {}),
-  });
-  return { runId, text, delivery, warnings };
 }

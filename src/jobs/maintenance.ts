@@ -6,9 +6,9 @@
  * stats are about the whole repository, so `{tier}` in the grouping stands for the
  * command's name (`check`, `stats`) and their series carry no `tier` label.
  */
-import type { Config, LoadedConfig, ProfileConfig } from '../config/index.js';
+import type { Config, LoadedConfig, ProfileConfig, TierConfig } from '../config/index.js';
 import { profileDestinations, resolveProfile } from '../config/index.js';
-import { ResticCommandError, UsageError } from '../errors.js';
+import { ResticCommandError } from '../errors.js';
 import type { Sample } from '../metrics/build.js';
 import { CHECK_METRICS, FORGET_METRICS, type RunStatus, STATS_METRICS } from '../metrics/names.js';
 import type { ResticCommandOptions } from '../restic/backup.js';
@@ -131,19 +131,15 @@ export async function runForgetJob(
   opts: MaintenanceOptions & { tier: string; prune?: boolean },
 ): Promise<ForgetJobResult> {
   return withPrepared(opts, 'forget', async (p) => {
-    const tier = p.profile.tiers[opts.tier];
-    if (!tier) {
-      throw new UsageError(
-        `profile "${p.profileName}" has no tier "${opts.tier}" (tiers: ${Object.keys(p.profile.tiers).join(', ')})`,
-      );
-    }
+    // Throws a usage error with a "did you mean" hint for an unknown tier.
+    const target = profileDestinations(p.config, p.profileName, opts.tier);
+    const tier = p.profile.tiers[opts.tier] as TierConfig;
     const result = await runForget({
       ...p.restic,
       tags: [opts.tier],
       keep: tierKeepPolicy(tier),
       prune: opts.prune ?? p.profile.prune,
     });
-    const target = profileDestinations(p.config, p.profileName, opts.tier);
     const status = statusOf(result.outcome);
     const finish = await finishRun({
       stateDir: p.stateDir,
