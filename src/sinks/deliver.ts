@@ -7,7 +7,14 @@ import { OutboxBusyError, UsageError } from '../errors.js';
 import { validateExposition } from '../metrics/exposition.js';
 import { ensureStateDir } from '../state/dir.js';
 import { checkGroupingLabels, checkJob } from './grouping-key.js';
-import { type FlushReport, Outbox, type OutboxEntry, type OutboxEvent, type SendFunction } from './outbox.js';
+import {
+  type FlushReport,
+  Outbox,
+  type OutboxEntry,
+  type OutboxEvent,
+  type SendFunction,
+  setRunInFlight,
+} from './outbox.js';
 import { describeTarget, expandTargets, type SendOptions, type Target } from './target.js';
 import type { DeliveryReport, Destination, HttpOptions, MetricsPayload } from './types.js';
 
@@ -34,6 +41,16 @@ export interface DeliverOptions {
   send?: SendFunction;
   /** Clock, Unix ms. @default Date.now */
   now?: () => number;
+  /**
+   * The run these metrics belong to. Its entries are stored first, then `record` writes the
+   * run's history record (the commit point), and only then is anything sent. Entries of a
+   * run that was never recorded (the process was killed in between) are dropped unsent by
+   * the next flush, so the gateway never shows a run the history does not hold, and every
+   * run the history holds has its metrics in the outbox. `record` runs exactly once when
+   * the entries were stored; its error is thrown.
+   * @default none (plain push: entries are sent at once)
+   */
+  run?: { id: string; record: () => Promise<void> };
 }
 
 /** A {@link DeliveryReport} plus what happened in the outbox. */
@@ -74,6 +91,23 @@ export async function deliver(
   }
   const perDestination = destinations.map((d) => expandTargets(d));
   const targets = perDestination.flat();
+  const run = opts.run ? { runId: opts.run.id } : undefined;
+  if (opts.run) setRunInFlight(opts.run.id, true);
+  try {
+    return await deliverStored(payload, destinations, perDestination, targets, run, opts);
+  } finally {
+    if (opts.run) setRunInFlight(opts.run.id, false);
+  }
+}
+
+async function deliverStored(
+  payload: MetricsPayload,
+  destinations: Destination[],
+  perDestination: Target[][],
+  targets: Target[],
+  run: { runId: string } | undefined,
+  opts: DeliverOptions,
+): Promise<DeliverResult> {
   await ensureStateDir(opts.stateDir);
   const outbox = new Outbox({
     stateDir: opts.stateDir,
@@ -82,7 +116,8 @@ export async function deliver(
   });
   try {
     return await outbox.withLock(async () => {
-      const enq = await outbox.enqueue(payload, targets);
+      const enq = await outbox.enqueue(payload, targets, undefined, run);
+      await opts.run?.record();
       const flush = await outbox.flush({
         credentials: credentialsFor(targets),
         ...flushExtras(opts),
@@ -97,7 +132,8 @@ export async function deliver(
     if (!(err instanceof OutboxBusyError)) throw err;
     // Another run has been delivering for longer than we wait: store ours without the lock;
     // that run or the next one sends it, after the older entries of its group.
-    const entries = await outbox.store(payload, targets);
+    const entries = await outbox.store(payload, targets, run);
+    await opts.run?.record();
     const reason = `${err.message}; this run's metrics wait in the outbox for the next flush`;
     return {
       delivered: [],

@@ -23,6 +23,7 @@ import { access, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/prom
 import { join } from 'node:path';
 import { InvalidMetricsError, LockBusyError, OutboxBusyError, SinkError } from '../errors.js';
 import { isProcessAlive, tempFileOwner, writeFileAtomic } from '../state/dir.js';
+import { recordedRuns } from '../state/history.js';
 import { acquireLockFile, type HeldLock } from '../state/lock.js';
 import { describeTarget, type SendOptions, sendToTarget, type Target } from './target.js';
 import type { HttpOptions, MetricsPayload, PushMethod, SecretSource } from './types.js';
@@ -66,6 +67,14 @@ export interface OutboxEntry {
   lastAttemptAt?: number;
   /** Secrets that were given inline and are not stored; the caller passes them to {@link Outbox.flush}. */
   secretsFromCaller: string[];
+  /**
+   * The run (history record id) these metrics belong to. Such an entry is written ahead of
+   * the run's history record and is sent only once the history holds that record; if the
+   * writer ended without recording it (killed in between), the entry is dropped unsent.
+   */
+  runId?: string;
+  /** The pid of the process that wrote an entry with a `runId`. */
+  writerPid?: number;
 }
 
 /** One entry in a report: which payload, which target, and why. */
@@ -158,6 +167,17 @@ export function isSecretHeader(name: string): boolean {
 }
 
 let sequence = 0;
+/** Runs of this process whose entries are stored and whose history record is being written. */
+const runsInFlight = new Set<string>();
+
+/**
+ * Marks a run of this process as being recorded (`true`) or done (`false`): while marked,
+ * a flush in this process keeps its entries waiting instead of judging them unrecorded.
+ */
+export function setRunInFlight(runId: string, isInFlight: boolean): void {
+  if (isInFlight) runsInFlight.add(runId);
+  else runsInFlight.delete(runId);
+}
 const lockContext = new AsyncLocalStorage<Outbox>();
 const ENTRY_FILE = /^(\d{13}-\d{6}-[0-9a-f]{8})\.json$/;
 
@@ -175,11 +195,13 @@ export class Outbox {
   readonly deadDir: string;
   readonly maxEntries: number;
   readonly maxBytes: number;
+  private readonly stateDir: string;
   private readonly lockTimeoutMs: number;
   private readonly now: () => number;
   private isPrepared = false;
 
   constructor(opts: OutboxOptions) {
+    this.stateDir = opts.stateDir;
     this.dir = join(opts.stateDir, 'outbox');
     this.deadDir = join(this.dir, 'dead');
     this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
@@ -221,12 +243,15 @@ export class Outbox {
    * Stores `payload` for each target, one entry per target, fsynced, mode 0600. Older entries
    * of a group that the new one replaces (PUT, DELETE, textfile) are removed as superseded; past
    * the bounds the oldest other entries are dropped. Inline secrets are never written: such an
-   * entry lists them in `secretsFromCaller`.
+   * entry lists them in `secretsFromCaller`. With `run.runId` the entries belong to a run
+   * whose history record is written next (see {@link OutboxEntry.runId}); they replace
+   * nothing until then (the next flush supersedes).
    */
   async enqueue(
     payload: MetricsPayload,
     targets: Target[],
     failure?: { error: string; attempts: number },
+    run?: { runId: string },
   ): Promise<EnqueueResult> {
     return this.withLock(async () => {
       const existing = await this.readEntries(true);
@@ -240,12 +265,14 @@ export class Outbox {
         warnings: existing.corrupt.map((c) => `moved ${c.file} to ${this.deadDir}: ${c.reason}`),
       };
       for (const target of targets) {
-        const entry = this.makeEntry(payload, target, ts, failure);
+        const entry = this.makeEntry(payload, target, ts, failure, run);
         await writeEntry(join(this.dir, `${entry.id}.json`), entry);
         result.entries.push(entry);
       }
       const all = [...existing.entries, ...result.entries];
-      const kept = await this.supersede(all, result.superseded);
+      // Entries of a run not yet recorded must not remove recorded ones: if the run never
+      // gets recorded they are dropped, and the older entries would be lost with them.
+      const kept = run ? all : await this.supersede(all, result.superseded);
       await this.enforceBounds(kept, new Set(result.entries.map((e) => e.id)), result);
       return result;
     });
@@ -256,13 +283,13 @@ export class Outbox {
    * flush applies superseding, the next enqueue the bounds). For when another process
    * holds the lock too long; the entries sort after everything already stored.
    */
-  async store(payload: MetricsPayload, targets: Target[]): Promise<OutboxEntry[]> {
+  async store(payload: MetricsPayload, targets: Target[], run?: { runId: string }): Promise<OutboxEntry[]> {
     await this.prepare();
     let ts = this.now();
     for (const name of await this.entryNames()) ts = Math.max(ts, Number(name.slice(0, 13)));
     const out: OutboxEntry[] = [];
     for (const target of targets) {
-      const entry = this.makeEntry(payload, target, ts);
+      const entry = this.makeEntry(payload, target, ts, undefined, run);
       await writeEntry(join(this.dir, `${entry.id}.json`), entry);
       out.push(entry);
     }
@@ -334,20 +361,66 @@ export class Outbox {
       };
       const read = await this.readEntries(true);
       report.corrupt.push(...read.corrupt);
-      const entries = await this.supersede(read.entries, report.superseded);
+      const { kept, waiting } = await this.checkRuns(read.entries, report);
+      const entries = await this.supersede(kept, report.superseded);
       const byTarget = new Map<string, OutboxEntry[]>();
       for (const e of entries) {
         const list = byTarget.get(e.targetId) ?? [];
         list.push(e);
         byTarget.set(e.targetId, list);
       }
-      await Promise.all([...byTarget.values()].map((list) => this.flushTarget(list, opts, report)));
+      await Promise.all([...byTarget.values()].map((list) => this.flushTarget(list, opts, report, waiting)));
       report.remaining = (await this.entryNames()).length;
       return report;
     });
   }
 
-  private async flushTarget(list: OutboxEntry[], opts: FlushOptions, report: FlushReport): Promise<void> {
+  /**
+   * Sorts out entries written ahead of their run's history record: recorded ones (and
+   * entries without a run) go on; one whose writer still runs waits; one whose writer ended
+   * without recording the run is removed unsent and reported with the superseded.
+   */
+  private async checkRuns(
+    entries: OutboxEntry[],
+    report: FlushReport,
+  ): Promise<{ kept: OutboxEntry[]; waiting: Map<string, string> }> {
+    const waiting = new Map<string, string>();
+    if (!entries.some((e) => e.runId !== undefined)) return { kept: entries, waiting };
+    const recorded = await recordedRuns(this.stateDir);
+    const kept: OutboxEntry[] = [];
+    for (const e of entries) {
+      const runId = e.runId;
+      // A rotation may have folded an old record into counts: an entry older than it is trusted.
+      const isRotatedAway = recorded.rotatedAt !== undefined && e.enqueuedAt <= recorded.rotatedAt;
+      if (runId === undefined || recorded.ids.has(runId) || isRotatedAway) {
+        kept.push(e);
+        continue;
+      }
+      const pid = e.writerPid;
+      const isWriterAt =
+        pid === process.pid ? runsInFlight.has(runId) : pid !== undefined && isProcessAlive(pid);
+      if (isWriterAt) {
+        waiting.set(e.id, `waits for process ${pid} to record run ${runId} in the history`);
+        kept.push(e);
+        continue;
+      }
+      await rm(join(this.dir, `${e.id}.json`), { force: true });
+      report.superseded.push(
+        event(
+          e,
+          `dropped unsent: its run ${runId} was never recorded in the history (the process ended between storing the metrics and recording the run)`,
+        ),
+      );
+    }
+    return { kept, waiting };
+  }
+
+  private async flushTarget(
+    list: OutboxEntry[],
+    opts: FlushOptions,
+    report: FlushReport,
+    waiting: ReadonlyMap<string, string>,
+  ): Promise<void> {
     const send = opts.send ?? sendToTarget;
     const env = opts.sendOptions?.env ?? process.env;
     let blocked: string | undefined;
@@ -358,6 +431,12 @@ export class Outbox {
       }
       if (blocked !== undefined) {
         report.pending.push(event(entry, blocked));
+        continue;
+      }
+      const waitsFor = waiting.get(entry.id);
+      if (waitsFor !== undefined) {
+        blocked = `${targetLabel(entry)}: an earlier entry ${waitsFor}`;
+        report.pending.push(event(entry, waitsFor));
         continue;
       }
       const resolved = await resolveTarget(entry, opts.credentials?.(entry.targetId), env);
@@ -419,6 +498,7 @@ export class Outbox {
     target: Target,
     ts: number,
     failure?: { error: string; attempts: number },
+    run?: { runId: string },
   ): OutboxEntry {
     sequence = (sequence + 1) % 1_000_000;
     const id = `${String(ts).padStart(13, '0')}-${String(sequence).padStart(6, '0')}-${randomBytes(4).toString('hex')}`;
@@ -438,6 +518,7 @@ export class Outbox {
       attempts: failure?.attempts ?? 0,
       ...(failure ? { firstError: failure.error, lastError: failure.error, lastAttemptAt: this.now() } : {}),
       secretsFromCaller,
+      ...(run ? { runId: run.runId, writerPid: process.pid } : {}),
     };
   }
 

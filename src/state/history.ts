@@ -200,6 +200,28 @@ export async function readHistory(stateDir: string, options: ReadHistoryOptions 
   return { records, warnings };
 }
 
+/** The ids of the runs a history holds, and when it was last rotated. */
+export interface RecordedRuns {
+  ids: Set<string>;
+  /** Unix ms of the last rotation (records older than it may have been folded into counts). */
+  rotatedAt: number | undefined;
+}
+
+/**
+ * Returns the ids of every run the history records, and the time of its last rotation.
+ * The outbox uses it to tell a run's metrics that were written ahead of the run's record
+ * from those of a run that was never recorded (killed between the two writes).
+ */
+export async function recordedRuns(stateDir: string): Promise<RecordedRuns> {
+  const ids = new Set<string>();
+  let rotatedAt: number | undefined;
+  for await (const item of scanHistory(stateDir)) {
+    if (item.type === 'record') ids.add(item.record.id);
+    else if (item.type === 'base') rotatedAt = item.rotatedAt;
+  }
+  return { ids, rotatedAt };
+}
+
 /** Counts of runs by outcome, and the warnings of reading the history. */
 export interface RunCountersResult {
   counts: OutcomeCounts;
@@ -283,7 +305,7 @@ export function isSuccess(record: Pick<RunRecord, 'outcome'>): boolean {
 
 type ScanItem =
   | { type: 'record'; record: RunRecord }
-  | { type: 'base'; entries: BaseEntry[] }
+  | { type: 'base'; entries: BaseEntry[]; rotatedAt: number | undefined }
   | { type: 'warning'; message: string };
 
 /** Streams the history's lines as records, base lines and warnings. */
@@ -326,7 +348,14 @@ function parseLine(file: string, lineNo: number, line: string): ScanItem {
   if (isRecord(v)) return { type: 'record', record: v };
   if (typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'base') {
     const entries = (v as { counts?: unknown }).counts;
-    if (Array.isArray(entries)) return { type: 'base', entries: entries as BaseEntry[] };
+    const rotatedAt = (v as { rotatedAt?: unknown }).rotatedAt;
+    if (Array.isArray(entries)) {
+      return {
+        type: 'base',
+        entries: entries as BaseEntry[],
+        rotatedAt: typeof rotatedAt === 'number' ? rotatedAt : undefined,
+      };
+    }
   }
   return { type: 'warning', message: `${file} line ${lineNo}: not a run record, skipped` };
 }
