@@ -57,6 +57,9 @@ const NOT_AN_ERROR = [
   /^signal .* received/,
   /^(create exclusive lock|load indexes|check all packs|check snapshots|read all data|read group)/,
   /^(no errors were found|Warning: )/,
+  // a backend retry notice (restic 0.14 retries a missing pack for minutes); the error it
+  // leads to is reported on its own line
+  / returned error, retrying after /,
 ];
 
 /**
