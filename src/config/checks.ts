@@ -131,6 +131,17 @@ function checkProfile(p: Rec, at: (string | number)[], out: RawProblem[]): void 
       }
     }
   }
+  for (const job of ['check', 'stats'] as const) {
+    const block = p[job];
+    if (isRec(block) && isSet(block.schedule) && isRec(p.tiers) && job in p.tiers) {
+      const unit = `resticprom-${String(at[1])}-${job}`;
+      out.push({
+        path: [...at, 'tiers', job],
+        isAtKey: true,
+        message: `tier "${job}" has the name of the profile's scheduled ${job}: both would be ${unit}.service and .timer (and one crontab line); rename the tier`,
+      });
+    }
+  }
   if (isRec(p.metrics)) checkMetrics(p.metrics, [...at, 'metrics'], out);
 }
 

@@ -30,5 +30,6 @@ export type {
   PushgatewayConfig,
   RemoteWriteConfig,
   ResticPasswordSource,
+  StatsConfig,
   TierConfig,
 } from './types.js';

@@ -118,8 +118,13 @@ function normalizeProfile(p: RawProfile, ctx: Ctx): ProfileConfig {
   if (p.nice !== undefined) out.nice = p.nice;
   if (p['inactivity-timeout'] !== undefined) out.inactivityTimeoutMs = ms(p['inactivity-timeout']);
   if (p.check) {
-    out.check =
-      p.check['read-data-subset'] === undefined ? {} : { readDataSubset: p.check['read-data-subset'] };
+    out.check = {};
+    if (p.check.schedule !== undefined) out.check.schedule = p.check.schedule.trim();
+    if (p.check['read-data-subset'] !== undefined) out.check.readDataSubset = p.check['read-data-subset'];
+  }
+  if (p.stats) {
+    out.stats = {};
+    if (p.stats.schedule !== undefined) out.stats.schedule = p.stats.schedule.trim();
   }
   return out;
 }

@@ -155,15 +155,25 @@ const profile = strictObj({
   'unlock-stale-locks': z.boolean().optional(),
   'forget-after-backup': z.boolean().optional(),
   prune: z.boolean().optional(),
-  check: strictObj({
-    'read-data-subset': z
-      .string()
-      .regex(
-        /^(\d+(\.\d+)?%|\d+\/\d+|\d+[KMGT]?)$/,
-        'must be like 5%, 1/7 or 500M (restic --read-data-subset)',
-      )
-      .optional(),
-  })
+  check: strictObj(
+    {
+      schedule: cron.optional(),
+      'read-data-subset': z
+        .string()
+        .regex(
+          /^(\d+(\.\d+)?%|\d+\/\d+|\d+[KMGT]?)$/,
+          'must be like 5%, 1/7 or 500M (restic --read-data-subset)',
+        )
+        .optional(),
+    },
+    'restic check: schedule (cron) for the daemon and schedule install; read-data-subset also reads that much data',
+  )
+    .nullable()
+    .optional(),
+  stats: strictObj(
+    { schedule: cron.optional() },
+    'restic stats (repository size, snapshots per tier): schedule (cron) for the daemon and schedule install',
+  )
     .nullable()
     .optional(),
   tiers: z.record(z.string(), tier),

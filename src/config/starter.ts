@@ -30,6 +30,11 @@ profiles:
     cpu-limit: 1                            # GOMAXPROCS=1: restic uses one core
     nice: 10                                # lower CPU/IO priority
     forget-after-backup: false              # true: restic forget --tag <tier> with the keep options
+    # Repository health and size, on their own schedules (the daemon and
+    # \`resticprom schedule install\` run them; by hand: resticprom check / stats).
+    # With timers or cron, set lock.wait so a run that meets a backup waits for it.
+    # check: { schedule: "0 5 * * 0", read-data-subset: "5%" }  # Sundays 05:00, reads 5% of the data
+    # stats: { schedule: "15 * * * *" }                         # hourly: size, snapshots per tier
     tiers:                                  # the tier is the snapshot's tag
       sub-daily: { schedule: "0 */4 * * *", keep-last: 12 }  # every 4 hours, kept two days
       daily:     { schedule: "30 1 * * *",  keep-last: 7 }   # kept seven days

@@ -46,10 +46,24 @@ export interface TierConfig {
   maxAgeMs?: number;
 }
 
-/** `check:` of a profile: run `restic check` after the backup. */
+/** `check:` of a profile: when `restic check` runs on its own, and how much data it reads. */
 export interface CheckConfig {
+  /**
+   * Cron expression (like {@link TierConfig.schedule}) on which the daemon and
+   * `schedule install` run `resticprom check`; absent: check runs only by hand.
+   */
+  schedule?: string;
   /** `--read-data-subset` (`5%`, `1/7`, `500M`); absent: metadata only. */
   readDataSubset?: string;
+}
+
+/** `stats:` of a profile: when `restic stats` runs on its own. */
+export interface StatsConfig {
+  /**
+   * Cron expression (like {@link TierConfig.schedule}) on which the daemon and
+   * `schedule install` run `resticprom stats`; absent: stats runs only by hand.
+   */
+  schedule?: string;
 }
 
 /** A Pushgateway destination as configured: one or several gateways (an HA pair). */
@@ -108,8 +122,10 @@ export interface ProfileConfig {
   forgetAfterBackup: boolean;
   /** Add `--prune` to that forget. @default false */
   prune: boolean;
-  /** Run `restic check` after the backup when set. */
+  /** `check:` its schedule and `read-data-subset`; absent: check runs only by hand, metadata only. */
   check?: CheckConfig;
+  /** `stats:` its schedule; absent: stats runs only by hand. */
+  stats?: StatsConfig;
   /** Tiers by name (the name is the restic tag); at least one. */
   tiers: Record<string, TierConfig>;
   /** Metric naming and delivery. */
@@ -122,7 +138,12 @@ export interface DaemonConfig {
   listen: string;
   /** On start, run a tier whose last scheduled run was missed while the daemon was down. @default true */
   runMissed: boolean;
-  /** How long a missed run may be started late, ms. @default 300000 (5m) */
+  /**
+   * Shutdown grace period, ms: on SIGTERM/SIGINT the daemon lets a running restic
+   * finish for this long, then interrupts it (restic gets SIGINT; the run is still
+   * recorded and reported as interrupted).
+   * @default 300000 (5m)
+   */
   gracePeriodMs: number;
   /** Basic auth for the daemon's endpoint. */
   basicAuth?: { username: string; password: SecretSource };

@@ -115,7 +115,8 @@ profiles:
     unlock-stale-locks: true
     forget-after-backup: true
     prune: true
-    check: { read-data-subset: 5% }
+    check: { schedule: "0 5 * * 0", read-data-subset: 5% }
+    stats: { schedule: " 15 * * * * " }
     tiers:
       hourly: { schedule: "0 0 * * * *", keep-hourly: 24, keep-within: 1y5m, max-age: 3h }
     metrics:
@@ -171,7 +172,8 @@ profiles:
       unlockStaleLocks: true,
       forgetAfterBackup: true,
       prune: true,
-      check: { readDataSubset: '5%' },
+      check: { schedule: '0 5 * * 0', readDataSubset: '5%' },
+      stats: { schedule: '15 * * * *' },
       tiers: {
         hourly: {
           schedule: '0 0 * * * *',
@@ -366,6 +368,76 @@ profiles:
     ]);
   });
 
+  it('takes check and stats without a schedule (run by hand only), and leaves them out when absent', async () => {
+    const base =
+      'profiles:\n  p:\n    repository: /r\n    password-file: /p\n    paths: [/a]\n    tiers: { daily: { schedule: "0 1 * * *" } }\n';
+    const bare = await loadConfig({ file: write('no-check.yaml', base), env: ENV });
+    assert.equal(bare.config.profiles.p?.check, undefined);
+    assert.equal(bare.config.profiles.p?.stats, undefined);
+    const empty = await loadConfig({
+      file: write('empty-check.yaml', `${base}    check: { read-data-subset: 1/7 }\n    stats: {}\n`),
+      env: ENV,
+    });
+    assert.deepEqual(empty.config.profiles.p?.check, { readDataSubset: '1/7' });
+    assert.deepEqual(empty.config.profiles.p?.stats, {});
+  });
+
+  it('checks the check and stats schedules like tier schedules, each problem at its line', async () => {
+    const { file, problems } = await problemsOf(`profiles:
+  nfs:
+    repository: /r
+    password-file: /p
+    paths: [/a]
+    check:
+      schedule: "0 5 * * 8"
+      read-data-subset: 5%
+    stats: { schedule: "15 * * *", every: 1h }
+    tiers:
+      daily: { schedule: "30 1 * * *" }
+  web:
+    repository: /w
+    password-file: /p
+    paths: [/b]
+    check: { schedule: 7 }
+    stats:
+      schedule: "0 0 31 2 *"
+    tiers:
+      daily: { schedule: "30 1 * * *" }
+`);
+    assert.deepEqual(
+      problems.map((p) => `${p.line} ${p.path}: ${p.message}`),
+      [
+        '7 profiles.nfs.check.schedule: invalid cron expression "0 5 * * 8": Invalid value for dayOfWeek: 8',
+        '9 profiles.nfs.stats.schedule: "15 * * *" has 4 fields; write 5 (minute hour day month weekday) or 6 with a leading seconds field',
+        '9 profiles.nfs.stats.every: unknown key "every"',
+        '16 profiles.web.check.schedule: expected a string, got number 7',
+        '18 profiles.web.stats.schedule: "0 0 31 2 *" never runs',
+      ],
+    );
+    assert.ok(problems.every((p) => p.file === file));
+  });
+
+  it('refuses a tier named like the scheduled check or stats (their units would clash)', async () => {
+    const { problems } = await problemsOf(`profiles:
+  nfs:
+    repository: /r
+    password-file: /p
+    paths: [/a]
+    check: { schedule: "0 5 * * 0" }
+    stats: { read-data: 1 }
+    tiers:
+      check: { schedule: "30 1 * * *" }
+      stats: { schedule: "30 2 * * *" }
+`);
+    assert.deepEqual(
+      problems.map((p) => `${p.line} ${p.path}: ${p.message}`),
+      [
+        '7 profiles.nfs.stats.read-data: unknown key "read-data"',
+        '9 profiles.nfs.tiers.check: tier "check" has the name of the profile\'s scheduled check: both would be resticprom-nfs-check.service and .timer (and one crontab line); rename the tier',
+      ],
+    );
+  });
+
   it('derives the keep policy from the schedule when a tier sets none', async () => {
     const file = write(
       'keep.yaml',
@@ -515,5 +587,10 @@ profiles:
     assert.deepEqual(nfs?.excludeIfPresent, ['.nobackup']);
     assert.equal(nfs?.metrics.job, 'nfs_backup');
     assert.deepEqual(nfs?.metrics.grouping, { instance: '{tier}' });
+    assert.equal(nfs?.check, undefined, 'check and stats are commented out');
+    // Uncommented, the check and stats examples load as written.
+    const enabled = parse(renderStarterConfig().replace(/^ {4}# (check|stats): /gm, '    $1: '));
+    assert.deepEqual(enabled.profiles.nfs?.check, { schedule: '0 5 * * 0', readDataSubset: '5%' });
+    assert.deepEqual(enabled.profiles.nfs?.stats, { schedule: '15 * * * *' });
   });
 });

@@ -85,6 +85,24 @@ describe('configJsonSchema', () => {
     ]);
   });
 
+  it('describes check and stats with their schedule, and rejects a schedule that is not a string', () => {
+    const profile = (schema.properties as Record<string, Schema>).profiles?.additionalProperties as Schema;
+    const props = profile.properties as Record<string, Schema>;
+    const objectOf = (s: Schema | undefined) =>
+      ((s?.anyOf as Schema[] | undefined) ?? []).find((b) => b.type === 'object');
+    assert.deepEqual(Object.keys(objectOf(props.check)?.properties as object), [
+      'schedule',
+      'read-data-subset',
+    ]);
+    assert.deepEqual(Object.keys(objectOf(props.stats)?.properties as object), ['schedule']);
+    const doc = parse(SPEC_EXAMPLE);
+    doc.profiles.nfs.check = { schedule: '0 5 * * 0', 'read-data-subset': '5%' };
+    doc.profiles.nfs.stats = { schedule: '15 * * * *' };
+    assert.deepEqual(check(schema, doc), []);
+    doc.profiles.nfs.stats = { schedule: 15, every: '1h' };
+    assert.deepEqual(check(schema, doc), ['$.profiles.nfs.stats: matches no anyOf branch']);
+  });
+
   it("accepts the specification's example and the starter file", () => {
     assert.deepEqual(check(schema, parse(SPEC_EXAMPLE)), []);
     assert.deepEqual(check(schema, parse(renderStarterConfig())), []);
