@@ -22,7 +22,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidMetricsError, LockBusyError, OutboxBusyError, SinkError } from '../errors.js';
-import { isProcessAlive, tempFileOwner, writeFileAtomic } from '../state/dir.js';
+import { isProcessAlive, removeDeadTempFiles, writeFileAtomic } from '../state/dir.js';
 import { recordedRuns } from '../state/history.js';
 import { acquireLockFile, type HeldLock } from '../state/lock.js';
 import { describeTarget, type SendOptions, sendToTarget, type Target } from './target.js';
@@ -616,16 +616,20 @@ export class Outbox {
     return { id: entry.id, file, ...dead, entry };
   }
 
-  /** Removes temp files whose writer is no longer running (a crash mid-write). */
+  /**
+   * Removes temp files whose writer is no longer running (a crash mid-write): in the outbox,
+   * and in the state directory's own folders (history, locks, latest metrics, fallback textfiles).
+   */
   private async cleanTempFiles(): Promise<void> {
-    for (const dir of [this.dir, this.deadDir]) {
-      for (const name of await readdir(dir)) {
-        const pid = tempFileOwner(name);
-        // A live writer's temp file (another process, or an atomic write of ours in flight) stays.
-        if (pid === undefined || pid === process.pid || isProcessAlive(pid)) continue;
-        await rm(join(dir, name), { force: true });
-      }
-    }
+    const s = this.stateDir;
+    await removeDeadTempFiles([
+      this.dir,
+      this.deadDir,
+      s,
+      join(s, 'locks'),
+      join(s, 'latest'),
+      join(s, 'metrics'),
+    ]);
   }
 }
 

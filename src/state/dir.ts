@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { access, chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { StateError } from '../errors.js';
@@ -109,12 +109,37 @@ export async function syncDir(dir: string): Promise<void> {
 }
 
 /**
- * Returns the pid of the process that wrote a temp file named by {@link writeFileAtomic},
- * or undefined when `name` is not such a temp file.
+ * Returns the pid of the process that wrote a temp file named by {@link writeFileAtomic}
+ * (`.<name>.<pid>.<hex>.tmp`), or by the lock files and the history rotation
+ * (`<name>.<pid>.<hex>.tmp`), or undefined when `name` is not such a temp file.
  */
 export function tempFileOwner(name: string): number | undefined {
-  const m = /^\..*\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
+  const m = /^.+\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
   return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Removes, from each folder of `dirs`, the temp files whose writer is gone (a crash or
+ * `kill -9` mid-write); a live writer's, and this process's, stay. Folders that do not
+ * exist are skipped. Returns the paths removed.
+ */
+export async function removeDeadTempFiles(dirs: string[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const pid = tempFileOwner(name);
+      if (pid === undefined || pid === process.pid || isProcessAlive(pid)) continue;
+      await rm(join(dir, name), { force: true });
+      removed.push(join(dir, name));
+    }
+  }
+  return removed;
 }
 
 /** True when a process with this pid exists (it may belong to another user). */
