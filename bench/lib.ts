@@ -86,6 +86,8 @@ export interface Timed {
   maxRssKiB: number;
   exitCode: number | null;
   stderr: string;
+  /** Standard output, when `stdout: 'pipe'` was asked for. */
+  stdout: string;
 }
 
 /**
@@ -96,7 +98,7 @@ export interface Timed {
 export async function runTimed(
   cmd: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdout?: 'ignore' | 'inherit' } = {},
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdout?: 'ignore' | 'inherit' | 'pipe' } = {},
 ): Promise<Timed> {
   const rssFile = join(tmpdir(), `resticprom-bench-rss-${process.pid}`);
   const [file, argv] = GNU_TIME ? [GNU_TIME, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
@@ -107,6 +109,10 @@ export async function runTimed(
     stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'],
   });
   let stderr = '';
+  let stdout = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
   child.stderr?.on('data', (d: Buffer) => {
     if (stderr.length < 8192) stderr += d.toString();
   });
@@ -122,7 +128,7 @@ export async function runTimed(
     maxRssKiB = Number(lines.at(-1));
     rmSync(rssFile, { force: true });
   }
-  return { ms, maxRssKiB, exitCode, stderr };
+  return { ms, maxRssKiB, exitCode, stderr, stdout };
 }
 
 /** Writes an executable `restic` wrapper that runs the fake restic (a config needs one path). */

@@ -136,6 +136,7 @@ export async function runBackup(opts: RunBackupOptions): Promise<BackupResult> {
       ...commonSpawnOptions(opts),
       args: buildBackupArgs(opts),
       onStdoutLine: (l) => parser.push(l, 'stdout'),
+      onStdoutBytes: parser.pushBytes,
       onStderrLine: (l) => parser.push(l, 'stderr'),
     });
   } catch (err) {

@@ -78,6 +78,13 @@ export interface BackupParseResult {
 export interface BackupParser {
   /** Feeds one line (without its line break). Never throws on restic's output. */
   push(line: string, stream?: ResticStream): void;
+  /**
+   * Feeds one stdout line as bytes (`buf[start..end)`) when that is enough: a `verbose_status`
+   * item line, which is only counted, is handled without decoding and true is returned. For
+   * every other line it returns false and changes nothing; feed that line to `push` instead.
+   * Same result as `push(buf.toString('utf8', start, end))`; pass it as `onStdoutBytes`.
+   */
+  pushBytes(buf: Uint8Array, start: number, end: number): boolean;
   /** What was learned so far; call after the last line. */
   result(): BackupParseResult;
 }
@@ -86,6 +93,9 @@ const P_STATUS = '{"message_type":"status",';
 const P_SCAN_OLD = '{"message_type":"status","action":"scan_finished"';
 const P_VERBOSE = '{"message_type":"verbose_status",';
 const P_SCAN_NEW = '{"message_type":"verbose_status","action":"scan_finished"';
+const B_VERBOSE = Buffer.from(P_VERBOSE);
+// What follows P_VERBOSE in a scan_finished line.
+const B_SCAN_REST = Buffer.from(P_SCAN_NEW.slice(P_VERBOSE.length));
 const MAX_SAMPLES = 5;
 const MAX_TAIL_LINE = 1024;
 // ESC [ ... final byte: restic's terminal codes, e.g. `\x1b[2K` before "signal interrupt received".
@@ -222,6 +232,19 @@ export function createBackupParser(opts: BackupParserOptions = {}): BackupParser
     handleObject(parsed as Record<string, unknown>, line);
   };
 
+  const pushBytes = (buf: Uint8Array, start: number, end: number): boolean => {
+    // Byte loops, not Buffer.compare: a native call per line costs more than 40 JIT-ed compares.
+    const n = B_VERBOSE.length;
+    if (end - start <= n || buf[end - 1] !== 125 /* } */) return false;
+    for (let i = 0; i < n; i++) if (buf[start + i] !== B_VERBOSE[i]) return false;
+    const at = start + n;
+    let isScan = end - at >= B_SCAN_REST.length;
+    for (let i = 0; isScan && i < B_SCAN_REST.length; i++) isScan = buf[at + i] === B_SCAN_REST[i];
+    if (isScan) return false;
+    verboseLines++;
+    return true;
+  };
+
   const result = (): BackupParseResult => {
     if (lastStatusLine !== undefined) {
       try {
@@ -249,5 +272,5 @@ export function createBackupParser(opts: BackupParserOptions = {}): BackupParser
     return r;
   };
 
-  return { push, result };
+  return { push, pushBytes, result };
 }

@@ -61,6 +61,13 @@ export interface SpawnResticOptions {
   inactivityTimeoutMs?: number;
   /** Called for every stdout line (without the line break). */
   onStdoutLine?: (line: string) => void;
+  /**
+   * Sees every stdout line as bytes (`buf[start..end)`, without the line break) before it is
+   * decoded; returning true means the line is handled and `onStdoutLine` is not called for it.
+   * Lets a caller count the millions of lines it does not need to read (restic's `-vv` items)
+   * without turning each into a string. Lines cut at `maxLineBytes` always go to `onStdoutLine`.
+   */
+  onStdoutBytes?: (buf: Buffer, start: number, end: number) => boolean;
   /** Called for every stderr line (without the line break). */
   onStderrLine?: (line: string) => void;
   /**
@@ -177,7 +184,9 @@ export function buildResticCommand(
 
 /**
  * Splits a byte stream into lines with bounded memory: a line longer than `max` bytes is cut at
- * `max` bytes and the rest is discarded as it arrives. Invalid UTF-8 becomes U+FFFD.
+ * `max` bytes and the rest is discarded as it arrives. Invalid UTF-8 becomes U+FFFD. An optional
+ * `take` sees each complete line's bytes first; when it returns true the line is counted but
+ * neither decoded nor emitted (decoding is most of the cost of a line that is only counted).
  */
 export class LineSplitter {
   private parts: Buffer[] = [];
@@ -191,6 +200,7 @@ export class LineSplitter {
   constructor(
     private readonly max: number,
     private readonly emit: (line: string) => void,
+    private readonly take?: (buf: Buffer, start: number, end: number) => boolean,
   ) {}
 
   /** Feeds a chunk; emits every complete line in it. */
@@ -206,11 +216,14 @@ export class LineSplitter {
       if (this.partLen === 0 && !this.isOverflowing) {
         let end = nl;
         if (end > start && chunk[end - 1] === 13) end--;
+        this.count++;
         if (end - start > this.max) {
           this.truncated++;
           end = start + this.max;
+        } else if (this.take?.(chunk, start, end)) {
+          start = nl + 1;
+          continue;
         }
-        this.count++;
         this.emit(chunk.toString('utf8', start, end));
       } else {
         this.keep(chunk, start, nl);
@@ -243,11 +256,13 @@ export class LineSplitter {
   private flush(): void {
     let buf = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts, this.partLen);
     if (!this.isOverflowing && buf.length > 0 && buf[buf.length - 1] === 13) buf = buf.subarray(0, -1);
-    if (this.isOverflowing) this.truncated++;
+    const isCut = this.isOverflowing;
+    if (isCut) this.truncated++;
     this.parts = [];
     this.partLen = 0;
     this.isOverflowing = false;
     this.count++;
+    if (!isCut && this.take?.(buf, 0, buf.length)) return;
     this.emit(buf.toString('utf8'));
   }
 }
@@ -287,7 +302,7 @@ export async function spawnRestic(opts: SpawnResticOptions): Promise<SpawnRestic
     let lastActivity = performance.now();
     let spawnError: Error | undefined;
 
-    const outSplit = new LineSplitter(maxLine, opts.onStdoutLine ?? (() => {}));
+    const outSplit = new LineSplitter(maxLine, opts.onStdoutLine ?? (() => {}), opts.onStdoutBytes);
     const errSplit = new LineSplitter(maxLine, opts.onStderrLine ?? (() => {}));
 
     const stop = (reason: StopReason): void => {
