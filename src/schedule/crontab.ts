@@ -1,6 +1,7 @@
 /**
  * crontab: one marked block, `# BEGIN resticprom (managed)` ... `# END resticprom`,
- * with a line per profile and tier. Installing replaces the previous block in
+ * with a line per profile and tier (`resticprom backup`), and per profile for its
+ * scheduled check and stats (`resticprom check`, `resticprom stats`). Installing replaces the previous block in
  * place (installing twice leaves one block); removing deletes only the block.
  * Every other line of the crontab is kept as it was.
  * The crontab is read and written with `crontab -l` / `crontab -`, or as a file.
@@ -10,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { ResticpromError, StateError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../state/dir.js';
 import { parseCron } from './cron.js';
-import type { ScheduleEntry } from './plan.js';
+import { entryCommandArgs, entryLabel, type ScheduleEntry } from './plan.js';
 
 /** First line of the managed block. */
 export const CRON_BEGIN = '# BEGIN resticprom (managed)';
@@ -36,17 +37,8 @@ export function renderCronBlock(entries: ScheduleEntry[], options: RenderCronOpt
     '# Written by `resticprom schedule install --cron`; `resticprom schedule remove --cron` deletes this block.',
   ];
   for (const e of entries) {
-    const argv = [
-      ...options.command,
-      'backup',
-      '--config',
-      options.configFile,
-      '--profile',
-      e.profile,
-      '--tier',
-      e.tier,
-    ];
-    lines.push(`# ${e.profile}/${e.tier}`, `${cronFields(e.schedule)} ${argv.map(quoteShell).join(' ')}`);
+    const argv = [...options.command, ...entryCommandArgs(e, options.configFile)];
+    lines.push(`# ${entryLabel(e)}`, `${cronFields(e.schedule)} ${argv.map(quoteShell).join(' ')}`);
   }
   lines.push(CRON_END);
   return `${lines.join('\n')}\n`;

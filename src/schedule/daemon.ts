@@ -1,12 +1,14 @@
 /**
  * `resticprom daemon`: the scheduler for containers and hosts without systemd.
  *
- * Runs every profile's tiers on their cron schedules (croner; 5 fields, or 6 with
- * a leading seconds field; in the config's `timezone`), never two runs on one
- * repository at once (runs wait in a queue per repository; the repository lock
- * file still guards against other processes), catches up a tier that missed a
- * scheduled run while the daemon was down, and serves `/metrics`, `/healthz`,
- * `/api/*` and the status page.
+ * Runs every profile's tiers (backups) and its `check.schedule` and
+ * `stats.schedule` (repository check and stats) on their cron schedules (croner;
+ * 5 fields, or 6 with a leading seconds field; in the config's `timezone`), never
+ * two runs on one repository at once (runs of every kind wait in one queue per
+ * repository; the repository lock file still guards against other processes),
+ * catches up a tier that missed a scheduled backup while the daemon was down
+ * (check and stats are not caught up: they simply run at their next time), and
+ * serves `/metrics`, `/healthz`, `/api/*` and the status page.
  *
  * Stopping ({@link Daemon.stop}) ends scheduling, drops queued runs, lets a
  * running restic finish within `daemon.grace-period`, then interrupts it (restic
@@ -18,6 +20,7 @@ import { Cron } from 'croner';
 import type { Config, LoadedConfig } from '../config/index.js';
 import { loadConfig } from '../config/index.js';
 import { UsageError } from '../errors.js';
+import type { FinishRunResult } from '../jobs/finish-run.js';
 import type { ParsedFamily } from '../metrics/exposition.js';
 import { formatExposition } from '../metrics/exposition.js';
 import { DAEMON_METRICS } from '../metrics/names.js';
@@ -33,6 +36,7 @@ import { type BasicAuthCredentials, resolveBasicAuth } from '../web/auth.js';
 import { DEFAULT_LISTEN, formatHostPort, isLoopbackHost, parseListen } from '../web/listen.js';
 import { startWebServer, type WebServer } from '../web/server.js';
 import { findMissedRun, nextScheduledRun } from './missed.js';
+import type { ScheduledJob } from './plan.js';
 
 /** Where the daemon's log lines go (the CLI's logger fits). */
 export interface DaemonLogger {
@@ -47,8 +51,11 @@ export type RunTrigger = 'schedule' | 'missed';
 /** One run the daemon asks for. */
 export interface DaemonRunRequest {
   loaded: LoadedConfig;
+  /** What to run: a tier's backup, or the profile's repository check or stats. */
+  job: ScheduledJob;
   profile: string;
-  tier: string;
+  /** The tier, for a backup; absent for check and stats. */
+  tier?: string;
   trigger: RunTrigger;
   stateDir: string;
   env: NodeJS.ProcessEnv;
@@ -81,7 +88,10 @@ export interface StartDaemonOptions {
   /** Clock for ages and missed runs, Unix ms (the cron timers use the real clock). @default Date.now */
   now?: () => number;
   log: DaemonLogger;
-  /** Runs one backup; tests swap it. @default runs {@link runBackupJob} */
+  /**
+   * Runs one scheduled job; tests swap it.
+   * @default a backup through runBackupJob, a check through runCheckJob, stats through runStatsJob
+   */
   runJob?: (req: DaemonRunRequest) => Promise<DaemonRunOutcome>;
 }
 
@@ -106,12 +116,15 @@ export interface Daemon {
   readonly stopped: Promise<void>;
 }
 
-interface TierKey {
+/** One schedulable thing: a tier's backup, or a profile's check or stats. */
+interface Slot {
+  job: ScheduledJob;
   profile: string;
-  tier: string;
+  /** Set for backups only. */
+  tier?: string | undefined;
 }
 
-interface Pending extends TierKey {
+interface Pending extends Slot {
   trigger: RunTrigger;
 }
 
@@ -126,7 +139,42 @@ interface RepoQueue {
   pending: Pending[];
 }
 
-const key = (p: string, t: string) => `${p}\u0000${t}`;
+const slotKey = (s: Slot) => `${s.job}\u0000${s.profile}\u0000${s.tier ?? ''}`;
+const isSameSlot = (a: Slot, b: Slot) => slotKey(a) === slotKey(b);
+
+/** How a slot is named in log lines: `backup nfs/daily`, `check nfs`, `stats nfs`. */
+function slotName(s: Slot): string {
+  return s.job === 'backup' ? `backup ${s.profile}/${s.tier ?? ''}` : `${s.job} ${s.profile}`;
+}
+
+/** The cron expression of a slot in a configuration, or undefined when it is no longer there. */
+function scheduleOf(cfg: Config, s: Slot): string | undefined {
+  const p = cfg.profiles[s.profile];
+  if (!p) return undefined;
+  if (s.job === 'backup') return s.tier === undefined ? undefined : p.tiers[s.tier]?.schedule;
+  return s.job === 'check' ? p.check?.schedule : p.stats?.schedule;
+}
+
+/** Every slot of a configuration with its schedule: tiers first, then check and stats, per profile. */
+function slotsOf(cfg: Config): (Slot & { schedule: string })[] {
+  const out: (Slot & { schedule: string })[] = [];
+  for (const [profile, p] of Object.entries(cfg.profiles)) {
+    for (const [tier, t] of Object.entries(p.tiers))
+      out.push({ job: 'backup', profile, tier, schedule: t.schedule });
+    if (p.check?.schedule) out.push({ job: 'check', profile, schedule: p.check.schedule });
+    if (p.stats?.schedule) out.push({ job: 'stats', profile, schedule: p.stats.schedule });
+  }
+  return out;
+}
+
+/** `2 tier(s), 1 check(s), 1 stats run(s)`: what is scheduled. */
+function countText(slots: readonly Slot[]): string {
+  const n = (job: ScheduledJob) => slots.filter((s) => s.job === job).length;
+  let text = `${n('backup')} tier(s)`;
+  if (n('check') > 0) text += `, ${n('check')} check(s)`;
+  if (n('stats') > 0) text += `, ${n('stats')} stats run(s)`;
+  return text;
+}
 
 /**
  * Starts the daemon: loads the config, starts the HTTP server, schedules every
@@ -147,11 +195,11 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
   await ensureStateDir(stateDir);
   const listenText = opts.listen ?? loaded.config.daemon?.listen ?? DEFAULT_LISTEN;
   const listen = parseListen(listenText);
-  const runJob = opts.runJob ?? runBackupInDaemon;
+  const runJob = opts.runJob ?? runInDaemon;
 
   const queues = new Map<string, RepoQueue>();
   const skipped = new Map<string, number>();
-  let crons = new Map<string, { cron: Cron } & TierKey>();
+  let crons = new Map<string, { cron: Cron } & Slot>();
   let isStopping = false;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => {
@@ -195,42 +243,43 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
     return cfg.profiles[profile]?.repository ?? `profile:${profile}`;
   }
 
-  function findActive(profile: string, tier: string): Active | undefined {
-    for (const q of queues.values())
-      if (q.active?.profile === profile && q.active.tier === tier) return q.active;
+  function findActive(slot: Slot): Active | undefined {
+    for (const q of queues.values()) if (q.active && isSameSlot(q.active, slot)) return q.active;
     return undefined;
   }
 
-  function isQueued(profile: string, tier: string): boolean {
-    for (const q of queues.values())
-      if (q.pending.some((p) => p.profile === profile && p.tier === tier)) return true;
+  function isQueued(slot: Slot): boolean {
+    for (const q of queues.values()) if (q.pending.some((p) => isSameSlot(p, slot))) return true;
     return false;
   }
 
-  function enqueue(profile: string, tier: string, trigger: RunTrigger): void {
+  /** Log fields naming a slot (no `tier` for check and stats). */
+  function slotFields(s: Slot): Record<string, unknown> {
+    return { job: s.job, profile: s.profile, ...(s.tier !== undefined ? { tier: s.tier } : {}) };
+  }
+
+  function enqueue(slot: Slot, trigger: RunTrigger): void {
     if (isStopping) return;
-    const what = `backup ${profile}/${tier}`;
-    if (findActive(profile, tier) || isQueued(profile, tier)) {
-      const k = key(profile, tier);
+    const what = slotName(slot);
+    if (findActive(slot) || isQueued(slot)) {
+      const k = slotKey(slot);
       skipped.set(k, (skipped.get(k) ?? 0) + 1);
-      log.warn(`${what} skipped: the previous run of this tier has not finished`, { profile, tier, trigger });
+      const previous = slot.job === 'backup' ? 'run of this tier' : `${slot.job} run of this profile`;
+      log.warn(`${what} skipped: the previous ${previous} has not finished`, {
+        ...slotFields(slot),
+        trigger,
+      });
       return;
     }
-    const repo = repoOf(loaded.config, profile);
+    const repo = repoOf(loaded.config, slot.profile);
     let q = queues.get(repo);
     if (!q) {
       q = { pending: [] };
       queues.set(repo, q);
     }
-    q.pending.push({ profile, tier, trigger });
+    q.pending.push({ job: slot.job, profile: slot.profile, tier: slot.tier, trigger });
     if (q.active) {
-      log.info(
-        `${what} waits: backup ${q.active.profile}/${q.active.tier} is running on the same repository`,
-        {
-          profile,
-          tier,
-        },
-      );
+      log.info(`${what} waits: ${slotName(q.active)} is running on the same repository`, slotFields(slot));
     }
     pump(repo);
   }
@@ -241,42 +290,32 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
     const next = q.pending.shift();
     if (!next) return;
     const cfg = loaded;
-    if (!cfg.config.profiles[next.profile]?.tiers[next.tier]) {
-      log.warn(`backup ${next.profile}/${next.tier} dropped: no longer in the configuration`);
+    const what = slotName(next);
+    if (scheduleOf(cfg.config, next) === undefined) {
+      log.warn(`${what} dropped: no longer in the configuration`);
       pump(repo);
       return;
     }
     const controller = new AbortController();
     const active: Active = { ...next, controller, startedAt: now(), done: Promise.resolve() };
     q.active = active;
-    const what = `backup ${next.profile}/${next.tier}`;
     log.info(
       `${what} started (${next.trigger === 'missed' ? 'missed while the daemon was down' : 'scheduled'})`,
-      {
-        event: 'run-start',
-        profile: next.profile,
-        tier: next.tier,
-        trigger: next.trigger,
-      },
+      { event: 'run-start', ...slotFields(next), trigger: next.trigger },
     );
     active.done = (async () => {
       try {
         const r = await runJob({
           loaded: cfg,
+          job: next.job,
           profile: next.profile,
-          tier: next.tier,
+          ...(next.tier !== undefined ? { tier: next.tier } : {}),
           trigger: next.trigger,
           stateDir,
           env,
           signal: controller.signal,
         });
-        const fields = {
-          event: 'run-end',
-          profile: next.profile,
-          tier: next.tier,
-          outcome: r.outcome,
-          ...r.fields,
-        };
+        const fields = { event: 'run-end', ...slotFields(next), outcome: r.outcome, ...r.fields };
         const line = `${what} ${r.message}`;
         const level =
           r.level ?? (r.outcome === 'failed' ? 'error' : r.outcome === 'success' ? 'info' : 'warn');
@@ -284,8 +323,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
       } catch (err) {
         log.error(`${what} could not run: ${errText(err)}`, {
           event: 'run-end',
-          profile: next.profile,
-          tier: next.tier,
+          ...slotFields(next),
           outcome: 'error',
         });
       } finally {
@@ -297,14 +335,12 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
 
   function schedule(cfg: LoadedConfig): void {
     const tz = cfg.config.timezone || undefined;
-    const made = new Map<string, { cron: Cron } & TierKey>();
-    for (const [profile, p] of Object.entries(cfg.config.profiles)) {
-      for (const [tier, t] of Object.entries(p.tiers)) {
-        const cron = new Cron(t.schedule, { mode: '5-or-6-parts', ...(tz ? { timezone: tz } : {}) }, () =>
-          enqueue(profile, tier, 'schedule'),
-        );
-        made.set(key(profile, tier), { cron, profile, tier });
-      }
+    const made = new Map<string, { cron: Cron } & Slot>();
+    for (const { schedule: expr, ...slot } of slotsOf(cfg.config)) {
+      const cron = new Cron(expr, { mode: '5-or-6-parts', ...(tz ? { timezone: tz } : {}) }, () =>
+        enqueue(slot, 'schedule'),
+      );
+      made.set(slotKey(slot), { cron, ...slot });
     }
     for (const c of crons.values()) c.cron.stop();
     crons = made;
@@ -338,15 +374,15 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
               missedAt: missed,
             },
           );
-          enqueue(profile, tier, 'missed');
+          enqueue({ job: 'backup', profile, tier }, 'missed');
         }
       }
     }
   }
 
-  function nextRunOf(profile: string, tier: string): number | null {
-    const t = loaded.config.profiles[profile]?.tiers[tier];
-    return t ? nextScheduledRun(t.schedule, now(), loaded.config.timezone || undefined) : null;
+  function nextRunOf(slot: Slot): number | null {
+    const expr = scheduleOf(loaded.config, slot);
+    return expr ? nextScheduledRun(expr, now(), loaded.config.timezone || undefined) : null;
   }
 
   async function status(): Promise<StatusView> {
@@ -365,8 +401,8 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
       lastSize: r.lastSize ?? null,
       pendingDeliveries: r.pendingDeliveries,
       deadLetters: r.deadLetters,
-      isRunning: findActive(r.profile, r.tier) !== undefined,
-      isQueued: isQueued(r.profile, r.tier),
+      isRunning: findActive({ job: 'backup', profile: r.profile, tier: r.tier }) !== undefined,
+      isQueued: isQueued({ job: 'backup', profile: r.profile, tier: r.tier }),
     }));
     return {
       generatedAt: report.now,
@@ -399,21 +435,23 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
     const next = fam(D.nextRun);
     const running = fam(D.running);
     const skips = fam(D.skippedRuns);
+    // Per tier only: the families' `tier` label would mistake a check or stats run for a tier.
     for (const c of crons.values()) {
+      if (c.job !== 'backup' || c.tier === undefined) continue;
       const labels = { profile: c.profile, tier: c.tier };
-      const n = nextRunOf(c.profile, c.tier);
+      const n = nextRunOf(c);
       if (n !== null) next.samples.push({ name: D.nextRun.name, labels, value: n / 1000, line: 0 });
       running.samples.push({
         name: D.running.name,
         labels,
-        value: findActive(c.profile, c.tier) ? 1 : 0,
+        value: findActive(c) ? 1 : 0,
         line: 0,
       });
       const counterName = D.skippedRuns.name;
       skips.samples.push({
         name: counterName,
         labels,
-        value: skipped.get(key(c.profile, c.tier)) ?? 0,
+        value: skipped.get(slotKey(c)) ?? 0,
         line: 0,
       });
     }
@@ -456,7 +494,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
     lastReloadOk = true;
     web.setBasicAuth(freshAuth);
     schedule(fresh);
-    log.info(`configuration reloaded from ${fresh.file}: ${crons.size} tier(s) scheduled`, {
+    log.info(`configuration reloaded from ${fresh.file}: ${countText([...crons.values()])} scheduled`, {
       event: 'reload',
       ok: true,
     });
@@ -472,14 +510,13 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
     isStopping = true;
     for (const c of crons.values()) c.cron.stop();
     for (const q of queues.values()) {
-      for (const p of q.pending.splice(0))
-        log.info(`backup ${p.profile}/${p.tier} dropped: the daemon is stopping`);
+      for (const p of q.pending.splice(0)) log.info(`${slotName(p)} dropped: the daemon is stopping`);
     }
     const actives = [...queues.values()].flatMap((q) => (q.active ? [q.active] : []));
     const grace = graceMs ?? loaded.config.daemon?.gracePeriodMs ?? 300_000;
     if (actives.length > 0) {
       log.info(
-        `stopping: waiting up to ${formatDuration(grace)} for ${actives.map((a) => `backup ${a.profile}/${a.tier}`).join(', ')} to finish`,
+        `stopping: waiting up to ${formatDuration(grace)} for ${actives.map(slotName).join(', ')} to finish`,
       );
       let timer: NodeJS.Timeout | undefined;
       const isDone = await Promise.race([
@@ -492,7 +529,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
       if (!isDone) {
         for (const a of actives) {
           if (!a.controller.signal.aborted) {
-            log.warn(`grace period over: interrupting backup ${a.profile}/${a.tier}`);
+            log.warn(`grace period over: interrupting ${slotName(a)}`);
             a.controller.abort('SIGINT');
           }
         }
@@ -506,10 +543,13 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
 
   schedule(loaded);
   log.info(
-    `${crons.size} tier(s) scheduled${loaded.config.timezone ? ` in ${loaded.config.timezone}` : ''}: ${[
+    `${countText([...crons.values()])} scheduled${loaded.config.timezone ? ` in ${loaded.config.timezone}` : ''}: ${[
       ...crons.values(),
     ]
-      .map((c) => `${c.profile}/${c.tier} next ${formatNext(nextRunOf(c.profile, c.tier))}`)
+      .map(
+        (c) =>
+          `${c.job === 'backup' ? `${c.profile}/${c.tier}` : `${c.job} ${c.profile}`} next ${formatNext(nextRunOf(c))}`,
+      )
       .join(', ')}`,
   );
   await catchUp(loaded);
@@ -525,31 +565,44 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
   };
 }
 
-/**
- * The default job: one backup through {@link runBackupJob}, then, when the backup
- * wrote a snapshot, `check` (runCheckJob) when the profile has one, in the same
- * repository slot (`forget-after-backup` is run by runBackupJob itself).
- * Described in one line.
- */
-async function runBackupInDaemon(req: DaemonRunRequest): Promise<DaemonRunOutcome> {
-  const { runBackupJob, backupOutcome } = await import('../jobs/backup.js');
-  const common = {
+/** The default job: a backup, a check or stats, by {@link DaemonRunRequest.job}. */
+async function runInDaemon(req: DaemonRunRequest): Promise<DaemonRunOutcome> {
+  if (req.job === 'check') return runCheckInDaemon(req);
+  if (req.job === 'stats') return runStatsInDaemon(req);
+  return runBackupInDaemon(req);
+}
+
+/** `; metrics delivered to ...` (or queued, or refused) for a run's log line. */
+function deliveryText(d: FinishRunResult['delivery']): string {
+  if (d.queued.length > 0)
+    return `; metrics queued in the outbox (${d.queued.map((q) => q.destination).join(', ')})`;
+  if (d.deadLettered.length > 0)
+    return `; metrics refused by ${d.deadLettered.map((q) => q.destination).join(', ')}`;
+  if (d.delivered.length > 0) return `; metrics delivered to ${d.delivered.join(', ')}`;
+  return '';
+}
+
+function commonOf(req: DaemonRunRequest) {
+  return {
     loaded: req.loaded,
     profile: req.profile,
     env: req.env,
     signal: req.signal,
     stateDir: req.stateDir,
   };
-  const job = await runBackupJob({ ...common, tier: req.tier });
+}
+
+/**
+ * One backup through runBackupJob (which also runs `forget-after-backup`, in the
+ * same repository slot: the slot is held until this function returns).
+ */
+async function runBackupInDaemon(req: DaemonRunRequest): Promise<DaemonRunOutcome> {
+  const { runBackupJob, backupOutcome } = await import('../jobs/backup.js');
+  if (req.tier === undefined) throw new UsageError(`backup ${req.profile}: no tier given`);
+  const job = await runBackupJob({ ...commonOf(req), tier: req.tier });
   const r = job.result;
   const outcome = backupOutcome(r);
-  const d = job.finish.delivery;
-  let message = describe(outcome, r);
-  if (d.queued.length > 0)
-    message += `; metrics queued in the outbox (${d.queued.map((q) => q.destination).join(', ')})`;
-  else if (d.deadLettered.length > 0)
-    message += `; metrics refused by ${d.deadLettered.map((q) => q.destination).join(', ')}`;
-  else if (d.delivered.length > 0) message += `; metrics delivered to ${d.delivered.join(', ')}`;
+  const message = describe(outcome, r) + deliveryText(job.finish.delivery);
   const fields: Record<string, unknown> = {
     exitCode: r.exitCode,
     reason: r.reason,
@@ -559,37 +612,73 @@ async function runBackupInDaemon(req: DaemonRunRequest): Promise<DaemonRunOutcom
     bytesAdded: r.summary?.dataAdded,
     warnings: job.warnings.length > 0 ? job.warnings : undefined,
   };
-  let isFollowUpFailed = false;
-  // runBackupJob runs forget-after-backup itself; the daemon's repository slot is held
-  // until this function returns, so no other scheduled run comes in between.
+  let isForgetFailed = false;
+  let forgetText = '';
   if (job.forget) {
-    message += `; forget: ${job.forget.result.message}`;
+    forgetText = `; forget: ${job.forget.result.message}`;
     fields.forget = {
       outcome: job.forget.result.outcome,
       kept: job.forget.result.keptCount,
       removed: job.forget.result.removedCount,
     };
-    if (job.forget.result.outcome === 'failed') isFollowUpFailed = true;
-  }
-  const profile = req.loaded.config.profiles[req.profile];
-  const wroteSnapshot = outcome === 'success' || outcome === 'warning';
-  if (profile?.check && wroteSnapshot && !req.signal.aborted) {
-    const { runCheckJob } = await import('../jobs/maintenance.js');
-    try {
-      const c = await runCheckJob(common);
-      message += `; check: ${c.result.message}`;
-      fields.check = { outcome: c.result.outcome, errors: c.result.errorCount };
-      if (c.result.outcome === 'failed') isFollowUpFailed = true;
-    } catch (err) {
-      message += `; check could not run: ${errText(err)}`;
-      isFollowUpFailed = true;
-    }
+    isForgetFailed = job.forget.result.outcome === 'failed';
   }
   return {
     outcome,
-    message,
+    message: message + forgetText,
     fields,
-    ...(isFollowUpFailed && outcome === 'success' ? { level: 'warn' as const } : {}),
+    ...(isForgetFailed && outcome === 'success' ? { level: 'warn' as const } : {}),
+  };
+}
+
+/** `restic check` through runCheckJob, with the profile's `check.read-data-subset`. */
+async function runCheckInDaemon(req: DaemonRunRequest): Promise<DaemonRunOutcome> {
+  const { runCheckJob } = await import('../jobs/maintenance.js');
+  const job = await runCheckJob(commonOf(req));
+  const r = job.result;
+  const took = formatDuration(r.durationMs);
+  const outcome = r.reason === 'interrupted' ? 'interrupted' : r.outcome === 'success' ? 'success' : 'failed';
+  const text =
+    outcome === 'success'
+      ? `found no errors in ${took}`
+      : outcome === 'interrupted'
+        ? `interrupted after ${took}`
+        : `failed after ${took}: ${r.message}`;
+  return {
+    outcome,
+    message: text + deliveryText(job.finish.delivery),
+    fields: {
+      exitCode: r.exitCode,
+      reason: r.reason,
+      durationMs: Math.round(r.durationMs),
+      errors: r.errorCount,
+      warnings: job.warnings.length > 0 ? job.warnings : undefined,
+    },
+  };
+}
+
+/** Repository size and snapshots per tier through runStatsJob. */
+async function runStatsInDaemon(req: DaemonRunRequest): Promise<DaemonRunOutcome> {
+  const { runStatsJob } = await import('../jobs/maintenance.js');
+  const job = await runStatsJob(commonOf(req));
+  const took = formatDuration(job.durationMs);
+  const s = job.stats;
+  const outcome = job.error?.reason === 'interrupted' ? 'interrupted' : s ? 'success' : 'failed';
+  const text = s
+    ? `succeeded in ${took}: ${formatBytes(s.raw.totalSize)} stored, ${formatBytes(s.restore.totalSize)} restored, ${s.raw.snapshotsCount} snapshot(s)`
+    : outcome === 'interrupted'
+      ? `interrupted after ${took}`
+      : `failed after ${took}: ${job.error?.message ?? 'restic failed'}`;
+  return {
+    outcome,
+    message: text + deliveryText(job.finish.delivery),
+    fields: {
+      exitCode: job.error ? (job.error.exitCode ?? null) : 0,
+      reason: job.error?.reason,
+      durationMs: Math.round(job.durationMs),
+      ...(s ? { rawSizeBytes: s.raw.totalSize, snapshots: s.raw.snapshotsCount } : {}),
+      warnings: job.warnings.length > 0 ? job.warnings : undefined,
+    },
   };
 }
 

@@ -27,7 +27,7 @@ export type ScheduleBackend =
 /** Options of {@link installSchedule}. */
 export interface InstallScheduleOptions {
   config: Config;
-  /** Absolute path of the configuration file (passed to `backup --config`). */
+  /** Absolute path of the configuration file (passed to `backup|check|stats --config`). */
   configFile: string;
   /** The argv that starts resticprom, absolute paths, e.g. `[process.execPath, '/opt/resticprom/dist/bin/resticprom.js']`. */
   command: string[];
@@ -51,8 +51,9 @@ export interface ScheduleChange {
 }
 
 /**
- * Installs the schedules of every profile and tier: replaces what a previous install
- * wrote (tiers gone from the config are removed), leaves everything else alone.
+ * Installs the schedules of every profile's tiers, check and stats: replaces what a
+ * previous install wrote (schedules gone from the config are removed), leaves
+ * everything else alone.
  * @throws ConfigError when a schedule cannot be converted; UsageError when a unit
  * file of the same name was not written by resticprom, or cron gets a seconds schedule.
  */

@@ -1,5 +1,6 @@
 /**
- * What to schedule: one entry per profile and tier of the configuration, with
+ * What to schedule: one entry per profile and tier of the configuration (a
+ * backup), plus one per profile for `check.schedule` and `stats.schedule`, with
  * its cron schedule, the systemd OnCalendar= form and the next run.
  */
 import type { Config } from '../config/types.js';
@@ -7,11 +8,17 @@ import { ConfigError, type ConfigProblem, UsageError } from '../errors.js';
 import { formatClockTime, formatTable } from '../util/table.js';
 import { cronToOnCalendar, nextRun, parseCron } from './cron.js';
 
-/** One scheduled backup: a profile's tier. */
+/** What a schedule runs: `resticprom backup` of a tier, or `resticprom check` / `stats` of a profile. */
+export type ScheduledJob = 'backup' | 'check' | 'stats';
+
+/** One scheduled run: a profile's tier (backup), or a profile's check or stats. */
 export interface ScheduleEntry {
+  /** The command it runs. */
+  job: ScheduledJob;
   profile: string;
-  tier: string;
-  /** The tier's cron expression as configured. */
+  /** The tier, for a backup; absent for check and stats (they are about the whole repository). */
+  tier?: string;
+  /** The cron expression as configured (`tiers.<tier>.schedule`, `check.schedule`, `stats.schedule`). */
   schedule: string;
   /** True when the expression has a seconds field. */
   hasSeconds: boolean;
@@ -34,8 +41,9 @@ export interface PlanScheduleOptions {
 }
 
 /**
- * Lists the entries to schedule, in config order.
- * @throws ConfigError listing every tier whose schedule cannot be converted.
+ * Lists the entries to schedule, in config order: per profile its tiers, then its
+ * check, then its stats (those two only when they have a `schedule`).
+ * @throws ConfigError listing every schedule that cannot be converted.
  */
 export function planSchedule(config: Config, options: PlanScheduleOptions = {}): ScheduleEntry[] {
   const entries: ScheduleEntry[] = [];
@@ -45,26 +53,33 @@ export function planSchedule(config: Config, options: PlanScheduleOptions = {}):
   const tzSuffix = timeZone && timeZone !== 'Etc/Unknown' ? timeZone : undefined;
   const after = new Date(options.now ?? Date.now());
   for (const [profile, p] of Object.entries(config.profiles)) {
+    const wanted: { job: ScheduledJob; tier?: string; schedule: string; path: string }[] = [];
     for (const [tier, t] of Object.entries(p.tiers)) {
+      wanted.push({ job: 'backup', tier, schedule: t.schedule, path: `tiers.${tier}.schedule` });
+    }
+    if (p.check?.schedule) wanted.push({ job: 'check', schedule: p.check.schedule, path: 'check.schedule' });
+    if (p.stats?.schedule) wanted.push({ job: 'stats', schedule: p.stats.schedule, path: 'stats.schedule' });
+    for (const w of wanted) {
       try {
-        const parsed = parseCron(t.schedule);
+        const parsed = parseCron(w.schedule);
         const entry: ScheduleEntry = {
+          job: w.job,
           profile,
-          tier,
-          schedule: t.schedule,
+          ...(w.tier !== undefined ? { tier: w.tier } : {}),
+          schedule: w.schedule,
           hasSeconds: parsed.hasSeconds,
           timeZone,
-          onCalendar: cronToOnCalendar(t.schedule, tzSuffix ? { timeZone: tzSuffix } : {}),
+          onCalendar: cronToOnCalendar(w.schedule, tzSuffix ? { timeZone: tzSuffix } : {}),
         };
         if (p.nice !== undefined) entry.nice = p.nice;
-        const next = nextRun(t.schedule, { timeZone, after });
+        const next = nextRun(w.schedule, { timeZone, after });
         if (next) entry.nextRun = next;
         entries.push(entry);
       } catch (err) {
         if (!(err instanceof UsageError)) throw err;
         problems.push({
           file: options.configFile ?? 'configuration',
-          path: `profiles.${profile}.tiers.${tier}.schedule`,
+          path: `profiles.${profile}.${w.path}`,
           message: err.message,
         });
       }
@@ -74,13 +89,41 @@ export function planSchedule(config: Config, options: PlanScheduleOptions = {}):
   return entries;
 }
 
-/** Renders entries as a table: profile, tier, cron schedule, OnCalendar, next run (in the entry's time zone). */
+/**
+ * Returns the resticprom arguments an entry runs, after the executable:
+ * `backup --config C --profile P --tier T`, or `check|stats --config C --profile P`.
+ * Only these: no secret is ever part of a schedule.
+ */
+export function entryCommandArgs(
+  entry: Pick<ScheduleEntry, 'job' | 'profile' | 'tier'>,
+  configFile: string,
+): string[] {
+  return [
+    entry.job,
+    '--config',
+    configFile,
+    '--profile',
+    entry.profile,
+    ...(entry.job === 'backup' && entry.tier !== undefined ? ['--tier', entry.tier] : []),
+  ];
+}
+
+/** Names an entry for people: `nfs/daily` for a tier's backup, `nfs check`, `nfs stats`. */
+export function entryLabel(entry: Pick<ScheduleEntry, 'job' | 'profile' | 'tier'>): string {
+  return entry.job === 'backup' ? `${entry.profile}/${entry.tier ?? ''}` : `${entry.profile} ${entry.job}`;
+}
+
+/**
+ * Renders entries as a table: profile, job (backup, check, stats), tier (`-` for
+ * check and stats), cron schedule, OnCalendar, next run (in the entry's time zone).
+ */
 export function formatScheduleTable(entries: readonly ScheduleEntry[]): string {
   return formatTable(
-    ['PROFILE', 'TIER', 'SCHEDULE', 'ONCALENDAR', 'NEXT RUN'],
+    ['PROFILE', 'JOB', 'TIER', 'SCHEDULE', 'ONCALENDAR', 'NEXT RUN'],
     entries.map((e) => [
       e.profile,
-      e.tier,
+      e.job,
+      e.tier ?? '-',
       e.schedule,
       e.onCalendar.join(' | '),
       e.nextRun ? `${formatClockTime(e.nextRun.getTime(), e.timeZone)} ${e.timeZone}` : 'never',

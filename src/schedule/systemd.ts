@@ -1,7 +1,9 @@
 /**
  * systemd timers: per profile and tier a `resticprom-<profile>-<tier>.service`
  * (Type=oneshot, runs `resticprom backup`) and a `.timer` (OnCalendar= from the
- * tier's cron schedule, Persistent=true). Every file written starts with
+ * tier's cron schedule, Persistent=true); per profile with `check.schedule` or
+ * `stats.schedule` likewise `resticprom-<profile>-check` / `-stats` running
+ * `resticprom check` / `resticprom stats`. Every file written starts with
  * {@link SYSTEMD_MARKER}; install replaces the marked files it wrote before and
  * remove deletes exactly the marked files, never one a person wrote.
  * systemd.timer(5): https://www.freedesktop.org/software/systemd/man/latest/systemd.timer.html
@@ -12,7 +14,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ResticpromError, StateError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../state/dir.js';
-import type { ScheduleEntry } from './plan.js';
+import { entryCommandArgs, type ScheduleEntry } from './plan.js';
 
 /** First line of every unit file resticprom writes. */
 export const SYSTEMD_MARKER = '# Managed by resticprom (resticprom schedule install); edits are overwritten.';
@@ -33,33 +35,31 @@ export interface RenderUnitsOptions {
   isSystem?: boolean;
 }
 
-/** Returns the base name of an entry's units, `resticprom-<profile>-<tier>`. */
-export function unitBaseName(entry: Pick<ScheduleEntry, 'profile' | 'tier'>): string {
-  return `resticprom-${entry.profile}-${entry.tier}`;
+/**
+ * Returns the base name of an entry's units: `resticprom-<profile>-<tier>` for a
+ * backup, `resticprom-<profile>-check` and `resticprom-<profile>-stats` for the others.
+ */
+export function unitBaseName(
+  entry: Pick<ScheduleEntry, 'profile' | 'tier'> & { job?: ScheduleEntry['job'] },
+): string {
+  const job = entry.job ?? 'backup';
+  return `resticprom-${entry.profile}-${job === 'backup' ? (entry.tier ?? '') : job}`;
 }
 
 /**
- * Renders the `.service` and `.timer` of one profile/tier. No secret is written:
- * the service passes only `--config`, `--profile` and `--tier`.
+ * Renders the `.service` and `.timer` of one entry. No secret is written: the
+ * service passes only `--config`, `--profile` and (for a backup) `--tier`.
  */
 export function renderSystemdUnits(entry: ScheduleEntry, options: RenderUnitsOptions): UnitFile[] {
   const base = unitBaseName(entry);
-  const what = `${entry.profile}/${entry.tier}`;
-  const argv = [
-    ...options.command,
-    'backup',
-    '--config',
-    options.configFile,
-    '--profile',
-    entry.profile,
-    '--tier',
-    entry.tier,
-  ];
+  const what =
+    entry.job === 'backup' ? `backup ${entry.profile}/${entry.tier ?? ''}` : `${entry.job} ${entry.profile}`;
+  const argv = [...options.command, ...entryCommandArgs(entry, options.configFile)];
   const isSystem = options.isSystem ?? true;
   const service = [
     SYSTEMD_MARKER,
     '[Unit]',
-    `Description=resticprom backup ${escapeValue(what)}`,
+    `Description=resticprom ${escapeValue(what)}`,
     ...(isSystem ? ['Wants=network-online.target', 'After=network-online.target'] : []),
     '',
     '[Service]',
@@ -72,7 +72,7 @@ export function renderSystemdUnits(entry: ScheduleEntry, options: RenderUnitsOpt
   const timer = [
     SYSTEMD_MARKER,
     '[Unit]',
-    `Description=resticprom backup ${escapeValue(what)} at "${escapeValue(entry.schedule)}" (${escapeValue(entry.timeZone)})`,
+    `Description=resticprom ${escapeValue(what)} at "${escapeValue(entry.schedule)}" (${escapeValue(entry.timeZone)})`,
     '',
     '[Timer]',
     ...entry.onCalendar.map((c) => `OnCalendar=${c}`),

@@ -1,7 +1,7 @@
 /**
  * The daemon's scheduler with a stand-in job (no restic): one run at a time per
- * repository, skipped overlaps, missed runs after downtime, the grace period on
- * stop, and config reloads.
+ * repository (backups, checks and stats alike), skipped overlaps, missed runs
+ * after downtime, the grace period on stop, and config reloads.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -136,6 +136,133 @@ describe('daemon scheduler', () => {
     }
   });
 
+  it('runs check and stats on their schedules through the same per-repository queue as backups', async () => {
+    const dir = newDir();
+    const configFile = join(dir, 'resticprom.yaml');
+    const profile = (name: string, extra: string, tiers: string) => `  ${name}:
+    repository: ${join(dir, 'shared')}
+    password: not-used
+    paths: [${dir}]
+${extra}    tiers:
+${tiers}`;
+    writeFileSync(
+      configFile,
+      `state-dir: ${join(dir, 'state')}
+timezone: UTC
+daemon:
+  listen: 127.0.0.1:0
+profiles:
+${profile('a', '    check: { schedule: "* * * * * *", read-data-subset: 5% }\n    stats: { schedule: "* * * * * *" }\n', '      fast: { schedule: "* * * * * *" }\n')}${profile('b', '    stats: { schedule: "* * * * * *" }\n', '      slow: { schedule: "0 3 * * *" }\n')}`,
+      { mode: 0o600 },
+    );
+    let running = 0;
+    let maxRunning = 0;
+    const requests: { job: string; profile: string; tier: string | undefined; trigger: string }[] = [];
+    const { log, daemon: pending } = start({
+      configFile,
+      runJob: async (req) => {
+        requests.push({ job: req.job, profile: req.profile, tier: req.tier, trigger: req.trigger });
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await sleep(150);
+        running--;
+        return { outcome: 'success', message: req.job === 'check' ? 'found no errors' : 'succeeded' };
+      },
+    });
+    const daemon = await pending;
+    try {
+      const seen = () => new Set(requests.map((r) => `${r.job} ${r.profile} ${r.tier}`));
+      await waitFor(() => seen().size >= 4 && requests.length >= 8);
+      const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+      assert.deepEqual([...seen()].sort(), [
+        'backup a fast',
+        'check a undefined',
+        'stats a undefined',
+        'stats b undefined',
+      ]);
+      assert.equal(maxRunning, 1, 'one repository: never two runs at once, whatever their kind');
+      assert.ok(requests.every((r) => r.trigger === 'schedule'));
+      const text = log.lines.join('\n');
+      assert.match(
+        log.lines[1] ?? '',
+        /^info: 2 tier\(s\), 1 check\(s\), 2 stats run\(s\) scheduled in UTC: a\/fast next \S+, check a next \S+, stats a next \S+, b\/slow next \S+, stats b next \S+$/,
+      );
+      assert.match(text, /^info: check a started \(scheduled\)$/m);
+      assert.match(text, /^info: check a found no errors$/m);
+      assert.match(text, /^info: stats b succeeded$/m);
+      assert.match(
+        text,
+        /^info: (check a|stats [ab]|backup a\/fast) waits: (check a|stats [ab]|backup a\/fast) is running on the same repository$/m,
+      );
+      assert.ok(requests.filter((r) => r.job !== 'backup').every((r) => r.tier === undefined));
+      // The daemon's per-tier series stay per tier: no check or stats series.
+      assert.deepEqual(
+        [...metrics.matchAll(/^resticprom_next_run_timestamp_seconds\{profile="(\w)",tier="(\w+)"\}/gm)].map(
+          (m) => `${m[1]}/${m[2]}`,
+        ),
+        ['a/fast', 'b/slow'],
+      );
+    } finally {
+      await daemon.stop(5_000);
+    }
+  });
+
+  it('skips a check still queued, and drops a queued check whose schedule a reload removed', async () => {
+    const dir = newDir();
+    const configFile = join(dir, 'resticprom.yaml');
+    const yaml = (check: string) => `state-dir: ${join(dir, 'state')}
+timezone: UTC
+daemon:
+  listen: 127.0.0.1:0
+profiles:
+  a:
+    repository: ${join(dir, 'repo')}
+    password: not-used
+    paths: [${dir}]
+${check}    tiers:
+      t: { schedule: "* * * * * *" }
+`;
+    writeFileSync(configFile, yaml('    check: { schedule: "* * * * * *" }\n'), { mode: 0o600 });
+    let releaseBackup: () => void = () => {};
+    const jobs: string[] = [];
+    const { log, daemon: pending } = start({
+      configFile,
+      runJob: async (req) => {
+        jobs.push(req.job);
+        if (req.job === 'check') return { outcome: 'success', message: 'found no errors' };
+        // The backup runs until released, like a long restic backup.
+        return new Promise((resolve) => {
+          releaseBackup = () => resolve({ outcome: 'success', message: 'succeeded' });
+        });
+      },
+    });
+    const daemon = await pending;
+    try {
+      await waitFor(() =>
+        log.lines.includes('warn: check a skipped: the previous check run of this profile has not finished'),
+      );
+      assert.ok(
+        log.lines.includes('info: check a waits: backup a/t is running on the same repository'),
+        log.lines.join('\n'),
+      );
+      writeFileSync(configFile, yaml(''), { mode: 0o600 });
+      assert.equal(await daemon.reload(), true);
+      assert.match(log.lines.at(-1) ?? '', /: 1 tier\(s\) scheduled$/);
+      const checks = jobs.filter((j) => j === 'check').length;
+      releaseBackup();
+      await waitFor(() => log.lines.includes('warn: check a dropped: no longer in the configuration'));
+      await sleep(1_200);
+      assert.equal(
+        jobs.filter((j) => j === 'check').length,
+        checks,
+        'no check after its schedule was removed',
+      );
+    } finally {
+      releaseBackup();
+      await daemon.stop(0);
+    }
+  });
+
   it('runs a tier once at start when it missed a scheduled run while the daemon was down', async () => {
     const dir = newDir();
     const configFile = writeConfig(dir, [
@@ -198,7 +325,7 @@ describe('daemon scheduler', () => {
       configFile,
       log: recorder(),
       runJob: async (req) => {
-        started.push(req.tier);
+        started.push(`${req.job} ${req.tier}`);
         return { outcome: 'success', message: '' };
       },
     });

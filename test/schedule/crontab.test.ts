@@ -68,6 +68,27 @@ describe('crontab block', () => {
     assert.equal(renderCronBlock(entries, { command: CMD, configFile: '/c.yaml' }), BLOCK);
   });
 
+  it('renders the check and stats lines exactly, after the tiers', () => {
+    const entries = planSchedule(
+      config(
+        '      daily: { schedule: "30 1 * * *" }\n    check: { schedule: "0 5 * * 0", read-data-subset: 5% }\n    stats: { schedule: "15 * * * *" }\n',
+      ),
+    );
+    assert.equal(
+      renderCronBlock(entries, { command: CMD, configFile: '/c.yaml' }),
+      `${CRON_BEGIN}
+# Written by \`resticprom schedule install --cron\`; \`resticprom schedule remove --cron\` deletes this block.
+# nfs/daily
+30 1 * * * /usr/bin/node /opt/resticprom/cli.js backup --config /c.yaml --profile nfs --tier daily
+# nfs check
+0 5 * * 0 /usr/bin/node /opt/resticprom/cli.js check --config /c.yaml --profile nfs
+# nfs stats
+15 * * * * /usr/bin/node /opt/resticprom/cli.js stats --config /c.yaml --profile nfs
+${CRON_END}
+`,
+    );
+  });
+
   it('drops a seconds field of 0 and refuses other seconds', () => {
     const ok = planSchedule(config('      daily: { schedule: "0 30 1 * * *" }\n'));
     assert.match(renderCronBlock(ok, { command: ['/r'], configFile: '/c' }), /\n30 1 \* \* \* \/r backup/);

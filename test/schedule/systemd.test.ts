@@ -88,6 +88,118 @@ WantedBy=timers.target
     ]);
   });
 
+  it('renders the service and timer of the check and of stats exactly', () => {
+    const yaml = `${SEED_YAML}    check: { schedule: "0 5 * * 0", read-data-subset: 5% }\n    stats: { schedule: "15 * * * *" }\n`;
+    const entries = planSchedule(seedConfig(yaml), { now: Date.UTC(2024, 0, 1) });
+    assert.deepEqual(
+      entries.map((e) => [e.job, e.tier, e.schedule]),
+      [
+        ['backup', 'sub-daily', '0 */4 * * *'],
+        ['backup', 'daily', '30 1 * * *'],
+        ['backup', 'weekly', '0 3 * * 0'],
+        ['backup', 'monthly', '0 4 1 * *'],
+        ['check', undefined, '0 5 * * 0'],
+        ['stats', undefined, '15 * * * *'],
+      ],
+    );
+    const options = {
+      command: ['/usr/bin/node', '/opt/resticprom/dist/bin/resticprom.js'],
+      configFile: '/etc/resticprom/resticprom.yaml',
+    };
+    const units = entries.slice(4).flatMap((e) => renderSystemdUnits(e, options));
+    assert.deepEqual(units, [
+      {
+        name: 'resticprom-nfs-check.service',
+        content: `${SYSTEMD_MARKER}
+[Unit]
+Description=resticprom check nfs
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/node /opt/resticprom/dist/bin/resticprom.js check --config /etc/resticprom/resticprom.yaml --profile nfs
+`,
+      },
+      {
+        name: 'resticprom-nfs-check.timer',
+        content: `${SYSTEMD_MARKER}
+[Unit]
+Description=resticprom check nfs at "0 5 * * 0" (UTC)
+
+[Timer]
+OnCalendar=Sun *-*-* 05:00:00 UTC
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+`,
+      },
+      {
+        name: 'resticprom-nfs-stats.service',
+        content: `${SYSTEMD_MARKER}
+[Unit]
+Description=resticprom stats nfs
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/node /opt/resticprom/dist/bin/resticprom.js stats --config /etc/resticprom/resticprom.yaml --profile nfs
+`,
+      },
+      {
+        name: 'resticprom-nfs-stats.timer',
+        content: `${SYSTEMD_MARKER}
+[Unit]
+Description=resticprom stats nfs at "15 * * * *" (UTC)
+
+[Timer]
+OnCalendar=*-*-* *:15:00 UTC
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+`,
+      },
+    ]);
+  });
+
+  it('installs check and stats units beside the tiers, verified; a reinstall without them removes them', async () => {
+    const dir = temp();
+    const units = join(dir, 'units');
+    const cli = fakeCli(dir);
+    const yaml = `${SEED_YAML}    check: { schedule: "0 5 * * 0" }\n    stats: { schedule: "15 * * * *" }\n`;
+    const backend = { kind: 'systemd' as const, scope: 'system' as const, dir: units };
+    const opts = { configFile: '/etc/resticprom/resticprom.yaml', command: [process.execPath, cli], backend };
+    const change = await installSchedule({ ...opts, config: seedConfig(yaml) });
+    const names = ['sub-daily', 'daily', 'weekly', 'monthly', 'check', 'stats'].flatMap((t) => [
+      `resticprom-nfs-${t}.service`,
+      `resticprom-nfs-${t}.timer`,
+    ]);
+    assert.deepEqual(
+      change.written,
+      names.map((n) => join(units, n)),
+    );
+    const verify = spawnSync('systemd-analyze', ['verify', '--man=no', ...names.map((n) => join(units, n))], {
+      encoding: 'utf8',
+      env: { ...process.env, SYSTEMD_COLORS: '0' },
+    });
+    assert.equal(verify.status, 0, verify.stderr);
+    assert.equal(verify.stderr, '');
+    // A check block without a schedule: check runs by hand only, its units go.
+    const noSchedule = `${SEED_YAML}    check: { read-data-subset: 5% }\n`;
+    const again = await installSchedule({ ...opts, config: seedConfig(noSchedule) });
+    assert.deepEqual(
+      again.removed,
+      ['check', 'stats'].flatMap((j) => [
+        join(units, `resticprom-nfs-${j}.service`),
+        join(units, `resticprom-nfs-${j}.timer`),
+      ]),
+    );
+    assert.equal(readdirSync(units).length, 8);
+  });
+
   it("installs the seed's four tiers; systemd-analyze verify accepts them", async () => {
     const dir = temp();
     const units = join(dir, 'units');

@@ -1,5 +1,6 @@
 /**
- * `resticprom daemon`: runs every tier on its schedule and serves /metrics, the
+ * `resticprom daemon`: runs every tier's backup and every profile's scheduled check
+ * and stats on their schedules and serves /metrics, the
  * status page and its JSON API until SIGTERM or SIGINT; SIGHUP reloads the config.
  */
 import type { Command } from 'commander';
@@ -19,7 +20,9 @@ interface DaemonFlags {
 export function register(program: Command): void {
   program
     .command('daemon')
-    .description('run every tier on its schedule; serve /metrics, /healthz, /api/status and a status page')
+    .description(
+      'run every tier, check and stats on its schedule; serve /metrics, /healthz, /api/status and a status page',
+    )
     .option(
       '-c, --config <file>',
       'config file (default: $RESTICPROM_CONFIG, ./resticprom.yaml, /etc/resticprom/resticprom.yaml)',

@@ -1,6 +1,7 @@
 /**
- * `resticprom schedule install|remove|list`: runs every profile's tiers on their
- * cron schedules through systemd timers (default) or a crontab block.
+ * `resticprom schedule install|remove|list`: runs every profile's tiers (backup)
+ * and its scheduled check and stats on their cron schedules through systemd
+ * timers (default) or a crontab block.
  */
 import { realpathSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -48,12 +49,12 @@ function addTargetOptions(cmd: Command): Command {
 export function register(program: Command): void {
   const schedule = program
     .command('schedule')
-    .description("run each profile's tiers on their schedules (systemd timers or cron)");
+    .description("run each profile's tiers, check and stats on their schedules (systemd timers or cron)");
   addTargetOptions(
     schedule
       .command('install')
       .description(
-        'write a .service and .timer per profile and tier (or the crontab block), replacing an earlier install',
+        'write a .service and .timer per profile and tier, and for check and stats (or the crontab block), replacing an earlier install',
       )
       .option('-c, --config <file>', CONFIG_HELP)
       .option('--exec <path>', 'the resticprom executable the units run (default: this node and script)')
@@ -64,7 +65,9 @@ export function register(program: Command): void {
   ).action(runAction(removeAction));
   schedule
     .command('list')
-    .description('show each profile and tier, its schedule, the systemd form and the next run')
+    .description(
+      'show each scheduled backup, check and stats, its schedule, the systemd form and the next run',
+    )
     .option('-c, --config <file>', CONFIG_HELP)
     .option('--json', 'print JSON')
     .action(runAction(listAction));
@@ -102,10 +105,11 @@ function selfCommand(exec: string | undefined): string[] {
 }
 
 async function installAction(flags: InstallFlags): Promise<number> {
-  const [{ loadConfig }, { installSchedule }, { formatScheduleTable }] = await Promise.all([
+  const [{ loadConfig }, { installSchedule }, { formatScheduleTable }, { unitBaseName }] = await Promise.all([
     import('../../config/index.js'),
     import('../../schedule/install.js'),
     import('../../schedule/plan.js'),
+    import('../../schedule/systemd.js'),
   ]);
   const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
   for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
@@ -127,7 +131,7 @@ async function installAction(flags: InstallFlags): Promise<number> {
   process.stdout.write(formatScheduleTable(change.entries));
   if (backend.kind === 'systemd' && !backend.activate) {
     const user = backend.scope === 'user' ? ' --user' : '';
-    const timers = change.entries.map((e) => `resticprom-${e.profile}-${e.tier}.timer`).join(' ');
+    const timers = change.entries.map((e) => `${unitBaseName(e)}.timer`).join(' ');
     process.stdout.write(
       `not activated; when the units are in place run: systemctl${user} daemon-reload && systemctl${user} enable --now ${timers}\n`,
     );
