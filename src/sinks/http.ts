@@ -167,6 +167,27 @@ function findCode(err: unknown): { code?: string; message: string } {
   return { message };
 }
 
+/** The subject alternative names of the peer certificate an error carries, e.g. `DNS:gw.example`. */
+function findAltNames(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 6; depth++) {
+    if (e instanceof AggregateError && e.errors.length > 0) e = e.errors[0];
+    const names = (e as { cert?: { subjectaltname?: unknown } }).cert?.subjectaltname;
+    if (typeof names === 'string' && names) return names;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The host of a URL (no brackets, no port), for messages. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return url;
+  }
+}
+
 /** True when the error is the peer closing or resetting the connection. */
 function isClosedByPeer(err: unknown): boolean {
   let e: unknown = err;
@@ -213,7 +234,9 @@ function classifyNetworkError(
       retryNow: true,
     };
   }
-  const { code, message } = probed ?? findCode(err);
+  const found = probed ?? findCode(err);
+  const code = found.code;
+  let message = found.message;
   const isTls =
     code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'));
   if (isTls) {
@@ -222,6 +245,12 @@ function classifyNetworkError(
     else if (/CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|HANDSHAKE_FAILURE/.test(code))
       hint = ' (the server may require a client certificate: set cert-file and key-file)';
     else if (code === 'ERR_SSL_WRONG_VERSION_NUMBER') hint = ' (is the server speaking plain http?)';
+    else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      // Node's own text ("IP: 127.0.0.1 is not in the cert's list: ") does not say what the certificate is for.
+      const names = findAltNames(err);
+      message = `the server's certificate is not valid for ${hostOf(shownUrl)}${names ? ` (it is for ${names})` : ''}`;
+      hint = ' (use a URL with a name the certificate has, or fix the certificate)';
+    }
     // The payload is fine; only the setup is wrong: keep it (isRetryable) but do not hammer now.
     return {
       error: new SinkError(
