@@ -18,7 +18,7 @@ const TIERS: Array<[string, string, string]> = [
   ['monthly', '0 4 1 * *', '*-*-01 04:00:00 UTC'],
 ];
 
-function setup(): { dir: string; config: string } {
+function setup(profileExtra = ''): { dir: string; config: string } {
   const t = makeTempDir('resticprom-cli-schedule-');
   temps.push(t.cleanup);
   const config = join(t.dir, 'resticprom.yaml');
@@ -31,7 +31,7 @@ profiles:
     repository: /srv/repo
     password-file: /etc/resticprom/nfs.pass
     paths: [/srv/nfs]
-    tiers:
+${profileExtra}    tiers:
 ${TIERS.map(([t, s]) => `      ${t}: { schedule: "${s}" }`).join('\n')}
 `,
     { mode: 0o600 },
@@ -126,11 +126,73 @@ describe('resticprom schedule', () => {
     }
     const table = await runCli(['schedule', 'list', '--config', config]);
     assert.equal(table.code, 0);
-    assert.match(table.stdout, /^PROFILE {2}TIER {7}SCHEDULE {5}ONCALENDAR {14}NEXT RUN\n/);
+    assert.match(table.stdout, /^PROFILE {2}JOB {5}TIER {7}SCHEDULE {5}ONCALENDAR {14}NEXT RUN\n/);
     assert.match(
       table.stdout,
-      /\nnfs {6}weekly {5}0 3 \* \* 0 {4}Sun \*-\*-\* 03:00:00 UTC {2}\d{4}-\d\d-\d\d 03:00 UTC\n/,
+      /\nnfs {6}backup {2}weekly {5}0 3 \* \* 0 {4}Sun \*-\*-\* 03:00:00 UTC {2}\d{4}-\d\d-\d\d 03:00 UTC\n/,
     );
+  });
+
+  it('install, list and remove take in the scheduled check and stats', async () => {
+    const { dir, config } = setup(
+      '    check: { schedule: "0 5 * * 0" }\n    stats: { schedule: "15 * * * *" }\n',
+    );
+    const units = join(dir, 'units');
+    const res = await runCli(['schedule', 'install', '--config', config, '--dir', units]);
+    assert.equal(res.code, 0, res.stderr);
+    const jobs = ['check', 'stats'];
+    assert.deepEqual(
+      res.stdout.split('\n').slice(8, 12),
+      jobs.flatMap((j) => [
+        `wrote ${join(units, `resticprom-nfs-${j}.service`)}`,
+        `wrote ${join(units, `resticprom-nfs-${j}.timer`)}`,
+      ]),
+    );
+    assert.match(
+      res.stdout,
+      / resticprom-nfs-monthly\.timer resticprom-nfs-check\.timer resticprom-nfs-stats\.timer\n$/,
+    );
+    for (const j of jobs) {
+      const service = readFileSync(join(units, `resticprom-nfs-${j}.service`), 'utf8');
+      assert.ok(
+        service.includes(`\nExecStart=${process.execPath} ${CLI} ${j} --config ${config} --profile nfs\n`),
+        service,
+      );
+    }
+    assert.match(
+      readFileSync(join(units, 'resticprom-nfs-stats.timer'), 'utf8'),
+      /\nOnCalendar=\*-\*-\* \*:15:00 UTC\nPersistent=true\n/,
+    );
+
+    const list = await runCli(['schedule', 'list', '--config', config, '--json']);
+    assert.equal(list.code, 0, list.stderr);
+    const entries = JSON.parse(list.stdout) as Array<Record<string, unknown>>;
+    assert.deepEqual(
+      entries.map((e) => [e.job, e.tier ?? null, e.schedule, e.onCalendar]),
+      [
+        ...TIERS.map(([t, s, c]) => ['backup', t, s, [c]]),
+        ['check', null, '0 5 * * 0', ['Sun *-*-* 05:00:00 UTC']],
+        ['stats', null, '15 * * * *', ['*-*-* *:15:00 UTC']],
+      ],
+    );
+    const table = await runCli(['schedule', 'list', '--config', config]);
+    assert.match(
+      table.stdout,
+      /\nnfs {6}check {3}- {10}0 5 \* \* 0 {4}Sun \*-\*-\* 05:00:00 UTC {2}\d{4}-\d\d-\d\d 05:00 UTC\nnfs {6}stats {3}- {10}15 \* \* \* \* {3}\*-\*-\* \*:15:00 UTC {7}\d{4}-\d\d-\d\d \d\d:15 UTC\n$/,
+    );
+
+    const cron = join(dir, 'crontab');
+    const viaCron = await runCli(['schedule', 'install', '--config', config, '--cron', '--file', cron]);
+    assert.equal(viaCron.code, 0, viaCron.stderr);
+    assert.ok(
+      readFileSync(cron, 'utf8').includes(
+        `\n# nfs check\n0 5 * * 0 ${process.execPath} ${CLI} check --config ${config} --profile nfs\n# nfs stats\n15 * * * * ${process.execPath} ${CLI} stats --config ${config} --profile nfs\n# END resticprom\n`,
+      ),
+    );
+
+    const removed = await runCli(['schedule', 'remove', '--dir', units]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.deepEqual(readdirSync(units), []);
   });
 
   it('rejects --user with --system, and --file without --cron (exit 2)', async () => {
