@@ -104,7 +104,15 @@ export async function backupAction(
         else log.debug(`restic: ${line}`);
       },
       onWait: (msg) => log.info(msg),
+    }).catch((err: unknown) => {
+      // Stopped before restic started (waiting for the repository lock): nothing ran.
+      if (controller.signal.aborted && err === controller.signal.reason) return undefined;
+      throw err;
     });
+    if (!job) {
+      log.error(`backup interrupted by ${interruptedBy} before restic started; nothing was run or recorded`);
+      return ExitCode.INTERRUPTED;
+    }
     progress.done();
     for (const w of job.warnings) log.warn(w);
     const r = job.result;

@@ -16,7 +16,15 @@ interface Flags extends CommonOptions {
   profile?: string;
 }
 
-async function prepare(flags: Flags): Promise<{ log: Logger; base: MaintenanceOptions; done: () => void }> {
+interface Prepared {
+  log: Logger;
+  base: MaintenanceOptions;
+  /** Resolves to undefined (after saying so) when a signal stopped the job before restic started. */
+  unlessInterrupted: <T>(command: string, job: Promise<T>) => Promise<T | undefined>;
+  done: () => void;
+}
+
+async function prepare(flags: Flags): Promise<Prepared> {
   const log = createLogger({
     format: flags.logFormat ?? 'text',
     quiet: Boolean(flags.quiet),
@@ -25,7 +33,9 @@ async function prepare(flags: Flags): Promise<{ log: Logger; base: MaintenanceOp
   const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
   for (const w of loaded.warnings) log.warn(w);
   const controller = new AbortController();
+  let interruptedBy: string | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
+    interruptedBy ??= sig;
     log.warn(`${sig} received: stopping restic and reporting the run`);
     controller.abort(sig);
   };
@@ -43,6 +53,15 @@ async function prepare(flags: Flags): Promise<{ log: Logger; base: MaintenanceOp
   return {
     log,
     base,
+    unlessInterrupted: (command, job) =>
+      job.catch((err: unknown) => {
+        // Stopped before restic started (waiting for the repository lock): nothing ran.
+        if (!controller.signal.aborted || err !== controller.signal.reason) throw err;
+        log.error(
+          `${command} interrupted by ${interruptedBy} before restic started; nothing was run or recorded`,
+        );
+        return undefined;
+      }),
     done: () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -52,9 +71,13 @@ async function prepare(flags: Flags): Promise<{ log: Logger; base: MaintenanceOp
 
 /** `forget`: resolves to the exit code. */
 export async function forgetAction(flags: Flags & { tier: string; prune?: boolean }): Promise<number> {
-  const { log, base, done } = await prepare(flags);
+  const { log, base, unlessInterrupted, done } = await prepare(flags);
   try {
-    const job = await runForgetJob({ ...base, tier: flags.tier, ...(flags.prune ? { prune: true } : {}) });
+    const job = await unlessInterrupted(
+      'forget',
+      runForgetJob({ ...base, tier: flags.tier, ...(flags.prune ? { prune: true } : {}) }),
+    );
+    if (!job) return ExitCode.INTERRUPTED;
     for (const w of job.warnings) log.warn(w);
     const r = job.result;
     const head = `forget ${job.profile}/${job.tier}`;
@@ -73,12 +96,16 @@ export async function forgetAction(flags: Flags & { tier: string; prune?: boolea
 
 /** `check`: resolves to the exit code (1 when the repository has errors). */
 export async function checkAction(flags: Flags & { readDataSubset?: string }): Promise<number> {
-  const { log, base, done } = await prepare(flags);
+  const { log, base, unlessInterrupted, done } = await prepare(flags);
   try {
-    const job = await runCheckJob({
-      ...base,
-      ...(flags.readDataSubset ? { readDataSubset: flags.readDataSubset } : {}),
-    });
+    const job = await unlessInterrupted(
+      'check',
+      runCheckJob({
+        ...base,
+        ...(flags.readDataSubset ? { readDataSubset: flags.readDataSubset } : {}),
+      }),
+    );
+    if (!job) return ExitCode.INTERRUPTED;
     for (const w of job.warnings) log.warn(w);
     const r = job.result;
     const head = `check ${job.profile}`;
@@ -95,9 +122,10 @@ export async function checkAction(flags: Flags & { readDataSubset?: string }): P
 
 /** `stats`: resolves to the exit code. */
 export async function statsAction(flags: Flags & { json?: boolean }): Promise<number> {
-  const { log, base, done } = await prepare(flags);
+  const { log, base, unlessInterrupted, done } = await prepare(flags);
   try {
-    const job = await runStatsJob(base);
+    const job = await unlessInterrupted('stats', runStatsJob(base));
+    if (!job) return ExitCode.INTERRUPTED;
     for (const w of job.warnings) log.warn(w);
     if (!job.stats) {
       log.error(`stats ${job.profile} failed: ${job.error?.message ?? 'restic failed'}`);
