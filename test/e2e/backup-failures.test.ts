@@ -252,7 +252,7 @@ ${p.resticBinary ? `restic-binary: ${p.resticBinary}\n` : ''}profiles:
     const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     const cliPid = child.pid as number;
     const resticPid = await waitUntil('the restic child of resticprom', () =>
-      childProcesses(cliPid, 'restic').at(0),
+      childProcesses(cliPid, 'restic').find((c) => readCmdline(c)?.[1] === 'backup'),
     );
     started.push(resticPid);
     const argv = readCmdline(resticPid) ?? [];

@@ -17,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { repositoryLockPath } from '../../src/state/lock.js';
 import { ensureBuilt, runCli, spawnCli } from '../helpers/cli.js';
-import { childProcesses, isAlive, readHistory, waitUntil } from '../helpers/e2e.js';
+import { childProcesses, isAlive, readCmdline, readHistory, waitUntil } from '../helpers/e2e.js';
 import { makeRepo, type TestRepo } from '../helpers/restic.js';
 import { gatewayGroups, makeTempDir, type RunningService, startPushgateway } from '../helpers/services.js';
 
@@ -66,7 +66,7 @@ profiles:
     return file;
   };
 
-  /** Starts a backup and resolves once its restic runs (so it holds the repository's lock). */
+  /** Starts a backup and resolves once its `restic backup` runs (so it holds the repository's lock). */
   const startSlowBackup = async (config: string) => {
     const child: ChildProcess = spawnCli(['backup', '--config', config, '--tier', 'daily'], { env });
     let stderr = '';
@@ -79,7 +79,7 @@ profiles:
     );
     const pid = child.pid as number;
     const resticPid = await waitUntil('the restic child of resticprom', () =>
-      childProcesses(pid, 'restic').at(0),
+      childProcesses(pid, 'restic').find((c) => readCmdline(c)?.[1] === 'backup'),
     );
     resticPids.push(resticPid);
     return { child, pid, resticPid, closed };
@@ -149,6 +149,34 @@ profiles:
     const [a, b] = runs as [(typeof runs)[0], (typeof runs)[0]];
     // One after the other: the second restic started once the first had ended.
     assert.ok(b.startedAt >= a.endedAt, `second started ${b.startedAt}, first ended ${a.endedAt}`);
+  });
+
+  it('SIGTERM while waiting for the lock exits 130 at once; nothing runs, nothing is recorded', async () => {
+    const config = writeConfig('wait-then-stop', { paths: freshTree('d', 300_000), wait: '30s', slow: true });
+    const first = await startSlowBackup(config);
+    const historyBefore = readHistory(stateDir).length;
+    const waiter = spawnCli(['backup', '--config', config, '--tier', 'daily'], { env });
+    let stderr = '';
+    waiter.stdout?.resume();
+    waiter.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const closed = new Promise<number | null>((resolve) => waiter.on('close', (code) => resolve(code)));
+    await waitUntil('the second run to wait', () => stderr.includes('waiting up to 30s'));
+    waiter.kill('SIGTERM');
+    const code = await closed;
+    assert.equal(code, ExitCode.INTERRUPTED, stderr);
+    assert.deepEqual(stderr.split('\n').slice(1), [
+      'warning: SIGTERM received: stopping restic and reporting the run',
+      'error: backup interrupted by SIGTERM before restic started; nothing was run or recorded',
+      '',
+    ]);
+    assert.equal(readHistory(stateDir).length, historyBefore);
+    // The first run never noticed.
+    assert.ok(isAlive(first.resticPid));
+    const done = await first.closed;
+    assert.equal(done.code, ExitCode.OK, done.stderr);
+    assert.equal(readHistory(stateDir).length, historyBefore + 1);
   });
 
   it('a lock left by a resticprom killed with SIGKILL is taken over by the next run, with a warning', async () => {
