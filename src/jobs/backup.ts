@@ -52,6 +52,27 @@ export function backupOutcome(result: BackupResult): HistoryOutcome {
   return s === 'success' ? 'success' : s === 'warning' ? 'warning' : 'failed';
 }
 
+/**
+ * Warnings about restic's output that the outcome does not show: lines that were not
+ * valid JSON messages (skipped), and a successful exit without a summary (its figures
+ * are unknown, so only the run's status and times are pushed).
+ */
+export function outputWarnings(result: BackupResult): string[] {
+  const out: string[] = [];
+  if (result.malformedLines) {
+    const first = /malformed JSON line\(s\) from restic, first: (.*)$/s.exec(result.message ?? '')?.[1];
+    out.push(
+      `restic printed ${result.malformedLines} malformed JSON line(s); they were skipped${first ? ` (the first: ${first})` : ''}`,
+    );
+  }
+  if (result.outcome === 'success' && !result.summary) {
+    out.push(
+      "restic exited 0 but printed no summary: the snapshot and its figures are unknown; only the run's status and times are pushed",
+    );
+  }
+  return out;
+}
+
 /** Runs one backup of `profile`/`tier` and delivers its metrics. Throws only when nothing could run. */
 export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobResult> {
   const env = opts.env ?? process.env;
@@ -95,6 +116,7 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
       ...(opts.onItemError ? { onItemError: opts.onItemError } : {}),
       ...(opts.onLog ? { onLog: opts.onLog } : {}),
     });
+    warnings.push(...outputWarnings(result));
     const finish = await finishRun({
       stateDir,
       kind: 'backup',
