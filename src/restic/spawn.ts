@@ -107,6 +107,14 @@ export interface SpawnResticResult {
   endedAt: number;
 }
 
+/** Terminal control sequences (CSI, e.g. the `ESC[2K` restic 0.14 puts before a message even off a terminal). */
+const TERMINAL_CODES = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
+
+/** Removes terminal control sequences from a line of restic's stderr, so logs and classification see text. */
+function stripTerminalCodes(line: string): string {
+  return line.includes('\x1b') ? line.replace(TERMINAL_CODES, '') : line;
+}
+
 const PASSWORD_VARS = ['RESTIC_PASSWORD', 'RESTIC_PASSWORD_FILE', 'RESTIC_PASSWORD_COMMAND'] as const;
 
 /**
@@ -303,7 +311,11 @@ export async function spawnRestic(opts: SpawnResticOptions): Promise<SpawnRestic
     let spawnError: Error | undefined;
 
     const outSplit = new LineSplitter(maxLine, opts.onStdoutLine ?? (() => {}), opts.onStdoutBytes);
-    const errSplit = new LineSplitter(maxLine, opts.onStderrLine ?? (() => {}));
+    const onStderrLine = opts.onStderrLine;
+    const errSplit = new LineSplitter(
+      maxLine,
+      onStderrLine ? (line) => onStderrLine(stripTerminalCodes(line)) : () => {},
+    );
 
     const stop = (reason: StopReason): void => {
       if (stopReason !== undefined || child.exitCode !== null || child.signalCode !== null) return;
