@@ -75,18 +75,21 @@ function fail(line: number, message: string): never {
   throw new InvalidMetricsError(message, line);
 }
 
-/** Parses a sample value: Go float syntax plus `NaN`, `+Inf`, `-Inf`. */
+/** Parses a sample value: decimal float syntax plus `NaN`, `+Inf`, `-Inf` (as the gateway's parser). */
 function parseValue(token: string, line: number, what: string): number {
-  if (/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(token)) return Number(token);
+  if (/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(token)) {
+    const n = Number(token);
+    // Go's strconv.ParseFloat refuses a number beyond float64 (ErrRange): the gateway answers 400.
+    if (!Number.isFinite(n))
+      fail(line, `${what} ${JSON.stringify(token)} is out of range (write +Inf or -Inf)`);
+    return n;
+  }
   const lower = token.toLowerCase();
   if (lower === 'nan') return Number.NaN;
   if (/^[+]?inf(inity)?$/.test(lower)) return Number.POSITIVE_INFINITY;
   if (/^-inf(inity)?$/.test(lower)) return Number.NEGATIVE_INFINITY;
-  if (/^[+-]?0[xX][0-9a-fA-F]+$/.test(token)) {
-    const neg = token.startsWith('-');
-    const n = Number.parseInt(token.replace(/^[+-]?0[xX]/, ''), 16);
-    return neg ? -n : n;
-  }
+  // No hex: Go's ParseFloat wants a `p` exponent for it and expfmt refuses `p`, so the
+  // gateway refuses every hex value (seen with 1.5.1).
   return fail(line, `invalid ${what} ${JSON.stringify(token)}`);
 }
 
@@ -147,6 +150,16 @@ function parseText(text: string): ParseResult {
       const rest = m[3] ?? '';
       if (!METRIC_NAME_RE.test(name))
         fail(lineNo, `invalid metric name ${JSON.stringify(name)} in ${kw} line`);
+      // Like Go's parser, a HELP/TYPE name resolves as a sample name does: `x_count` after a
+      // histogram or summary `x` is that family's, so a TYPE or HELP for it is a second one.
+      const famName = familyNameFor(name, states);
+      if (famName !== name) {
+        const owner = states.get(famName)?.family.type ?? 'untyped';
+        fail(
+          lineNo,
+          `${kw} line for metric ${name}, a name that belongs to ${owner} ${famName}; give it another name`,
+        );
+      }
       const st = stateFor(name, lineNo);
       if (kw === 'HELP') {
         if (st.helpLine !== undefined)
@@ -280,8 +293,14 @@ export function parseExposition(text: string): ParsedFamily[] {
   return parseText(text).families;
 }
 
+/**
+ * The identity of a series. A label with an empty value is no label in Prometheus (and the
+ * gateway adds instance="" to a series without one), so `x{a=""}` is the same series as `x`.
+ */
 function seriesKey(name: string, labels: Record<string, string>): string {
-  const keys = Object.keys(labels).sort();
+  const keys = Object.keys(labels)
+    .filter((k) => labels[k] !== '')
+    .sort();
   return `${name}{${keys.map((k) => `${k}=${JSON.stringify(labels[k])}`).join(',')}}`;
 }
 
@@ -386,6 +405,11 @@ function groupSeries(fam: ParsedFamily, special: 'le' | 'quantile'): SeriesGroup
       groups.set(key, g);
     }
     const kind = fam.type;
+    const isSumOrCount = s.name === `${fam.name}_sum` || s.name === `${fam.name}_count`;
+    // Go's parser reads `le` / `quantile` as a number on every sample of the family and drops it
+    // from _sum and _count: refused, not silently merged with the series without it.
+    if (isSumOrCount && s.labels[special] !== undefined)
+      fail(s.line, `${kind} sample ${s.name} must not have a "${special}" label`);
     if (s.name === `${fam.name}_sum`) g.sum = s;
     else if (s.name === `${fam.name}_count`) g.count = s;
     else if (kind === 'histogram' && s.name === `${fam.name}_bucket`) {
