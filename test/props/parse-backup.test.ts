@@ -218,7 +218,10 @@ describe('restic backup parser on mutated real outputs (property)', () => {
         fc.constantFrom(1, 7, 64, 4096, 1 << 20),
         (fx, ops, chunk) => {
           const { lines, truncateAt } = applyOps(fx, ops);
-          const parser = createBackupParser({ maxErrors: 3, onProgress: chunk === 7 ? () => {} : undefined });
+          const parser = createBackupParser({
+            maxErrors: 3,
+            ...(chunk === 7 ? { onProgress: () => {} } : {}),
+          });
           const emitted = feed(lines, truncateAt, chunk, (l, s) => parser.push(l, s));
           const r = parser.result();
           totals.cases++;
