@@ -4,6 +4,7 @@
  */
 import type { LoadedConfig } from '../config/index.js';
 import { profileDestinations, resolveProfile } from '../config/index.js';
+import { StateError } from '../errors.js';
 import { runBackup } from '../restic/backup.js';
 import type { BackupItemError, BackupProgress, BackupResult } from '../restic/types.js';
 import { getResticVersion } from '../restic/version.js';
@@ -73,6 +74,20 @@ export function outputWarnings(result: BackupResult): string[] {
   return out;
 }
 
+/** `backup nfs/daily succeeded (restic exit 0, snapshot 1a2b3c4d)`: how restic's part went, in one phrase. */
+export function describeOutcome(profile: string, tier: string, result: BackupResult): string {
+  const what =
+    result.outcome === 'success'
+      ? 'succeeded'
+      : result.outcome === 'incomplete'
+        ? 'was incomplete'
+        : 'failed';
+  const exit =
+    result.exitCode === null ? (result.signal ?? 'no exit code') : `restic exit ${result.exitCode}`;
+  const snapshot = result.summary?.snapshotId ? `, snapshot ${result.summary.snapshotId}` : '';
+  return `backup ${profile}/${tier} ${what} (${exit}${snapshot})`;
+}
+
 /** Runs one backup of `profile`/`tier` and delivers its metrics. Throws only when nothing could run. */
 export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobResult> {
   const env = opts.env ?? process.env;
@@ -117,24 +132,37 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
       ...(opts.onLog ? { onLog: opts.onLog } : {}),
     });
     warnings.push(...outputWarnings(result));
-    const finish = await finishRun({
-      stateDir,
-      kind: 'backup',
-      profile: profileName,
-      tier: opts.tier,
-      host: config.hostname,
-      startedAt: result.startedAt,
-      endedAt: result.endedAt,
-      outcome: backupOutcome(result),
-      exitCode: result.exitCode,
-      ...(result.reason ? { reason: result.reason } : {}),
-      ...(result.summary ? { summary: result.summary } : {}),
-      target,
-      samples: (counters) =>
-        backupSamples(result, { counters, resticprom: getVersion(), restic: resticVersion?.version }),
-      ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
-      outbox: config.outbox,
-    });
+    let finish: FinishRunResult;
+    try {
+      finish = await finishRun({
+        stateDir,
+        kind: 'backup',
+        profile: profileName,
+        tier: opts.tier,
+        host: config.hostname,
+        startedAt: result.startedAt,
+        endedAt: result.endedAt,
+        outcome: backupOutcome(result),
+        exitCode: result.exitCode,
+        ...(result.reason ? { reason: result.reason } : {}),
+        ...(result.summary ? { summary: result.summary } : {}),
+        target,
+        samples: (counters) =>
+          backupSamples(result, { counters, resticprom: getVersion(), restic: resticVersion?.version }),
+        ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
+        outbox: config.outbox,
+      });
+    } catch (err) {
+      // restic's work is done: whatever stops the bookkeeping, say how the backup went.
+      if (!(err instanceof StateError)) throw err;
+      throw new StateError(
+        `${describeOutcome(profileName, opts.tier, result)}, but ${err.message}`,
+        err.path,
+        {
+          cause: err,
+        },
+      );
+    }
     warnings.push(...finish.warnings);
     job = {
       profile: profileName,

@@ -263,6 +263,8 @@ async function tryCreate(file: string, content: string): Promise<boolean> {
   try {
     await writeNew(tmp, content);
   } catch (err) {
+    // A full disk fails the write after the create: do not leave the empty temp file behind.
+    await unlink(tmp).catch(() => {});
     throw new StateError(`cannot write the lock file ${file}: ${errText(err)}`, file, { cause: err });
   }
   try {
