@@ -5,7 +5,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { checkConfigRules, type RawProblem } from './checks.js';
@@ -130,7 +130,20 @@ export function parseConfigText(
   const problems: RawProblem[] = [];
   const interpolated = new Set<string>();
   interpolateNode(doc.contents, [], { env, problems, interpolated, lineAt });
-  const data: unknown = doc.toJS({ maxAliasCount: 1000 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    // yaml resolves aliases only here: `*name` without an earlier `&name`, or too many aliases.
+    const message = err instanceof Error ? err.message : String(err);
+    fail([
+      {
+        path: [],
+        line: lineAt(aliasOffset(doc, message)) ?? 1,
+        message: `YAML error: ${message.split('\n')[0]}`,
+      },
+    ]);
+  }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     fail([{ path: [], line: 1, message: 'expected a map with a profiles: key at the top' }]);
   }
@@ -145,6 +158,19 @@ export function parseConfigText(
     warnings: textWarnings(config),
     inlineSecrets: findInlineSecrets(raw, interpolated),
   };
+}
+
+/** Where the alias a toJS error names (`...: nope`) starts, else the first alias. */
+function aliasOffset(doc: Document, message: string): number | undefined {
+  const named = /: (\S+)$/.exec(message)?.[1];
+  let offset: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      if (offset === undefined || node.source === named) offset = node.range?.[0];
+      return node.source === named ? visit.BREAK : undefined;
+    },
+  });
+  return offset;
 }
 
 /** Formats a key path: `profiles.nfs.metrics.remote-write[0].url`. */
@@ -190,7 +216,8 @@ function interpolateNode(node: unknown, path: (string | number)[], ctx: Interpol
         ctx.problems.push({
           path,
           line,
-          message: `invalid variable reference "${match}": write \${NAME} or \${NAME:-default}`,
+          // JSON quoting keeps the problem on one line (a `${` in a block scalar spans lines).
+          message: `invalid variable reference ${JSON.stringify(match.length > 60 ? `${match.slice(0, 60)}...` : match)}: write \${NAME} or \${NAME:-default}`,
         });
         return match;
       }
