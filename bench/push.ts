@@ -10,6 +10,7 @@ import { Gauge, Pushgateway, Registry } from 'prom-client';
 import { deliver } from '../src/sinks/deliver.js';
 import { addToGateway } from '../src/sinks/pushgateway.js';
 import { makeTempDir, startPushgateway } from '../test/helpers/services.js';
+import { describeLoad, describeMachine } from './lib.js';
 
 const roundsArg = process.argv.indexOf('--rounds');
 const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 0;
@@ -105,7 +106,7 @@ try {
   console.log(
     '\naddToGateway validates the exposition before sending; deliver() adds an fsynced outbox entry and the outbox lock.',
   );
-  console.log(`node ${process.version}, ${process.platform}/${process.arch}`);
+  console.log(`Machine: ${describeMachine()}; ${describeLoad()}`);
   console.log('Rerun: npx tsx bench/push.ts [--rounds N]');
 } finally {
   await gw.stop();
