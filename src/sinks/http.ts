@@ -402,13 +402,23 @@ async function probeTls(
   });
 }
 
-/** An undici Agent carrying the TLS settings, and the settings. */
+/** True when the request needs TLS settings beyond the system's CAs. */
+function hasTlsSettings(http: HttpOptions): boolean {
+  return Boolean(http.caFile || http.certFile || http.keyFile || http.insecureSkipVerify);
+}
+
+/**
+ * An undici Agent carrying the TLS settings, and the settings; no Agent when there are
+ * none, so that plain requests use Node's own fetch and the undici package (the largest
+ * module resticprom would load) is never loaded on a backup run's path.
+ */
 async function makeDispatcher(
   http: HttpOptions,
   shownUrl: string,
-): Promise<{ dispatcher: Dispatcher; connect: ConnectOptions }> {
-  const { Agent } = await loadUndici();
+): Promise<{ dispatcher: Dispatcher | undefined; connect: ConnectOptions }> {
   const connect: ConnectOptions = {};
+  if (!hasTlsSettings(http)) return { dispatcher: undefined, connect };
+  const { Agent } = await loadUndici();
   if (http.caFile) connect.ca = await readTlsFile(http.caFile, 'ca-file', shownUrl);
   if (http.certFile || http.keyFile) {
     if (!http.certFile || !http.keyFile) {
@@ -493,7 +503,8 @@ export async function sendHttp(
     opts.sleep ?? ((ms: number) => sleepTimer(ms, undefined, opts.signal ? { signal: opts.signal } : {}));
   const random = opts.random ?? Math.random;
   const { dispatcher, connect } = await makeDispatcher(http, shownUrl);
-  const fetchImpl: FetchLike = opts.fetch ?? ((await loadUndici()).fetch as unknown as FetchLike);
+  const fetchImpl: FetchLike =
+    opts.fetch ?? (dispatcher ? ((await loadUndici()).fetch as unknown as FetchLike) : globalThis.fetch);
   try {
     for (let attempt = 1; ; attempt++) {
       if (opts.signal?.aborted) throw abortedError(req, shownUrl, opts.signal.reason);
@@ -512,7 +523,7 @@ export async function sendHttp(
           headers,
           signal: ctrl.signal,
           redirect: 'manual',
-          dispatcher,
+          ...(dispatcher ? { dispatcher } : {}),
           ...(req.body ? { body: req.body } : {}),
         } as unknown as RequestInit;
         const res = await fetchImpl(requestUrl, init);
@@ -547,6 +558,6 @@ export async function sendHttp(
       }
     }
   } finally {
-    await dispatcher.destroy().catch(() => undefined);
+    await dispatcher?.destroy().catch(() => undefined);
   }
 }
