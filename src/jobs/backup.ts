@@ -110,7 +110,8 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
   try {
     if (lock.warning) warnings.push(lock.warning);
     const resticBinary = config.resticBinary;
-    const resticVersion = await getResticVersion({ resticBinary, env }).catch(() => undefined);
+    // Asked alongside the backup, not before it: it is only needed for the build info metric.
+    const resticVersionAsked = getResticVersion({ resticBinary, env }).catch(() => undefined);
     const result = await runBackup({
       resticBinary,
       repository: profile.repository,
@@ -131,6 +132,7 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
       ...(opts.onItemError ? { onItemError: opts.onItemError } : {}),
       ...(opts.onLog ? { onLog: opts.onLog } : {}),
     });
+    const resticVersion = await resticVersionAsked;
     warnings.push(...outputWarnings(result));
     let finish: FinishRunResult;
     try {

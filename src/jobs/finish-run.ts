@@ -80,7 +80,7 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
     { profile: opts.profile, tier: opts.tier, host, ...(opts.target.labels ?? {}) },
     Object.keys(opts.target.grouping),
   );
-  const text = await renderSamples(opts.samples(counters), labels);
+  const text = renderSamples(opts.samples(counters), labels);
   const payload: MetricsPayload = {
     text,
     job: opts.target.job,

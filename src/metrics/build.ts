@@ -2,6 +2,7 @@
  * Turns a list of samples described by the metric table (names.ts) into
  * exposition text, with prom-client's metric objects doing the formatting.
  */
+import { formatExposition, type ParsedFamily } from './exposition.js';
 import type { MetricDef } from './names.js';
 
 /** One value to expose. */
@@ -13,42 +14,32 @@ export interface Sample {
 }
 
 /**
- * Renders samples as text exposition format 0.0.4, every series carrying `commonLabels`.
- * Families appear in the order of their first sample; a family with several samples
- * (different label values) is written once.
+ * Renders samples as text exposition format 0.0.4, every series carrying `commonLabels`
+ * after its own labels. Families appear in the order of their first sample; a family
+ * with several samples (different label values) is written once.
+ *
+ * Written on our exposition formatter rather than prom-client's registry: a backup
+ * run formats about twenty samples, and loading prom-client cost more than the rest
+ * of the run's bookkeeping (see BENCHMARKS.md). Library users still bring their own
+ * prom-client registries to the push client (`registryToText`).
  */
-export async function renderSamples(
-  samples: Sample[],
-  commonLabels: Record<string, string>,
-): Promise<string> {
-  // prom-client is CommonJS: its exports are the module's default, in Node and in the bundle.
-  const { Registry, Gauge, Counter } = (await import('prom-client')).default;
-  const registry = new Registry();
-  registry.setDefaultLabels(commonLabels);
-  const made = new Map<string, { set: (labels: Record<string, string>, v: number) => void }>();
+export function renderSamples(samples: Sample[], commonLabels: Record<string, string>): string {
+  const families = new Map<string, ParsedFamily>();
   for (const s of samples) {
-    let metric = made.get(s.def.name);
-    if (!metric) {
-      const base = {
-        name: s.def.name,
-        help: s.def.help,
-        labelNames: [...(s.def.labels ?? [])],
-        registers: [registry],
-      };
-      if (s.def.type === 'counter') {
-        const c = new Counter(base);
-        metric = { set: (labels, v) => c.inc(labels, v) };
-      } else {
-        const g = new Gauge(base);
-        metric = { set: (labels, v) => g.set(labels, v) };
-      }
-      made.set(s.def.name, metric);
+    let fam = families.get(s.def.name);
+    if (!fam) {
+      fam = { name: s.def.name, type: s.def.type, help: s.def.help, samples: [] };
+      families.set(s.def.name, fam);
     }
-    metric.set(s.labels ?? {}, s.value);
+    const labels = { ...(s.labels ?? {}) };
+    for (const [k, v] of Object.entries(commonLabels)) if (!(k in labels)) labels[k] = v;
+    const key = JSON.stringify(labels);
+    const same = fam.samples.find((x) => JSON.stringify(x.labels) === key);
+    // A counter given twice for one series adds up, a gauge keeps the last value.
+    if (same) same.value = s.def.type === 'counter' ? same.value + s.value : s.value;
+    else fam.samples.push({ name: s.def.name, labels, value: s.value, line: 0 });
   }
-  // prom-client separates families with a blank line; the text format allows it, but
-  // a compact body is what users see in the textfile and the outbox.
-  return (await registry.metrics()).replace(/\n\n+/g, '\n');
+  return formatExposition([...families.values()]);
 }
 
 /**
