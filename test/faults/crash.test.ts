@@ -230,12 +230,13 @@ profiles:
     const random = seededRandom(seed);
 
     if (!gw) await startGateway();
-    // One undisturbed run tells how long a run takes here; kill points spread over 0..1.3 of it.
+    // One undisturbed run tells how long a run takes here; kill points spread over 0..1.1 of it.
     const calibrateStart = performance.now();
     const first = await runCli(['backup', '--config', config, '--tier', 't1', '--quiet'], {
       env: backupEnv(),
     });
-    const runMs = performance.now() - calibrateStart;
+    // Load changes how long a run takes: follow it with a moving average of the runs that ended.
+    let runMs = performance.now() - calibrateStart;
     assert.equal(first.code, 0, first.stderr);
 
     let kills = 0;
@@ -251,7 +252,8 @@ profiles:
       if (!gw) runsWithGatewayDown++;
       const tier = TIERS[Math.floor(random() * TIERS.length)] ?? 't1';
       const fixture = FIXTURES[Math.floor(random() * FIXTURES.length)] ?? 'backup-success';
-      const killAfterMs = random() < 0.15 ? undefined : random() * runMs * 1.3;
+      const killAfterMs = random() < 0.15 ? undefined : random() * runMs * 1.1;
+      const startedAt = performance.now();
       const child = spawnCli(['backup', '--config', config, '--tier', tier], { env: backupEnv(fixture) });
       let stderr = '';
       child.stderr?.on('data', (d: Buffer) => {
@@ -266,11 +268,15 @@ profiles:
       stderrs.push(stderr);
       if (end.signal === 'SIGKILL') kills++;
       else {
+        runMs = 0.7 * runMs + 0.3 * (performance.now() - startedAt);
         completed++;
         exitCodes.set(end.code ?? -1, (exitCodes.get(end.code ?? -1) ?? 0) + 1);
         // A run that ended by itself ends with its documented code: the backup's own, or 75 when
         // the gateway is down (0 -> 75; 3 and 12, wrong password, stay).
-        assert.ok([0, 3, 12, 75].includes(end.code ?? -1), `run ${i}: exit ${end.code}: ${stderr}`);
+        assert.ok(
+          [0, 3, 12, 75].includes(end.code ?? -1),
+          `seed ${seed}, run ${i}: exit ${end.code}: ${stderr}`,
+        );
       }
 
       // Invariant after every run: the newest recorded run of each tier has its metrics at the
@@ -297,11 +303,12 @@ profiles:
     // Everything is sent once the gateway is up.
     if (!gw) await startGateway();
     const flush = await runCli(['flush', '--state-dir', stateDir]);
-    assert.equal(flush.code, 0, `${flush.stdout}${flush.stderr}`);
-    assert.match(flush.stdout, /flush: \d+ delivered, 0 pending, 0 dead-lettered, 0 superseded/);
-    assert.deepEqual(pendingEntries(stateDir), []);
-    assert.deepEqual(deadLetters(stateDir), []);
-    assert.deepEqual(tempFilesUnder(stateDir), []);
+    const at = `seed ${seed}, after the flush`;
+    assert.equal(flush.code, 0, `${at}: ${flush.stdout}${flush.stderr}`);
+    assert.match(flush.stdout, /flush: \d+ delivered, 0 pending, 0 dead-lettered, \d+ superseded/, at);
+    assert.deepEqual(pendingEntries(stateDir), [], at);
+    assert.deepEqual(deadLetters(stateDir), [], at);
+    assert.deepEqual(tempFilesUnder(stateDir), [], at);
 
     const { newest, counts, warnings, total } = await recorded();
     const groups = await gatewayGroups(gw?.url ?? '');
@@ -309,26 +316,26 @@ profiles:
       const r = newest.get(t);
       if (!r) continue;
       const g = groupOf(groups, t);
-      assert.ok(g, `no group for ${t} at the gateway`);
-      assert.equal(Number(groupValues(g, END)[0]?.value), r.endedAt / 1000, `${t}: end timestamp`);
+      assert.ok(g, `${at}: no group for ${t} at the gateway`);
+      assert.equal(Number(groupValues(g, END)[0]?.value), r.endedAt / 1000, `${at}: ${t}: end timestamp`);
       const runs = Object.fromEntries(
         OUTCOMES.map((o) => [
           o,
           Number(groupValues(g, RUNS_TOTAL).find((m) => m.labels.outcome === o)?.value),
         ]),
       );
-      assert.deepEqual(runs, counts.get(t), `${t}: runs_total by outcome`);
+      assert.deepEqual(runs, counts.get(t), `${at}: ${t}: runs_total by outcome`);
     }
     // Torn lines (a kill during the history append) are skipped with a warning, each once.
-    assert.equal(new Set(warnings).size, warnings.length);
-    assert.ok(warnings.length <= kills);
-    for (const w of warnings) assert.match(w, /torn by a crash|incomplete last line/);
+    assert.equal(new Set(warnings).size, warnings.length, `${at}: ${warnings.join('; ')}`);
+    assert.ok(warnings.length <= kills, `${at}: ${warnings.join('; ')}`);
+    for (const w of warnings) assert.match(w, /torn by a crash|incomplete last line/, at);
 
     console.log(
       `seed ${seed}: ${RUNS} runs (${kills} killed, ${completed} ended by themselves: ${[...exitCodes].map(([c, n]) => `exit ${c} x${n}`).join(', ')}), ` +
-        `${runsWithGatewayDown} with the gateway down; the history records ${total} runs (calibration ${Math.round(runMs)} ms), ` +
+        `${runsWithGatewayDown} with the gateway down; the history records ${total} runs (a run took ${Math.round(runMs)} ms at the end), ` +
         `${warnings.length} torn history lines`,
     );
-    assert.ok(kills >= 20, `only ${kills} kills`);
+    assert.ok(kills >= RUNS / 4, `seed ${seed}: only ${kills} kills`);
   });
 });
