@@ -4,7 +4,10 @@
  * full jitter. Errors are {@link SinkError}s with one clear line, URLs masked,
  * secrets never quoted.
  *
- * undici is loaded only when a request is made.
+ * Requests go through Node's own `http`/`https` modules: they take the TLS settings
+ * directly, start in a few milliseconds (Node's `fetch` costs ~90 ms on its first
+ * call, measured in bench/overhead.ts), and keep no connection open after the answer.
+ * A `fetch` passed in `SendOptions` is used instead (tests, custom transports).
  */
 
 import { readFileSync } from 'node:fs';
@@ -121,17 +124,56 @@ export interface HttpResponse {
 }
 
 type FetchLike = typeof fetch;
-type Undici = typeof import('undici');
+
+/** What a transport answers: enough of a fetch Response for the sinks. */
+interface TransportResponse {
+  status: number;
+  headers: Headers;
+  text(): Promise<string>;
+}
+
+/** Longest answer body read, bytes; the rest is dropped (messages keep 2,000 characters). */
+const MAX_READ_BYTES = 1024 * 1024;
 
 /**
- * Loads undici on first use. In the esbuild bundle a CommonJS module imported
- * with `import()` has only a default export, under tsx/node it has named ones too.
+ * One HTTP request with `node:http`/`node:https`: no redirects followed, no keep-alive,
+ * the TLS settings applied to this request only. Network errors are Node's own (with
+ * their `code`), so the classification below sees ECONNREFUSED, TLS alert codes and so on.
  */
-async function loadUndici(): Promise<Undici> {
-  const mod = await import('undici');
-  return (mod as unknown as { default?: Undici }).default ?? mod;
+async function requestWithNode(
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string | Uint8Array; signal: AbortSignal },
+  tls: ConnectOptions,
+): Promise<TransportResponse> {
+  const u = new URL(url);
+  const mod = u.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = mod.request(
+      u,
+      { method: init.method, headers: init.headers, signal: init.signal, agent: false, ...tls },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          if (size < MAX_READ_BYTES) chunks.push(c);
+          size += c.length;
+        });
+        res.on('error', reject);
+        res.on('end', () => {
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) {
+            if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+          }
+          const body = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, headers, text: async () => body });
+        });
+      },
+    );
+    req.on('error', reject);
+    if (init.body !== undefined) req.end(init.body);
+    else req.end();
+  });
 }
-type Dispatcher = import('undici').Dispatcher;
 
 const TRUST_CODES = new Set([
   'SELF_SIGNED_CERT_IN_CHAIN',
@@ -236,7 +278,8 @@ function classifyNetworkError(
   }
   const found = probed ?? findCode(err);
   const code = found.code;
-  let message = found.message;
+  // Node says "socket hang up" for a connection closed before the answer.
+  let message = code === 'ECONNRESET' ? 'the server closed the connection' : found.message;
   const isTls =
     code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'));
   if (isTls) {
@@ -370,8 +413,8 @@ interface ConnectOptions {
 /**
  * After an https connection was closed on us, finds out whether TLS was the
  * reason. With TLS 1.3 a server that refuses the client certificate (mTLS) says
- * so only after the client's handshake is done, and undici reports just "other
- * side closed"; a bare TLS connection with the same settings sees the alert.
+ * so only after the client's handshake is done, and the request may see just a
+ * reset; a bare TLS connection with the same settings sees the alert.
  */
 async function probeTls(
   url: string,
@@ -402,23 +445,9 @@ async function probeTls(
   });
 }
 
-/** True when the request needs TLS settings beyond the system's CAs. */
-function hasTlsSettings(http: HttpOptions): boolean {
-  return Boolean(http.caFile || http.certFile || http.keyFile || http.insecureSkipVerify);
-}
-
-/**
- * An undici Agent carrying the TLS settings, and the settings; no Agent when there are
- * none, so that plain requests use Node's own fetch and the undici package (the largest
- * module resticprom would load) is never loaded on a backup run's path.
- */
-async function makeDispatcher(
-  http: HttpOptions,
-  shownUrl: string,
-): Promise<{ dispatcher: Dispatcher | undefined; connect: ConnectOptions }> {
+/** The TLS settings of a request (CA file, client certificate, skip-verify), files read. */
+async function makeTls(http: HttpOptions, shownUrl: string): Promise<ConnectOptions> {
   const connect: ConnectOptions = {};
-  if (!hasTlsSettings(http)) return { dispatcher: undefined, connect };
-  const { Agent } = await loadUndici();
   if (http.caFile) connect.ca = await readTlsFile(http.caFile, 'ca-file', shownUrl);
   if (http.certFile || http.keyFile) {
     if (!http.certFile || !http.keyFile) {
@@ -431,7 +460,7 @@ async function makeDispatcher(
     connect.key = await readTlsFile(http.keyFile, 'key-file', shownUrl);
   }
   if (http.insecureSkipVerify) connect.rejectUnauthorized = false;
-  return { dispatcher: new Agent({ connect }), connect };
+  return connect;
 }
 
 /** Splits user info off a URL: the request URL has none, the masked one is for messages. */
@@ -502,62 +531,57 @@ export async function sendHttp(
   const sleep =
     opts.sleep ?? ((ms: number) => sleepTimer(ms, undefined, opts.signal ? { signal: opts.signal } : {}));
   const random = opts.random ?? Math.random;
-  const { dispatcher, connect } = await makeDispatcher(http, shownUrl);
-  const fetchImpl: FetchLike =
-    opts.fetch ?? (dispatcher ? ((await loadUndici()).fetch as unknown as FetchLike) : globalThis.fetch);
-  try {
-    for (let attempt = 1; ; attempt++) {
+  const connect = await makeTls(http, shownUrl);
+  const send = (init: Parameters<typeof requestWithNode>[1]): Promise<TransportResponse> =>
+    opts.fetch
+      ? (opts.fetch as FetchLike)(requestUrl, { ...init, redirect: 'manual' } as RequestInit)
+      : requestWithNode(requestUrl, init, connect);
+  for (let attempt = 1; ; attempt++) {
+    if (opts.signal?.aborted) throw abortedError(req, shownUrl, opts.signal.reason);
+    const ctrl = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ctrl.abort(new Error(`timeout after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onAbort = () => ctrl.abort(opts.signal?.reason);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    let result: Classified;
+    try {
+      const res = await send({
+        method: req.method,
+        headers,
+        signal: ctrl.signal,
+        ...(req.body ? { body: req.body } : {}),
+      });
+      const body = await res.text();
+      if (res.status >= 200 && res.status < 300) return { status: res.status, body };
+      result = classifyStatus(res.status, body, res.headers, req, shownUrl);
+    } catch (err) {
       if (opts.signal?.aborted) throw abortedError(req, shownUrl, opts.signal.reason);
-      const ctrl = new AbortController();
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        ctrl.abort(new Error(`timeout after ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onAbort = () => ctrl.abort(opts.signal?.reason);
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      let result: Classified;
-      try {
-        const init = {
-          method: req.method,
-          headers,
-          signal: ctrl.signal,
-          redirect: 'manual',
-          ...(dispatcher ? { dispatcher } : {}),
-          ...(req.body ? { body: req.body } : {}),
-        } as unknown as RequestInit;
-        const res = await fetchImpl(requestUrl, init);
-        const body = await res.text();
-        if (res.status >= 200 && res.status < 300) return { status: res.status, body };
-        result = classifyStatus(res.status, body, res.headers, req, shownUrl);
-      } catch (err) {
-        if (opts.signal?.aborted) throw abortedError(req, shownUrl, opts.signal.reason);
-        let probed: { code: string; message: string } | undefined;
-        if (!timedOut && requestUrl.startsWith('https:') && isClosedByPeer(err)) {
-          probed = await probeTls(requestUrl, connect, Math.min(timeoutMs, 2000));
-        }
-        result = classifyNetworkError(err, req, shownUrl, timedOut, timeoutMs, probed);
-      } finally {
-        clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', onAbort);
+      let probed: { code: string; message: string } | undefined;
+      if (!timedOut && requestUrl.startsWith('https:') && isClosedByPeer(err)) {
+        probed = await probeTls(requestUrl, connect, Math.min(timeoutMs, 2000));
       }
-      if (!result.retryNow || attempt > retries) {
-        if (attempt > 1) result.error.message += ` (after ${attempt} attempts)`;
-        throw result.error;
-      }
-      if (result.retryAfterMs !== undefined && result.retryAfterMs > BACKOFF_CAP_MS) {
-        result.error.message += ` (the server asks to retry after ${Math.ceil(result.retryAfterMs / 1000)} s)`;
-        throw result.error;
-      }
-      const delayMs = result.retryAfterMs ?? backoffDelay(attempt, random);
-      opts.onRetry?.({ attempt, delayMs, error: result.error });
-      try {
-        await sleep(delayMs);
-      } catch (err) {
-        throw abortedError(req, shownUrl, opts.signal?.reason ?? err);
-      }
+      result = classifyNetworkError(err, req, shownUrl, timedOut, timeoutMs, probed);
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
     }
-  } finally {
-    await dispatcher?.destroy().catch(() => undefined);
+    if (!result.retryNow || attempt > retries) {
+      if (attempt > 1) result.error.message += ` (after ${attempt} attempts)`;
+      throw result.error;
+    }
+    if (result.retryAfterMs !== undefined && result.retryAfterMs > BACKOFF_CAP_MS) {
+      result.error.message += ` (the server asks to retry after ${Math.ceil(result.retryAfterMs / 1000)} s)`;
+      throw result.error;
+    }
+    const delayMs = result.retryAfterMs ?? backoffDelay(attempt, random);
+    opts.onRetry?.({ attempt, delayMs, error: result.error });
+    try {
+      await sleep(delayMs);
+    } catch (err) {
+      throw abortedError(req, shownUrl, opts.signal?.reason ?? err);
+    }
   }
 }

@@ -821,6 +821,8 @@ function rootMessage(err: unknown): string {
     e = c;
   }
   if (e instanceof AggregateError && e.errors[0] instanceof Error) e = e.errors[0];
+  // Node says "socket hang up" for a connection closed before the answer.
+  if ((e as { code?: unknown } | undefined)?.code === 'ECONNRESET') return 'the server closed the connection';
   const msg = e instanceof Error ? e.message : String(e);
   return msg.replace(/\/\/[^/@\s]*@/g, '//***@');
 }

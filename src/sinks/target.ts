@@ -23,11 +23,11 @@ export type Target = PushgatewayTarget | RemoteWriteDestination | TextfileDestin
 /** Dependencies and hooks of a delivery; tests swap them. */
 export interface SendOptions {
   /**
-   * The fetch to use. It is called with a `RequestInit` that also carries
-   * `dispatcher` (an undici 7 `Agent` holding the TLS settings) and
-   * `redirect: 'manual'`; a fetch that ignores `dispatcher` does not apply
-   * ca-file, client certificates or insecureSkipVerify.
-   * @default undici's `fetch`
+   * A fetch to send with instead of Node's `http`/`https` modules (tests, custom
+   * transports). It is called with `method`, `headers`, `body`, `signal` and
+   * `redirect: 'manual'`; the TLS settings (ca-file, client certificate,
+   * insecureSkipVerify) are then the fetch's own business.
+   * @default a request with `node:http` / `node:https` carrying the TLS settings
    */
   fetch?: typeof fetch;
   /** Aborts the delivery, including a wait between retries. */

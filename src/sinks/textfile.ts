@@ -1,12 +1,4 @@
-/**
- * The node_exporter textfile sink: the payload written atomically to a `*.prom`
- * file (temp file in the same folder, fsync, rename, fsync the folder).
- *
- * Spec: https://github.com/prometheus/node_exporter#textfile-collector
- */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile, unlink } from 'node:fs/promises';
 import { SinkError } from '../errors.js';
 import {
   formatExposition,

@@ -175,7 +175,7 @@ describe('gateway faults', () => {
         const r = await push(standIn.url, state);
         assert.equal(
           r.stderr,
-          `resticprom: gateway ${standIn.url} unreachable after 3 attempts (other side closed); queued in ${state}/outbox (1 pending)\n`,
+          `resticprom: gateway ${standIn.url} unreachable after 3 attempts (the server closed the connection); queued in ${state}/outbox (1 pending)\n`,
         );
         assert.equal(r.code, 75);
         assert.equal(standIn.requests.length, 3);
