@@ -2,12 +2,13 @@
  * The backup job: the seed's cron script done right. Runs `restic backup` for a
  * profile and tier, measures it, turns the result into metrics and delivers them.
  */
+import { join } from 'node:path';
 import type { LoadedConfig } from '../config/index.js';
 import { profileDestinations, resolveProfile } from '../config/index.js';
 import { StateError } from '../errors.js';
 import { runBackup } from '../restic/backup.js';
 import type { BackupItemError, BackupProgress, BackupResult } from '../restic/types.js';
-import { getResticVersion } from '../restic/version.js';
+import { getResticVersionCached } from '../restic/version.js';
 import type { SendOptions } from '../sinks/target.js';
 import { ensureStateDir } from '../state/dir.js';
 import { acquireRepositoryLock } from '../state/lock.js';
@@ -110,8 +111,13 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
   try {
     if (lock.warning) warnings.push(lock.warning);
     const resticBinary = config.resticBinary;
-    // Asked alongside the backup, not before it: it is only needed for the build info metric.
-    const resticVersionAsked = getResticVersion({ resticBinary, env }).catch(() => undefined);
+    // Remembered per binary in the state directory, and asked alongside the backup, not
+    // before it: it is only needed for the build info metric.
+    const resticVersionAsked = getResticVersionCached({
+      resticBinary,
+      env,
+      cacheFile: join(stateDir, 'restic-version.json'),
+    }).catch(() => undefined);
     const result = await runBackup({
       resticBinary,
       repository: profile.repository,

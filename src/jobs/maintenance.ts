@@ -6,6 +6,7 @@
  * stats are about the whole repository, so `{tier}` in the grouping stands for the
  * command's name (`check`, `stats`) and their series carry no `tier` label.
  */
+import { join } from 'node:path';
 import type { Config, LoadedConfig, ProfileConfig, TierConfig } from '../config/index.js';
 import { profileDestinations, resolveProfile } from '../config/index.js';
 import { ResticCommandError } from '../errors.js';
@@ -17,7 +18,7 @@ import { type ForgetResult, type KeepPolicy, runForget } from '../restic/forget.
 import { listSnapshots, type Snapshot } from '../restic/snapshots.js';
 import { runStats, type StatsResult } from '../restic/stats.js';
 import type { RunOutcome } from '../restic/types.js';
-import { getResticVersion } from '../restic/version.js';
+import { getResticVersionCached } from '../restic/version.js';
 import type { SendOptions } from '../sinks/target.js';
 import { ensureStateDir } from '../state/dir.js';
 import { acquireRepositoryLock } from '../state/lock.js';
@@ -80,7 +81,11 @@ async function withPrepared<T>(
       ...(opts.onLog ? { onLog: opts.onLog } : {}),
     };
     const resticVersion = (
-      await getResticVersion({ resticBinary: config.resticBinary, env }).catch(() => undefined)
+      await getResticVersionCached({
+        resticBinary: config.resticBinary,
+        env,
+        cacheFile: join(stateDir, 'restic-version.json'),
+      }).catch(() => undefined)
     )?.version;
     return await fn({
       config,

@@ -105,3 +105,64 @@ export async function getResticVersion(opts: GetResticVersionOptions = {}): Prom
   p.catch(() => cache.delete(key));
   return p;
 }
+
+/** Options of {@link getResticVersionCached}. */
+export interface CachedVersionOptions extends GetResticVersionOptions {
+  /** A JSON file remembering the answer for a binary (path, size, mtime). */
+  cacheFile: string;
+}
+
+/** Finds an executable the way a shell would: as given when it has a `/`, else along PATH. */
+async function locateExecutable(bin: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const { access, constants } = await import('node:fs/promises');
+  const { isAbsolute, join, resolve } = await import('node:path');
+  const candidates = bin.includes('/')
+    ? [isAbsolute(bin) ? bin : resolve(bin)]
+    : (env.PATH ?? '')
+        .split(':')
+        .filter(Boolean)
+        .map((d) => join(d, bin));
+  for (const c of candidates) {
+    try {
+      await access(c, constants.X_OK);
+      return c;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/**
+ * {@link getResticVersion}, remembered across processes in `cacheFile` for as long as
+ * the binary (its resolved path, size and modification time) stays the same: a
+ * backup run then starts no second restic just to learn its version.
+ * Any problem with the cache file falls back to asking restic.
+ */
+export async function getResticVersionCached(opts: CachedVersionOptions): Promise<ResticVersion> {
+  const { readFile, realpath, stat } = await import('node:fs/promises');
+  const env = opts.env ?? process.env;
+  const located = await locateExecutable(opts.resticBinary ?? 'restic', env);
+  const path = located ? await realpath(located).catch(() => located) : undefined;
+  const st = path ? await stat(path).catch(() => undefined) : undefined;
+  const id = path && st ? { path, size: st.size, mtimeMs: st.mtimeMs } : undefined;
+  if (id) {
+    try {
+      const cached = JSON.parse(await readFile(opts.cacheFile, 'utf8')) as typeof id & { raw?: string };
+      if (cached.path === id.path && cached.size === id.size && cached.mtimeMs === id.mtimeMs && cached.raw) {
+        const v = parseResticVersion(cached.raw);
+        if (v) return v;
+      }
+    } catch {
+      // no cache yet, or unreadable: ask restic
+    }
+  }
+  const v = await getResticVersion(opts);
+  if (id) {
+    const { writeFileAtomic } = await import('../state/dir.js');
+    await writeFileAtomic(opts.cacheFile, `${JSON.stringify({ ...id, raw: v.raw })}\n`).catch(
+      () => undefined,
+    );
+  }
+  return v;
+}
