@@ -334,7 +334,7 @@ profiles:
     console.log(
       `seed ${seed}: ${RUNS} runs (${kills} killed, ${completed} ended by themselves: ${[...exitCodes].map(([c, n]) => `exit ${c} x${n}`).join(', ')}), ` +
         `${runsWithGatewayDown} with the gateway down; the history records ${total} runs (a run took ${Math.round(runMs)} ms at the end), ` +
-        `${warnings.length} torn history lines`,
+        `${warnings.length} torn history lines, ${/(\d+) superseded/.exec(flush.stdout)?.[1]} never-recorded runs dropped by the final flush`,
     );
     assert.ok(kills >= RUNS / 4, `seed ${seed}: only ${kills} kills`);
   });
