@@ -40,6 +40,7 @@ describe('README stays true', () => {
       CHECK_METRICS,
       STATS_METRICS,
       JOB_METRICS,
+      DAEMON_METRICS,
     ].flatMap((t) => Object.values(t).map((d) => d.name));
     all.push(BUILD_INFO.name);
     for (const name of all) {
