@@ -1,7 +1,7 @@
 /**
  * `resticprom daemon` end to end: the built CLI, the real restic on a temporary
- * repository, a tier scheduled every 3 seconds, no gateway (textfile fallback),
- * and the real Prometheus scraping the daemon's /metrics. Then SIGTERM during a
+ * repository, a tier, a check and stats scheduled every 3 seconds, no gateway
+ * (textfile fallback), and the real Prometheus scraping the daemon's /metrics. Then SIGTERM during a
  * slow backup (the fake restic with a per-line delay), within and beyond the
  * grace period.
  */
@@ -98,17 +98,20 @@ describe('resticprom daemon with the real restic and Prometheus', () => {
   const tmp = makeTempDir('resticprom-daemon-e2e-');
   let prom: RunningPrometheus | undefined;
   let daemon: DaemonChild | undefined;
+  /** Every daemon started, so a failed test does not leave one running (and the file hanging). */
+  const started: DaemonChild[] = [];
 
   before(async () => {
     await ensureBuilt();
   });
   after(async () => {
-    if (daemon && daemon.child.exitCode === null) daemon.child.kill('SIGKILL');
+    for (const d of started)
+      if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
     await prom?.stop();
     tmp.cleanup();
   });
 
-  it('runs the tier on schedule, records each run, and Prometheus scrapes its metrics from the daemon', async () => {
+  it('runs the tier, check and stats on schedule, one at a time, and Prometheus scrapes their metrics from the daemon', async () => {
     const repo = makeRepo(tmp.dir, 'e2e-pass');
     const tree = makeSourceTree(join(tmp.dir, 'src'), { files: 23, bytes: 2048 });
     const stateDir = join(tmp.dir, 'state');
@@ -124,20 +127,37 @@ describe('resticprom daemon with the real restic and Prometheus', () => {
         paths: [tree.dir],
         schedule: '*/3 * * * * *',
         gracePeriod: '30s',
-        profileExtra: '    forget-after-backup: true\n',
+        profileExtra:
+          '    forget-after-backup: true\n    check: { schedule: "*/3 * * * * *" }\n    stats: { schedule: "*/3 * * * * *" }\n',
         tierExtra: ', keep-last: 1',
       }),
       { mode: 0o600 },
     );
     daemon = await spawnDaemon(configFile, repo.env, port);
+    started.push(daemon);
     prom = await startPrometheus({
       config: scrapeConfig([{ job: 'resticprom_daemon', target: `127.0.0.1:${port}` }]),
     });
 
-    const runs = await waitFor('two recorded backups', async () => {
-      const { records } = await readHistory(stateDir, { filter: (r) => r.kind === 'backup' });
-      return records.length >= 2 ? records : undefined;
+    const all = await waitFor('two backups, a check and stats recorded', async () => {
+      const { records } = await readHistory(stateDir);
+      const count = (kind: string) => records.filter((r) => r.kind === kind).length;
+      return count('backup') >= 2 && count('check') >= 1 && count('stats') >= 1 ? records : undefined;
     });
+    const runs = all.filter((r) => r.kind === 'backup');
+    // Every run on the repository (backup, its forget, check, stats) after the previous one ended.
+    const byStart = [...all].sort((a, b) => a.startedAt - b.startedAt);
+    for (const [i, r] of byStart.entries()) {
+      const prev = byStart[i - 1];
+      if (prev) assert.ok(r.startedAt >= prev.endedAt, `${prev.kind} and ${r.kind} overlap`);
+    }
+    for (const r of all.filter((x) => x.kind === 'check' || x.kind === 'stats')) {
+      assert.deepEqual(
+        [r.profile, r.tier, r.outcome, r.exitCode],
+        ['e2e', undefined, 'success', 0],
+        JSON.stringify(r),
+      );
+    }
     for (const r of runs) {
       assert.deepEqual(
         [r.profile, r.tier, r.outcome, r.exitCode],
@@ -171,6 +191,16 @@ describe('resticprom daemon with the real restic and Prometheus', () => {
       tier: 'fast',
       ...(found[0]?.metric.host !== undefined ? { host: found[0].metric.host } : {}),
     });
+    // check and stats from their own schedules, served with their own groups (tier = the command's name).
+    const checkErrors = await waitForQuery(prom.url, 'restic_check_errors', (r) => r.length === 1);
+    assert.equal(checkErrors[0]?.value[1], '0');
+    assert.equal(checkErrors[0]?.metric.tier, 'check');
+    const snapshots = await waitForQuery(
+      prom.url,
+      'restic_stats_tier_snapshots{tag="fast"}',
+      (r) => r.length === 1 && Number(r[0]?.value[1]) >= 1,
+    );
+    assert.equal(snapshots[0]?.metric.tier, 'stats');
     const up = await waitForQuery(prom.url, 'resticprom_daemon_up', (r) => r.length === 1);
     assert.equal(up[0]?.metric.job, 'resticprom_daemon');
     const next = await waitForQuery(prom.url, 'resticprom_next_run_timestamp_seconds', (r) => r.length === 1);
@@ -179,8 +209,15 @@ describe('resticprom daemon with the real restic and Prometheus', () => {
     const text = daemon.stderr();
     assert.match(text, /^backup e2e\/fast started \(scheduled\)$/m);
     assert.match(text, /^backup e2e\/fast succeeded in .*: 23 files \(23 new, 0 changed\)/m);
-    // forget-after-backup ran in the same repository slot, after each backup.
+    // forget-after-backup ran in the same repository slot, after each backup; check no longer does.
     assert.match(text, /^backup e2e\/fast succeeded in .*; forget: .*$/m);
+    assert.doesNotMatch(text, /; check/);
+    assert.match(text, /^check e2e started \(scheduled\)$/m);
+    assert.match(text, /^check e2e found no errors in /m);
+    assert.match(
+      text,
+      /^stats e2e succeeded in .*: .* stored, .* restored, \d+ snapshot\(s\); metrics delivered to textfile /m,
+    );
     const { records: forgets } = await readHistory(stateDir, { filter: (r) => r.kind === 'forget' });
     assert.ok(forgets.length >= 1);
     assert.deepEqual(
@@ -232,6 +269,7 @@ describe('resticprom daemon with the real restic and Prometheus', () => {
       const env = fakeResticEnv(fx, { FAKE_RESTIC_DELAY_MS: String(variant.delayMs) });
       const d = await spawnDaemon(configFile, env, port);
       daemon = d;
+      started.push(d);
       await waitFor('the backup to start', () =>
         /started \(scheduled\)/.test(d.stderr()) ? true : undefined,
       );
