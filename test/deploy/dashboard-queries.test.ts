@@ -1,20 +1,16 @@
 /**
  * Every dashboard panel's query, run against a real Prometheus that scrapes a real
- * Pushgateway holding backup metrics and evaluates resticprom's rules, returns data.
- *
- * The backup families come from a real `resticprom backup` (real restic, temp repository)
- * when the built CLI has the backup command; otherwise they are pushed with the exact
- * names and labels of src/metrics/names.ts. The forget/check/stats families are pushed
- * the same way unless a real run already produced them.
+ * Pushgateway holding the metrics of real runs and evaluates resticprom's rules,
+ * returns data. The runs are the built CLI's `backup`, `forget --tier`, `check`
+ * and `stats` with the real restic on a temporary repository: no sample values.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { dashboardQueries, generateDashboard, substituteVariables } from '../../src/deploy/dashboard.js';
 import { generateRules, SEED_RULES_OPTIONS } from '../../src/deploy/rules.js';
-import { CLI, ensureBuilt, runCli } from '../helpers/cli.js';
+import { ensureBuilt, runCli } from '../helpers/cli.js';
 import { makeRepo, makeSourceTree } from '../helpers/restic.js';
 import {
   gatewayGroups,
@@ -26,48 +22,27 @@ import {
   startPushgateway,
   waitForQuery,
 } from '../helpers/services.js';
-import { BACKUP_FAMILIES, REPOSITORY_FAMILIES, sampleExposition } from './sample-metrics.js';
 
 const JOB = 'nfs_backup';
-
-/** True when the built CLI exists (or builds) and has a `backup` command. */
-async function hasBackupCommand(): Promise<boolean> {
-  try {
-    await ensureBuilt();
-  } catch {
-    return false;
-  }
-  if (!existsSync(CLI)) return false;
-  return spawnSync(process.execPath, [CLI, 'backup', '--help'], { encoding: 'utf8' }).status === 0;
-}
 
 describe('dashboard queries against real Prometheus data', () => {
   const tmp = makeTempDir('resticprom-dash-');
   let gw: RunningService;
   let prom: RunningPrometheus;
-  let source = 'pushed sample metrics';
 
   before(async () => {
+    await ensureBuilt();
     gw = await startPushgateway();
     prom = await startPrometheus({
       config: `${scrapeConfig([{ job: 'pushgateway', target: `127.0.0.1:${gw.port}` }])}rule_files:\n  - rules.yml\n`,
       ruleFiles: { 'rules.yml': generateRules(SEED_RULES_OPTIONS) },
     });
-    const push = async (tier: string, text: string) => {
-      const res = await fetch(`${gw.url}/metrics/job/${JOB}/instance/${tier}`, {
-        method: 'POST',
-        body: text,
-      });
-      assert.equal(res.status, 200, await res.text());
-    };
-    const now = Date.now() / 1000;
-    if (await hasBackupCommand()) {
-      const repo = makeRepo(tmp.dir, 'dash-test-password');
-      const tree = makeSourceTree(join(tmp.dir, 'src'), { files: 20, bytes: 4096 });
-      const config = join(tmp.dir, 'resticprom.yaml');
-      writeFileSync(
-        config,
-        `state-dir: ${join(tmp.dir, 'state')}
+    const repo = makeRepo(tmp.dir, 'dash-test-password');
+    const tree = makeSourceTree(join(tmp.dir, 'src'), { files: 20, bytes: 4096 });
+    const config = join(tmp.dir, 'resticprom.yaml');
+    writeFileSync(
+      config,
+      `state-dir: ${join(tmp.dir, 'state')}
 hostname: nfs1
 profiles:
   nfs:
@@ -75,35 +50,33 @@ profiles:
     password-file: ${repo.passwordFile}
     env: { RESTIC_CACHE_DIR: ${repo.cacheDir} }
     paths: [${tree.dir}]
+    check: { schedule: "0 5 * * 0" }
+    stats: { schedule: "15 * * * *" }
     tiers:
-      daily: { schedule: "30 1 * * *" }
+      daily: { schedule: "30 1 * * *", keep-last: 7 }
     metrics:
       job: ${JOB}
       grouping: { instance: "{tier}" }
       pushgateway: { url: "${gw.url}" }
 `,
-        { mode: 0o600 },
-      );
-      const r = await runCli(['backup', '--config', config, '--tier', 'daily', '--quiet'], {
-        env: { HOME: tmp.dir },
-      });
-      assert.equal(r.code, 0, `resticprom backup failed: ${r.stderr}`);
-      source = 'a real resticprom backup';
-    } else {
-      await push(
-        'daily',
-        sampleExposition(BACKUP_FAMILIES, { profile: 'nfs', tier: 'daily', host: 'nfs1' }, now),
-      );
+      { mode: 0o600 },
+    );
+    // What the schedules run, in the order a day brings them.
+    for (const args of [['backup', '--tier', 'daily'], ['forget', '--tier', 'daily'], ['check'], ['stats']]) {
+      const r = await runCli([...args, '--config', config, '--quiet'], { env: { HOME: tmp.dir } });
+      assert.equal(r.code, 0, `resticprom ${args.join(' ')} failed: ${r.stderr}`);
     }
-    // Families no real run produced yet (forget, check, stats) are pushed as samples.
+    // Each run pushed to its own group: the tier's for backup and forget, check's and stats' own.
     const groups = await gatewayGroups(gw.url);
-    const present = new Set(groups.flatMap((g) => Object.keys(g)));
-    const missing = REPOSITORY_FAMILIES.filter((d) => !present.has(d.name));
-    if (missing.length > 0) {
-      await push('daily', sampleExposition(missing, { profile: 'nfs', tier: 'daily', host: 'nfs1' }, now));
-    }
+    const instanceOf = (family: string) =>
+      groups.filter((g) => family in g).map((g) => `${g.labels.job}/${g.labels.instance}`);
+    assert.deepEqual(instanceOf('restic_backup_status'), [`${JOB}/daily`]);
+    assert.deepEqual(instanceOf('restic_forget_snapshots_kept'), [`${JOB}/daily`]);
+    assert.deepEqual(instanceOf('restic_check_errors'), [`${JOB}/check`]);
+    assert.deepEqual(instanceOf('restic_stats_snapshots'), [`${JOB}/stats`]);
     // Wait until a scrape and a rule evaluation saw everything.
     await waitForQuery(prom.url, 'restic_stats_snapshots', (r) => r.length > 0);
+    await waitForQuery(prom.url, 'restic_check_errors', (r) => r.length > 0);
     await waitForQuery(prom.url, 'restic:backup_last_success_age_seconds', (r) => r.length > 0);
   });
 
@@ -113,8 +86,7 @@ profiles:
     tmp.cleanup();
   });
 
-  it('every panel query returns data with the variables set as Grafana would', async (t) => {
-    t.diagnostic(`backup metrics from ${source}`);
+  it('every panel query returns data with the variables set as Grafana would', async () => {
     const dashboard = generateDashboard();
     const queries = dashboardQueries(dashboard);
     assert.ok(queries.length >= 20);
