@@ -178,7 +178,8 @@ function countText(slots: readonly Slot[]): string {
 
 /**
  * Starts the daemon: loads the config, starts the HTTP server, schedules every
- * tier, and starts the tiers that missed a run while it was down (`daemon.run-missed`).
+ * tier's backup and every profile's `check.schedule` / `stats.schedule`, and starts
+ * the tiers that missed a backup while it was down (`daemon.run-missed`).
  * @throws ConfigError for a bad config; UsageError for a bad listen address; the
  *   listen error (e.g. EADDRINUSE); StateError when the state directory is unusable.
  */
