@@ -1,11 +1,11 @@
 // Builds the library (tsc: ESM + declarations) and the CLI bundle (esbuild).
 // The CLI is split into chunks so a command's heavy modules load only when it runs.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-// dist is not removed first: tests of a running suite may be using it; chunks are content-hashed.
+rmSync('dist', { recursive: true, force: true });
 // --cli-only: bundle the CLI without the library's type-checked emit (the tests' fallback
 // while a type error elsewhere in the tree would stop tsc).
 if (!process.argv.includes('--cli-only')) {
