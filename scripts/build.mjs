@@ -1,22 +1,27 @@
 // Builds the library (tsc: ESM + declarations) and the CLI bundle (esbuild).
 // The CLI is split into chunks so a command's heavy modules load only when it runs.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
+process.chdir(new URL('..', import.meta.url).pathname);
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-rmSync('dist', { recursive: true, force: true });
 // --cli-only: bundle the CLI without the library's type-checked emit (the tests' fallback
 // while a type error elsewhere in the tree would stop tsc).
 if (!process.argv.includes('--cli-only')) {
+  rmSync('dist/lib', { recursive: true, force: true });
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
     stdio: 'inherit',
   });
 }
+// The CLI is built beside the old one and swapped in, so a CLI started by a test that is
+// running meanwhile finds either the old bundle or the new one, never half of one.
+const next = `dist/bin.new-${process.pid}`;
+const old = `dist/bin.old-${process.pid}`;
 await build({
   absWorkingDir: new URL('..', import.meta.url).pathname,
   entryPoints: { resticprom: 'src/cli/main.ts' },
-  outdir: 'dist/bin',
+  outdir: next,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -30,3 +35,6 @@ await build({
   },
   logLevel: 'warning',
 });
+if (existsSync('dist/bin')) renameSync('dist/bin', old);
+renameSync(next, 'dist/bin');
+rmSync(old, { recursive: true, force: true });

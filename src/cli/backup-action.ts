@@ -1,7 +1,6 @@
 /**
  * The `backup` command's implementation: progress, signals, summary, exit code.
  */
-import { loadConfig } from '../config/index.js';
 import { runBackupJob } from '../jobs/backup.js';
 import type { BackupResult, FailureReason, RunOutcome } from '../restic/types.js';
 import type { DeliveryReport } from '../sinks/types.js';
@@ -9,7 +8,8 @@ import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
 import type { CommonOptions } from './commands/common.js';
 import { ExitCode } from './exit-codes.js';
-import { createLogger, type Logger } from './output.js';
+import { startJobCommand } from './job-command.js';
+import type { Logger } from './output.js';
 import { createProgressDisplay } from './progress.js';
 
 /** Exit code for the outcome of a restic run (before delivery is considered). */
@@ -66,53 +66,31 @@ function describeResult(profile: string, tier: string, r: BackupResult): string 
 export async function backupAction(
   flags: CommonOptions & { profile?: string; tier: string },
 ): Promise<number> {
-  const log = createLogger({
-    format: flags.logFormat ?? 'text',
-    quiet: Boolean(flags.quiet),
-    verbose: Boolean(flags.verbose),
-  });
-  const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
-  for (const w of loaded.warnings) log.warn(w);
-
-  const controller = new AbortController();
-  let interruptedBy: string | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (interruptedBy) return;
-    interruptedBy = sig;
-    log.warn(`${sig} received: stopping restic and reporting the run`);
-    controller.abort(sig);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
+  const { log, loaded, signal, unlessInterrupted, done } = await startJobCommand(flags);
   const progress = createProgressDisplay({ isQuiet: Boolean(flags.quiet) || log.format === 'json' });
   try {
-    const job = await runBackupJob({
-      loaded,
-      ...(flags.profile ? { profile: flags.profile } : {}),
-      tier: flags.tier,
-      signal: controller.signal,
-      ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
-      onProgress: (p) => progress.update(p),
-      onItemError: (e) => {
-        progress.clear();
-        log.warn(`could not read ${e.item}: ${e.message}`, { item: e.item, during: e.during });
-      },
-      onLog: (line, stream) => {
-        progress.clear();
-        if (stream === 'stderr') log.info(`restic: ${line}`);
-        else log.debug(`restic: ${line}`);
-      },
-      onWait: (msg) => log.info(msg),
-    }).catch((err: unknown) => {
-      // Stopped before restic started (waiting for the repository lock): nothing ran.
-      if (controller.signal.aborted && err === controller.signal.reason) return undefined;
-      throw err;
-    });
-    if (!job) {
-      log.error(`backup interrupted by ${interruptedBy} before restic started; nothing was run or recorded`);
-      return ExitCode.INTERRUPTED;
-    }
+    const job = await unlessInterrupted(
+      'backup',
+      runBackupJob({
+        loaded,
+        ...(flags.profile ? { profile: flags.profile } : {}),
+        tier: flags.tier,
+        signal,
+        ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+        onProgress: (p) => progress.update(p),
+        onItemError: (e) => {
+          progress.clear();
+          log.warn(`could not read ${e.item}: ${e.message}`, { item: e.item, during: e.during });
+        },
+        onLog: (line, stream) => {
+          progress.clear();
+          if (stream === 'stderr') log.info(`restic: ${line}`);
+          else log.debug(`restic: ${line}`);
+        },
+        onWait: (msg) => log.info(msg),
+      }),
+    );
+    if (!job) return ExitCode.INTERRUPTED;
     progress.done();
     for (const w of job.warnings) log.warn(w);
     const r = job.result;
@@ -148,7 +126,6 @@ export async function backupAction(
     return code;
   } finally {
     progress.done();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    done();
   }
 }

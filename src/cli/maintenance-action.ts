@@ -1,7 +1,6 @@
 /**
  * The `forget`, `check` and `stats` commands' implementations.
  */
-import { loadConfig } from '../config/index.js';
 import type { MaintenanceOptions } from '../jobs/maintenance.js';
 import { runCheckJob, runForgetJob, runStatsJob } from '../jobs/maintenance.js';
 import type { FailureReason } from '../restic/types.js';
@@ -10,63 +9,28 @@ import { formatDuration } from '../util/duration.js';
 import { backupExitCode, reportDelivery, withDelivery } from './backup-action.js';
 import type { CommonOptions } from './commands/common.js';
 import { ExitCode } from './exit-codes.js';
-import { createLogger, type Logger } from './output.js';
+import { type JobCommand, startJobCommand } from './job-command.js';
 
 interface Flags extends CommonOptions {
   profile?: string;
 }
 
-interface Prepared {
-  log: Logger;
+interface Prepared extends Pick<JobCommand, 'log' | 'unlessInterrupted' | 'done'> {
   base: MaintenanceOptions;
-  /** Resolves to undefined (after saying so) when a signal stopped the job before restic started. */
-  unlessInterrupted: <T>(command: string, job: Promise<T>) => Promise<T | undefined>;
-  done: () => void;
 }
 
 async function prepare(flags: Flags): Promise<Prepared> {
-  const log = createLogger({
-    format: flags.logFormat ?? 'text',
-    quiet: Boolean(flags.quiet),
-    verbose: Boolean(flags.verbose),
-  });
-  const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
-  for (const w of loaded.warnings) log.warn(w);
-  const controller = new AbortController();
-  let interruptedBy: string | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    interruptedBy ??= sig;
-    log.warn(`${sig} received: stopping restic and reporting the run`);
-    controller.abort(sig);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const { log, loaded, signal, unlessInterrupted, done } = await startJobCommand(flags);
   const base: MaintenanceOptions = {
     loaded,
     ...(flags.profile ? { profile: flags.profile } : {}),
     ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
-    signal: controller.signal,
+    signal,
     onLog: (line, stream) =>
       stream === 'stderr' ? log.info(`restic: ${line}`) : log.debug(`restic: ${line}`),
     onWait: (m) => log.info(m),
   };
-  return {
-    log,
-    base,
-    unlessInterrupted: (command, job) =>
-      job.catch((err: unknown) => {
-        // Stopped before restic started (waiting for the repository lock): nothing ran.
-        if (!controller.signal.aborted || err !== controller.signal.reason) throw err;
-        log.error(
-          `${command} interrupted by ${interruptedBy} before restic started; nothing was run or recorded`,
-        );
-        return undefined;
-      }),
-    done: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
+  return { log, base, unlessInterrupted, done };
 }
 
 /** `forget`: resolves to the exit code. */

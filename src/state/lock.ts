@@ -17,6 +17,7 @@ import { hostname as osHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { LockBusyError, StateError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
+import { formatClockTime } from '../util/table.js';
 
 /** What a lock file holds. */
 export interface LockHolder {
@@ -344,21 +345,8 @@ function describeHolder(holder: LockHolder, now: number, timeZone: string | unde
 
 /** `10:02` for today, `2024-05-01 10:02` for an older day. */
 function formatClock(ms: number, now: number, timeZone: string | undefined): string {
-  const fmt = new Intl.DateTimeFormat('en-CA', {
-    ...(timeZone ? { timeZone } : {}),
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  });
-  const part = (d: number) => {
-    const p = Object.fromEntries(fmt.formatToParts(d).map((x) => [x.type, x.value]));
-    return { day: `${p.year}-${p.month}-${p.day}`, clock: `${p.hour}:${p.minute}` };
-  };
-  const then = part(ms);
-  return then.day === part(now).day ? then.clock : `${then.day} ${then.clock}`;
+  const then = formatClockTime(ms, timeZone);
+  return then.slice(0, 10) === formatClockTime(now, timeZone).slice(0, 10) ? then.slice(11) : then;
 }
 
 function formatWait(ms: number): string {

@@ -1,0 +1,60 @@
+/**
+ * What every command that runs restic from the config does first: a logger, the
+ * config (warnings printed), and SIGINT/SIGTERM turned into an abort that stops
+ * restic and still reports the run.
+ */
+import { type LoadedConfig, loadConfig } from '../config/index.js';
+import type { CommonOptions } from './commands/common.js';
+import { createLogger, type Logger } from './output.js';
+
+export interface JobCommand {
+  log: Logger;
+  loaded: LoadedConfig;
+  /** Aborted by the first SIGINT/SIGTERM, with the signal's name as reason. */
+  signal: AbortSignal;
+  /**
+   * Resolves to undefined, after one clear line, when a signal stopped `job` before
+   * restic started (while waiting for the repository lock): nothing ran or was recorded.
+   */
+  unlessInterrupted: <T>(command: string, job: Promise<T>) => Promise<T | undefined>;
+  /** Removes the signal handlers. */
+  done: () => void;
+}
+
+/** Sets up logging, config and signals for a job command. */
+export async function startJobCommand(flags: CommonOptions): Promise<JobCommand> {
+  const log = createLogger({
+    format: flags.logFormat ?? 'text',
+    quiet: Boolean(flags.quiet),
+    verbose: Boolean(flags.verbose),
+  });
+  const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
+  for (const w of loaded.warnings) log.warn(w);
+  const controller = new AbortController();
+  let interruptedBy: string | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interruptedBy) return;
+    interruptedBy = sig;
+    log.warn(`${sig} received: stopping restic and reporting the run`);
+    controller.abort(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    log,
+    loaded,
+    signal: controller.signal,
+    unlessInterrupted: (command, job) =>
+      job.catch((err: unknown) => {
+        if (!controller.signal.aborted || err !== controller.signal.reason) throw err;
+        log.error(
+          `${command} interrupted by ${interruptedBy} before restic started; nothing was run or recorded`,
+        );
+        return undefined;
+      }),
+    done: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
