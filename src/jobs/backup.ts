@@ -17,6 +17,7 @@ import { backupSamples, backupStatus } from './backup-metrics.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
 import { type ForgetJobResult, runForgetJob } from './maintenance.js';
 import { resolveJobStateDir } from './state-dir.js';
+import { unlockIfAsked } from './unlock.js';
 
 export interface BackupJobOptions {
   loaded: LoadedConfig;
@@ -111,6 +112,14 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
   try {
     if (lock.warning) warnings.push(lock.warning);
     const resticBinary = config.resticBinary;
+    const unlockWarning = await unlockIfAsked(profile, {
+      resticBinary,
+      repository: profile.repository,
+      password: profile.password,
+      env: { ...env, ...profile.env },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    if (unlockWarning) warnings.push(unlockWarning);
     // Remembered per binary in the state directory, and asked alongside the backup, not
     // before it: it is only needed for the build info metric.
     const resticVersionAsked = getResticVersionCached({

@@ -26,6 +26,7 @@ import { getVersion } from '../version.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
 import { buildInfoSample, runSamples } from './run-metrics.js';
 import { resolveJobStateDir } from './state-dir.js';
+import { unlockIfAsked } from './unlock.js';
 
 /** Options every maintenance job takes. */
 export interface MaintenanceOptions {
@@ -80,6 +81,7 @@ async function withPrepared<T>(
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onLog ? { onLog: opts.onLog } : {}),
     };
+    const unlockWarning = await unlockIfAsked(profile, restic);
     const resticVersion = (
       await getResticVersionCached({
         resticBinary: config.resticBinary,
@@ -94,7 +96,7 @@ async function withPrepared<T>(
       stateDir,
       restic,
       resticVersion,
-      warnings: [...lock.warnings],
+      warnings: [...lock.warnings, ...(unlockWarning ? [unlockWarning] : [])],
     });
   } finally {
     await lock.release();

@@ -1,0 +1,25 @@
+/**
+ * `unlock-stale-locks`: before a run, and only when the profile asks, let restic
+ * remove the locks of restic processes that are gone (a crash, a kill -9).
+ */
+import type { ProfileConfig } from '../config/index.js';
+import type { ResticCommandOptions } from '../restic/backup.js';
+import { runUnlock } from '../restic/unlock.js';
+
+/**
+ * Runs `restic unlock` when `profile.unlockStaleLocks` is true, while resticprom's own
+ * repository lock is held (so no run of ours is the lock's owner). Returns a warning
+ * when it failed; the run goes on, and restic reports a lock that is really held.
+ */
+export async function unlockIfAsked(
+  profile: ProfileConfig,
+  restic: ResticCommandOptions,
+): Promise<string | undefined> {
+  if (!profile.unlockStaleLocks) return undefined;
+  try {
+    await runUnlock(restic);
+    return undefined;
+  } catch (err) {
+    return `restic unlock (unlock-stale-locks) failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
