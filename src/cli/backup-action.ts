@@ -2,7 +2,9 @@
  * The `backup` command's implementation: progress, signals, summary, exit code.
  */
 import { runBackupJob } from '../jobs/backup.js';
+import { formatExposition } from '../metrics/exposition.js';
 import type { BackupResult, FailureReason, RunOutcome } from '../restic/types.js';
+import { textfileFamilies } from '../sinks/textfile.js';
 import type { DeliveryReport } from '../sinks/types.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
@@ -110,8 +112,8 @@ export async function backupAction(
     if (r.outcome === 'success') log.info(line, fields);
     reportDelivery(log, job.finish.delivery);
     if (job.isFallback) {
-      log.info('no metrics destination configured; the metrics (also in the textfile above):');
-      process.stdout.write(job.finish.text);
+      log.info('no metrics destination configured; the metrics, as written to the textfile:');
+      process.stdout.write(formatExposition(textfileFamilies(job.finish.payload)));
     }
     let code = withDelivery(backupExitCode(r), job.finish.delivery);
     if (job.forget) {

@@ -23,12 +23,12 @@ export interface JobCommand {
 
 /** Sets up logging, config and signals for a job command. */
 export async function startJobCommand(flags: CommonOptions): Promise<JobCommand> {
+  const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
   const log = createLogger({
-    format: flags.logFormat ?? 'text',
+    format: flags.logFormat ?? loaded.config.logFormat,
     quiet: Boolean(flags.quiet),
     verbose: Boolean(flags.verbose),
   });
-  const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
   for (const w of loaded.warnings) log.warn(w);
   const controller = new AbortController();
   let interruptedBy: string | undefined;

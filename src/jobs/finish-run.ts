@@ -48,7 +48,10 @@ export interface FinishRunOptions {
 
 export interface FinishRunResult {
   runId: string;
+  /** The exposition text pushed (series labels only; job and grouping are the push's). */
   text: string;
+  /** What was delivered: the text with its job, grouping and time. */
+  payload: MetricsPayload;
   delivery: DeliveryReport;
   warnings: string[];
 }
@@ -125,7 +128,7 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
       ...(opts.outbox ? { outbox: opts.outbox } : {}),
       run: { id: runId, record },
     });
-    return { runId, text, delivery, warnings };
+    return { runId, text, payload, delivery, warnings };
   } catch (err) {
     // The metrics could not even be stored: the run still happened, record it if we can.
     if (!isRecorded) await record().catch(() => {});

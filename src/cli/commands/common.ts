@@ -21,5 +21,9 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--state-dir <dir>', 'state directory (outbox, history, locks)')
     .option('-q, --quiet', 'print only warnings and errors')
     .option('-v, --verbose', "also print restic's log lines")
-    .addOption(new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'));
+    .addOption(
+      new Option('--log-format <format>', "log format (default: the config's log-format, else text)").choices(
+        ['text', 'json'],
+      ),
+    );
 }
