@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ExitCode } from '../src/cli/exit-codes.js';
+import { parseConfigText } from '../src/config/index.js';
 import {
   BACKUP_METRICS,
   BUILD_INFO,
@@ -47,6 +48,17 @@ describe('README stays true', () => {
       const short = name.replace(/^restic_backup(_files|_dirs)_/, '$1_');
       assert.ok(documented(name) || readme.includes(`\`${short}\``), `${name} missing from README`);
     }
+  });
+
+  it('shows a config file that loads as written', () => {
+    const block = /## Using it[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(block, 'no yaml block under "Using it"');
+    const { config } = parseConfigText(block, { file: 'README.md', env: {} });
+    const nfs = config.profiles.nfs;
+    assert.deepEqual(Object.keys(nfs?.tiers ?? {}), ['sub-daily', 'daily', 'weekly', 'monthly']);
+    assert.equal(nfs?.metrics.job, 'nfs_backup');
+    assert.deepEqual(nfs?.metrics.grouping, { instance: '{tier}' });
+    assert.equal(nfs?.forgetAfterBackup, true);
   });
 
   it('gives the quick start commands that CI runs', () => {
