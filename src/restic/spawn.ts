@@ -166,12 +166,37 @@ function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
   return found;
 }
 
+function isExecutable(bin: string, env: NodeJS.ProcessEnv): boolean {
+  if (!bin.includes('/')) return findOnPath(bin, env) !== undefined;
+  try {
+    accessSync(bin, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Returns the command and argv that start restic, wrapped in `nice -n N` and `ionice -c2 -n7`
+ * Returns the command and argv that start restic, wrapped in `setpriv --pdeathsig INT`
+ * (when util-linux's setpriv is there) and in `nice -n N` and `ionice -c2 -n7`
  * when `nice` is set and those tools exist. `usesSetPriority` is true when nice is missing and the
  * priority must be set after spawn instead.
  */
 export function buildResticCommand(
+  opts: Pick<SpawnResticOptions, 'resticBinary' | 'args' | 'nice'>,
+  env: NodeJS.ProcessEnv,
+): { file: string; argv: string[]; usesSetPriority: boolean } {
+  const cmd = buildNicedCommand(opts, env);
+  // restic gets SIGINT (it then removes its lock) when resticprom dies without a word
+  // (kill -9, the OOM killer); otherwise it would run on until its next write to the
+  // closed pipe. `setpriv` is util-linux's, on every Debian; without it restic runs as is.
+  // Only around a restic that exists, so that a missing binary stays a spawn error.
+  const setprivPath = findOnPath('setpriv', env);
+  if (!setprivPath || !isExecutable(opts.resticBinary ?? 'restic', env)) return cmd;
+  return { ...cmd, file: setprivPath, argv: ['--pdeathsig', 'INT', '--', cmd.file, ...cmd.argv] };
+}
+
+function buildNicedCommand(
   opts: Pick<SpawnResticOptions, 'resticBinary' | 'args' | 'nice'>,
   env: NodeJS.ProcessEnv,
 ): { file: string; argv: string[]; usesSetPriority: boolean } {
