@@ -164,6 +164,31 @@ function validate(opts: GenerateRulesOptions): void {
     }
     seen.add(key);
   }
+  if (opts.anomaly) validateAnomaly(opts.anomaly);
+}
+
+/** A Prometheus duration as written in a range selector, e.g. `1d`, `1h30m`, `90s`. */
+const PROM_DURATION = /^(\d+(ms|s|m|h|d|w|y))+$/;
+
+function validateAnomaly(a: RulesAnomalyOptions): void {
+  const window = (name: string, v: string | undefined) => {
+    if (v !== undefined && (!PROM_DURATION.test(v) || !/[1-9]/.test(v))) {
+      throw new RangeError(
+        `generateRules: anomaly.${name} must be a Prometheus duration like 1d or 90s, not "${v}"`,
+      );
+    }
+  };
+  const number = (name: string, v: number | undefined, ok: (n: number) => boolean, what: string) => {
+    if (v !== undefined && !(Number.isFinite(v) && ok(v))) {
+      throw new RangeError(`generateRules: anomaly.${name} must be ${what}, not ${v}`);
+    }
+  };
+  window('sizeDropWindow', a.sizeDropWindow);
+  window('changedFilesWindow', a.changedFilesWindow);
+  number('sizeDropRatio', a.sizeDropRatio, (n) => n > 0 && n <= 1, 'a number above 0 and at most 1');
+  number('sizeDropMinBytes', a.sizeDropMinBytes, (n) => n >= 0, 'zero or more');
+  number('changedFilesFactor', a.changedFilesFactor, (n) => n > 0, 'a number above 0');
+  number('changedFilesMin', a.changedFilesMin, (n) => n >= 0, 'zero or more');
 }
 
 /** Matchers selecting one tier's backup series: job, profile (when given), tier. */

@@ -4,6 +4,8 @@
  * from a config with short max ages. Backups that stop, fail, are incomplete, or whose
  * pushes the gateway refuses each fire their alert (read from /api/v1/alerts); the
  * healthy profile fires none; the seed's absent_over_time alert stays silent throughout.
+ * A profile in the config that never runs ("ghost", max-age 3s) fires ResticBackupNeverReported;
+ * profiles that reported, one of them with a max-age of 6s, do not.
  *
  * "Incomplete" uses the recorded-output fake restic (restic 0.14's exit 3 with an
  * unreadable file): as root, the real restic reads every file.
@@ -14,6 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
+import { type PromAlert, waitForFiring } from '../helpers/prom-alerts.js';
 import { FAKE_RESTIC, fakeResticEnv, makeRepo, makeSourceTree, resticFixture } from '../helpers/restic.js';
 import {
   makeTempDir,
@@ -27,32 +30,7 @@ import {
 const JOB = 'e2e_backup';
 const HOST = 'e2e-host';
 
-interface Alert {
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  state: 'pending' | 'firing';
-}
-
-async function alerts(promUrl: string): Promise<Alert[]> {
-  const res = await fetch(`${promUrl}/api/v1/alerts`);
-  return ((await res.json()) as { data: { alerts: Alert[] } }).data.alerts;
-}
-
-/** Polls the firing alerts until `accept` holds, or throws with what was firing. */
-async function waitForAlerts(promUrl: string, accept: (a: Alert[]) => boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  let firing: Alert[] = [];
-  while (Date.now() < deadline) {
-    firing = (await alerts(promUrl)).filter((a) => a.state === 'firing');
-    if (accept(firing)) return firing;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(
-    `alerts did not reach the expected state; firing: ${JSON.stringify(firing.map((a) => a.labels))}`,
-  );
-}
-
-const has = (firing: Alert[], alertname: string, profile: string) =>
+const has = (firing: PromAlert[], alertname: string, profile: string) =>
   firing.some(
     (a) =>
       a.labels.alertname === alertname &&
@@ -106,6 +84,8 @@ describe('alerts fire for real failures (e2e)', () => {
         profileYaml('broken', join(tmp.dir, 'no-such-repo'), repo.passwordFile, tree.dir, '1h'),
         profileYaml('partial', repo.repository, repo.passwordFile, tree.dir, '1h'),
         profileYaml('pushfail', repo.repository, repo.passwordFile, tree.dir, '1h'),
+        // Never runs: its tier has no series at all.
+        profileYaml('ghost', repo.repository, repo.passwordFile, tree.dir, '3s'),
       ]
         .map(withMetrics)
         .join('')}`,
@@ -147,7 +127,7 @@ describe('alerts fire for real failures (e2e)', () => {
       env: { ...env, ...extraEnv },
     });
 
-  it('stopped, failed and incomplete backups fire their alerts; the healthy one and the seed alert stay silent', async () => {
+  it('stopped, failed, incomplete and never-run backups fire their alerts; the healthy one and the seed alert stay silent', async () => {
     const healthy = await backup('healthy');
     assert.equal(healthy.code, ExitCode.OK, healthy.stderr);
     const stopped = await backup('stopped');
@@ -161,13 +141,14 @@ describe('alerts fire for real failures (e2e)', () => {
     );
     assert.equal(partial.code, ExitCode.INCOMPLETE, partial.stderr);
 
-    const firing = await waitForAlerts(
+    const firing = await waitForFiring(
       prom.url,
       (f) =>
         has(f, 'ResticBackupLate', 'stopped') &&
         has(f, 'ResticMetricsPushesStopped', 'stopped') &&
         has(f, 'ResticBackupFailed', 'broken') &&
-        has(f, 'ResticBackupIncomplete', 'partial'),
+        has(f, 'ResticBackupIncomplete', 'partial') &&
+        has(f, 'ResticBackupNeverReported', 'ghost'),
     );
     const late = firing.find((a) => a.labels.alertname === 'ResticBackupLate');
     assert.deepEqual(late?.labels, {
@@ -188,6 +169,20 @@ describe('alerts fire for real failures (e2e)', () => {
     assert.equal(failed?.labels.severity, 'critical');
     const incomplete = firing.find((a) => a.labels.alertname === 'ResticBackupIncomplete');
     assert.equal(incomplete?.labels.profile, 'partial');
+    // absent() keeps only the selector's equality matchers; the rule adds profile and tier.
+    const never = firing.find((a) => a.labels.alertname === 'ResticBackupNeverReported');
+    assert.deepEqual(never?.labels, {
+      alertname: 'ResticBackupNeverReported',
+      severity: 'warning',
+      job: JOB,
+      profile: 'ghost',
+      tier: 't',
+    });
+    assert.equal(
+      never?.annotations.description,
+      'No backup of profile ghost, tier t on any host has reported for 3s (no restic_backup_end_timestamp_seconds): ' +
+        'the job is not installed, never ran, or its metrics never reached the Pushgateway.',
+    );
     // Nothing about the healthy profile, and the seed's alert is silent although
     // "stopped" has not backed up for longer than its limit.
     assert.deepEqual(
@@ -195,11 +190,13 @@ describe('alerts fire for real failures (e2e)', () => {
       [],
     );
     assert.ok(!firing.some((a) => a.labels.alertname === 'SeedNoBackupInADay'));
-    // Only the four scenarios fire (Late and PushesStopped for "stopped").
+    // Only the five scenarios fire (Late and PushesStopped for "stopped"); "stopped" reported,
+    // so its NeverReported (limit 6s) is quiet.
     assert.deepEqual([...new Set(firing.map((a) => `${a.labels.alertname}/${a.labels.profile}`))].sort(), [
       'ResticBackupFailed/broken',
       'ResticBackupIncomplete/partial',
       'ResticBackupLate/stopped',
+      'ResticBackupNeverReported/ghost',
       'ResticMetricsPushesStopped/stopped',
     ]);
   });
@@ -217,7 +214,7 @@ describe('alerts fire for real failures (e2e)', () => {
     const r = await backup('pushfail');
     assert.notEqual(r.code, ExitCode.OK);
     assert.match(r.stderr, /400/);
-    const firing = await waitForAlerts(prom.url, (f) =>
+    const firing = await waitForFiring(prom.url, (f) =>
       f.some((a) => a.labels.alertname === 'ResticMetricsPushFailing' && a.labels.instance === 'pushfail-t'),
     );
     const alert = firing.find((a) => a.labels.alertname === 'ResticMetricsPushFailing');

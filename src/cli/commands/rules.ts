@@ -3,6 +3,7 @@
  * with each tier's threshold taken from the configuration.
  */
 import type { Command } from 'commander';
+import type { RulesAnomalyOptions } from '../../deploy/rules.js';
 import { ExitCode } from '../exit-codes.js';
 import { runAction } from '../run-action.js';
 
@@ -12,7 +13,23 @@ interface RulesFlags {
   for?: string;
   checkMaxAge?: string;
   anomaly: boolean;
+  sizeDropRatio?: string;
+  sizeDropWindow?: string;
+  sizeDropMinBytes?: string;
+  changedFilesFactor?: string;
+  changedFilesWindow?: string;
+  changedFilesMin?: string;
 }
+
+/** The flags that tune the anomaly alerts (no commander defaults: the library's apply). */
+const ANOMALY_FLAGS = [
+  'sizeDropRatio',
+  'sizeDropWindow',
+  'sizeDropMinBytes',
+  'changedFilesFactor',
+  'changedFilesWindow',
+  'changedFilesMin',
+] as const;
 
 /** Declares the `rules` command. */
 export function register(program: Command): void {
@@ -29,6 +46,30 @@ export function register(program: Command): void {
     .option('--for <duration>', '`for:` of the alerts without a duration of their own', '5m')
     .option('--check-max-age <duration>', 'how old the last successful restic check may be', '8d')
     .option('--no-anomaly', 'leave out the size-drop and changed-files alerts')
+    .option(
+      '--size-drop-ratio <ratio>',
+      'ResticBackupSizeDrop: processed bytes below this share of the window maximum (default: 0.5)',
+    )
+    .option(
+      '--size-drop-window <duration>',
+      'ResticBackupSizeDrop: window of the maximum compared with (default: 1d)',
+    )
+    .option(
+      '--size-drop-min-bytes <size>',
+      'ResticBackupSizeDrop: sources whose window maximum is at most this never raise it, e.g. 1GiB (default: 0)',
+    )
+    .option(
+      '--changed-files-factor <n>',
+      'ResticBackupChangedFilesSpike: changed files above this multiple of the window average (default: 10)',
+    )
+    .option(
+      '--changed-files-window <duration>',
+      'ResticBackupChangedFilesSpike: window of the average compared with (default: 7d)',
+    )
+    .option(
+      '--changed-files-min <n>',
+      'ResticBackupChangedFilesSpike: needs more changed files than this (default: 1000)',
+    )
     .action(runAction(async (flags: RulesFlags) => rulesAction(flags)));
 }
 
@@ -48,7 +89,7 @@ async function rulesAction(flags: RulesFlags): Promise<number> {
   const extra = {
     forDuration: formatPromDuration(forSeconds),
     checkMaxAgeSeconds: toSeconds('check-max-age', flags.checkMaxAge ?? '8d'),
-    ...(flags.anomaly ? {} : { anomaly: false as const }),
+    anomaly: await anomalyOptions(flags),
   };
   const configFile = await findConfig(flags.config);
   let text: string;
@@ -79,6 +120,63 @@ async function rulesAction(flags: RulesFlags): Promise<number> {
     process.stdout.write(text);
   }
   return ExitCode.OK;
+}
+
+/** The anomaly options from the flags, or `false` for --no-anomaly; throws UsageError on a bad value. */
+async function anomalyOptions(flags: RulesFlags): Promise<RulesAnomalyOptions | false> {
+  const { UsageError } = await import('../../errors.js');
+  const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  const given = ANOMALY_FLAGS.filter((k) => flags[k] !== undefined);
+  if (!flags.anomaly) {
+    if (given.length > 0) {
+      throw new UsageError(
+        `--no-anomaly leaves out the anomaly alerts: --${kebab(given[0] as string)} has no effect`,
+      );
+    }
+    return false;
+  }
+  const { parseDuration } = await import('../../util/duration.js');
+  const { parseBytes } = await import('../../config/units.js');
+  const { formatPromDuration } = await import('../../deploy/duration.js');
+  const convert = <T>(key: (typeof ANOMALY_FLAGS)[number], parse: (v: string) => T): T | undefined => {
+    const value = flags[key];
+    if (value === undefined) return undefined;
+    try {
+      return parse(value);
+    } catch (err) {
+      throw new UsageError(`--${kebab(key)}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  const number = (min: number, max: number, what: string) => (v: string) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n <= min || n > max) {
+      throw new RangeError(`"${v}" is not ${what}`);
+    }
+    return n;
+  };
+  const window = (v: string) => {
+    const seconds = Math.round(parseDuration(v) / 1000);
+    if (seconds < 1) throw new RangeError(`"${v}" is shorter than one second`);
+    return formatPromDuration(seconds);
+  };
+  const count = (v: string) => {
+    if (!/^\d+$/.test(v.trim())) throw new RangeError(`"${v}" is not a whole number`);
+    return Number(v);
+  };
+  const options: RulesAnomalyOptions = {};
+  const set = <K extends keyof RulesAnomalyOptions>(k: K, v: RulesAnomalyOptions[K] | undefined) => {
+    if (v !== undefined) options[k] = v;
+  };
+  set('sizeDropRatio', convert('sizeDropRatio', number(0, 1, 'a number above 0 and at most 1')));
+  set('sizeDropWindow', convert('sizeDropWindow', window));
+  set('sizeDropMinBytes', convert('sizeDropMinBytes', parseBytes));
+  set(
+    'changedFilesFactor',
+    convert('changedFilesFactor', number(0, Number.POSITIVE_INFINITY, 'a number above 0')),
+  );
+  set('changedFilesWindow', convert('changedFilesWindow', window));
+  set('changedFilesMin', convert('changedFilesMin', count));
+  return options;
 }
 
 /** The config file to use: --config, else the first of $RESTICPROM_CONFIG and the default paths that exists. */
