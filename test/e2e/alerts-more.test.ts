@@ -12,7 +12,9 @@
  * - A hundred files rewritten after backups that changed one fires ResticBackupChangedFilesSpike
  *   (`--changed-files-min 50` instead of 1000; the factor stays at its default of 10).
  *
- * The healthy profile (a backup and a check) fires nothing throughout.
+ * The healthy profile (two backups of the same files and a check) fires nothing throughout.
+ * Everything is real except the clock-bound limits, shortened through `resticprom rules`
+ * flags; no value is pushed by hand.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -154,6 +156,8 @@ describe('check and anomaly alerts fire for real runs (e2e)', () => {
     await backup('spike');
     writeFileSync(join(spike.dir, spike.files[0] as string), 'x'.repeat(64));
     await backup('spike');
+    // Healthy: two backups of the same files (equal bytes, nothing changed) and, below, a check.
+    await backup('healthy');
     await backup('healthy');
     await backup('shrinking');
     await backup('damaged');

@@ -164,11 +164,32 @@ describe('alerts fire for real failures (e2e)', () => {
       late?.annotations.description ?? '',
       /^The last successful backup of profile stopped, tier t on host e2e-host finished \d+(\.\d+)?s ago, longer than the tier's limit \(restic:backup_max_age_seconds\)\.$/,
     );
-    const failed = firing.find((a) => a.labels.alertname === 'ResticBackupFailed');
-    assert.equal(failed?.labels.profile, 'broken');
-    assert.equal(failed?.labels.severity, 'critical');
-    const incomplete = firing.find((a) => a.labels.alertname === 'ResticBackupIncomplete');
-    assert.equal(incomplete?.labels.profile, 'partial');
+    const backupLabels = (profile: string) => ({
+      job: JOB,
+      instance: `${profile}-t`,
+      profile,
+      tier: 't',
+      host: HOST,
+    });
+    assert.deepEqual(firing.find((a) => a.labels.alertname === 'ResticBackupFailed')?.labels, {
+      alertname: 'ResticBackupFailed',
+      severity: 'critical',
+      ...backupLabels('broken'),
+    });
+    assert.deepEqual(firing.find((a) => a.labels.alertname === 'ResticBackupIncomplete')?.labels, {
+      alertname: 'ResticBackupIncomplete',
+      severity: 'warning',
+      ...backupLabels('partial'),
+    });
+    // The gateway's push_time_seconds carries only the grouping labels; the rule adds profile and tier.
+    assert.deepEqual(firing.find((a) => a.labels.alertname === 'ResticMetricsPushesStopped')?.labels, {
+      alertname: 'ResticMetricsPushesStopped',
+      severity: 'warning',
+      job: JOB,
+      instance: 'stopped-t',
+      profile: 'stopped',
+      tier: 't',
+    });
     // absent() keeps only the selector's equality matchers; the rule adds profile and tier.
     const never = firing.find((a) => a.labels.alertname === 'ResticBackupNeverReported');
     assert.deepEqual(never?.labels, {
