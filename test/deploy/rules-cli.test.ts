@@ -119,12 +119,48 @@ describe('resticprom rules', () => {
     assert.equal(body, generateRules(SEED_RULES_OPTIONS));
   });
 
+  it('passes the anomaly flags into the rules', async () => {
+    const r = await runCli([
+      'rules',
+      '--config',
+      configFile,
+      '--size-drop-ratio',
+      '0.25',
+      '--size-drop-window',
+      '1m',
+      '--changed-files-factor',
+      '3',
+      '--changed-files-window',
+      '2h',
+      '--changed-files-min',
+      '50',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const drop = rulesOf(r.stdout).find((x) => x.alert === 'ResticBackupSizeDrop');
+    const spike = rulesOf(r.stdout).find((x) => x.alert === 'ResticBackupChangedFilesSpike');
+    assert.match(
+      drop?.expr ?? '',
+      /< 0\.25 \* max_over_time\(restic_backup_processed_bytes\{[^}]*\}\[1m\]\)/,
+    );
+    assert.match(spike?.expr ?? '', /> 3 \* avg_over_time\(restic_backup_files_changed\{[^}]*\}\[2h\]\)/);
+    assert.match(spike?.expr ?? '', /> 50/);
+  });
+
   it('exits 2 with one line for a bad flag value or an invalid config', async () => {
     const bad = await runCli(['rules', '--for', '5x'], { cwd: tmp.dir });
     assert.equal(bad.code, 2);
     assert.equal(
       bad.stderr,
       'resticprom: --for: invalid duration "5x" (write it like 500ms, 10s, 2m, 1h, 7d)\n',
+    );
+    const ratio = await runCli(['rules', '--size-drop-ratio', '2'], { cwd: tmp.dir });
+    assert.equal(ratio.code, 2);
+    assert.equal(ratio.stderr, 'resticprom: --size-drop-ratio: "2" is not a number above 0 and at most 1\n');
+    const clash = await runCli(['rules', '--no-anomaly', '--changed-files-min', '5'], { cwd: tmp.dir });
+    assert.equal(clash.code, 2);
+    assert.equal(
+      clash.stderr,
+      'resticprom: --no-anomaly leaves out the anomaly alerts: --changed-files-min has no effect\n',
     );
     const broken = join(tmp.dir, 'broken.yaml');
     writeFileSync(broken, 'profiles: {}\nbogus: 1\n', { mode: 0o600 });
