@@ -4,25 +4,17 @@
 import { ResticCommandError } from '../errors.js';
 import type { ResticCommandOptions } from './backup.js';
 import { assertResticSucceeded, findJsonLine, runResticCommand } from './run.js';
+import type { BackupSummary } from './types.js';
 
-/** The backup figures restic 0.17+ stores in each snapshot. */
-export interface SnapshotSummary {
+/** The backup figures restic 0.17+ stores in each snapshot: a backup's summary, times in Unix ms. */
+export type SnapshotSummary = Omit<
+  BackupSummary,
+  'totalDuration' | 'snapshotId' | 'dryRun' | 'backupStart' | 'backupEnd'
+> & {
   /** Unix ms. */
   backupStart?: number;
   backupEnd?: number;
-  filesNew: number;
-  filesChanged: number;
-  filesUnmodified: number;
-  dirsNew: number;
-  dirsChanged: number;
-  dirsUnmodified: number;
-  dataBlobs: number;
-  treeBlobs: number;
-  dataAdded: number;
-  dataAddedPacked?: number;
-  totalFilesProcessed: number;
-  totalBytesProcessed: number;
-}
+};
 
 /** One snapshot. */
 export interface Snapshot {
