@@ -98,9 +98,11 @@ profiles:
     });
     child.stdout?.resume();
     const code = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
-    // The fake restic records its pid on start; `version` runs first and records too, so wait for backup's.
+    // The fake restic records its pid on start (`version`, which may run alongside, records elsewhere).
     let pid: number | undefined;
+    const deadline = Date.now() + 20_000;
     while (pid === undefined) {
+      assert.ok(Date.now() < deadline, `the fake restic never started its backup; stderr: ${stderr}`);
       if (existsSync(record)) {
         const rec = JSON.parse(readFileSync(record, 'utf8') || '{}') as { argv?: string[]; pid?: number };
         if (rec.argv?.[0] === 'backup') pid = rec.pid;

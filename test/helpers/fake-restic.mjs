@@ -12,6 +12,7 @@
 //   FAKE_RESTIC_IGNORE_SIGINT=1 ignore SIGINT/SIGTERM (only SIGKILL ends it)
 //   FAKE_RESTIC_VERSION=0.18.0  `version` prints `restic 0.18.0 compiled with go1.22.5 on linux/amd64`
 //   FAKE_RESTIC_RECORD=file     write {argv, env: RESTIC_* and GOMAXPROCS, pid} as JSON to this file
+//                               (`version` writes to file.version: it may run alongside a backup)
 // On SIGINT/SIGTERM (unless ignored) it prints restic's message and exits 130, like restic.
 import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
 
@@ -21,7 +22,8 @@ const args = process.argv.slice(2);
 if (env.FAKE_RESTIC_RECORD) {
   const picked = {};
   for (const [k, v] of Object.entries(env)) if (k.startsWith('RESTIC_') || k === 'GOMAXPROCS') picked[k] = v;
-  writeFileSync(env.FAKE_RESTIC_RECORD, JSON.stringify({ argv: args, env: picked, pid: process.pid }));
+  const target = args[0] === 'version' ? `${env.FAKE_RESTIC_RECORD}.version` : env.FAKE_RESTIC_RECORD;
+  writeFileSync(target, JSON.stringify({ argv: args, env: picked, pid: process.pid }));
 }
 
 if (env.FAKE_RESTIC_IGNORE_SIGINT === '1') {
