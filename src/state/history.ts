@@ -103,6 +103,9 @@ export interface AppendRunResult {
   isRotated: boolean;
 }
 
+/** How far back an append looks for the end of a torn last line. */
+const TORN_TAIL_WINDOW = 1024 * 1024;
+
 /** Returns the history file's path. */
 export function historyPath(stateDir: string): string {
   return join(stateDir, 'history.jsonl');
@@ -132,20 +135,31 @@ export async function appendRun(
       throw new StateError(`cannot open the run history ${file}: ${errText(err)}`, file, { cause: err });
     }
     try {
-      const st = await fh.stat();
+      let st = await fh.stat();
       let prefix = '';
       if (st.size > 0) {
-        const last = Buffer.alloc(1);
-        // 'a' opens write-only; read the last byte through a second descriptor.
+        // 'a' opens write-only; read the tail through a second descriptor.
+        const tailLen = Math.min(st.size, TORN_TAIL_WINDOW);
+        const tail = Buffer.alloc(tailLen);
         const rh = await open(file, 'r');
         try {
-          await rh.read(last, 0, 1, st.size - 1);
+          await rh.read(tail, 0, tailLen, st.size - tailLen);
         } finally {
           await rh.close();
         }
-        if (last[0] !== 0x0a) {
-          prefix = '\n'; // the previous writer died mid-line: start ours on a fresh one
-          warnings.push(`${file}: the last line was incomplete (a crash during a write); it is skipped`);
+        if (tail[tailLen - 1] !== 0x0a) {
+          // The previous writer died mid-line (kill -9, power loss): that record never
+          // made it, so its run is not in the history. Cut the torn line off, under the
+          // history lock, so later reads do not warn about it forever.
+          const nl = tail.lastIndexOf(0x0a);
+          if (nl >= 0 || tailLen === st.size) {
+            await fh.truncate(st.size - tailLen + nl + 1);
+            st = await fh.stat();
+            warnings.push(`${file}: removed an incomplete last line (a crash during a write)`);
+          } else {
+            prefix = '\n'; // a torn line longer than the window: start ours on a fresh one
+            warnings.push(`${file}: the last line was incomplete (a crash during a write); it is skipped`);
+          }
         }
       }
       const line = Buffer.from(`${prefix}${JSON.stringify(record)}\n`, 'utf8');
