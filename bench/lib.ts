@@ -169,3 +169,35 @@ export function fmt(n: number, digits = 1): string {
 export function mib(kib: number): string {
   return Number.isFinite(kib) ? (kib / 1024).toFixed(1) : 'n/a';
 }
+
+/**
+ * Writes the benchmarks' resticprom config into `dir`: the seed's profile (job
+ * nfs_backup, instance = tier, cpu-limit 1, .nobackup) with restic replaced by the fake
+ * `restic` wrapper, pushing to `gatewayUrl`. Returns the config's path.
+ */
+export function writeBenchConfig(dir: string, gatewayUrl: string): { config: string; restic: string } {
+  const restic = writeFakeResticWrapper(dir);
+  writeFileSync(join(dir, 'pw'), 'bench-password\n', { mode: 0o600 });
+  const config = join(dir, 'resticprom.yaml');
+  writeFileSync(
+    config,
+    `restic-binary: ${restic}
+state-dir: ${join(dir, 'state')}
+profiles:
+  nfs:
+    repository: ${join(dir, 'repo')}
+    password-file: ${join(dir, 'pw')}
+    paths: [/srv/nfs]
+    exclude-if-present: [.nobackup]
+    cpu-limit: 1
+    tiers:
+      daily: { schedule: "30 1 * * *" }
+    metrics:
+      job: nfs_backup
+      grouping: { instance: "{tier}" }
+      pushgateway: { url: "${gatewayUrl}" }
+`,
+    { mode: 0o600 },
+  );
+  return { config, restic };
+}

@@ -9,7 +9,6 @@
  * Run: npx tsx bench/overhead.ts [--runs 20] [--fixture test/fixtures/restic/0.14.0/backup-success.jsonl]
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { makeTempDir, startPushgateway } from '../test/helpers/services.js';
 import {
@@ -27,7 +26,7 @@ import {
   ROOT,
   runTimed,
   type Timed,
-  writeFakeResticWrapper,
+  writeBenchConfig,
 } from './lib.js';
 
 const RUNS = argNumber('runs', 20);
@@ -45,29 +44,7 @@ const loadBefore = describeLoad();
 const tmp = makeTempDir('resticprom-bench-overhead-');
 const gw = await startPushgateway();
 try {
-  const restic = writeFakeResticWrapper(tmp.dir);
-  writeFileSync(join(tmp.dir, 'pw'), 'bench-password\n', { mode: 0o600 });
-  const config = join(tmp.dir, 'resticprom.yaml');
-  writeFileSync(
-    config,
-    `restic-binary: ${restic}
-state-dir: ${join(tmp.dir, 'state')}
-profiles:
-  nfs:
-    repository: ${join(tmp.dir, 'repo')}
-    password-file: ${join(tmp.dir, 'pw')}
-    paths: [/srv/nfs]
-    exclude-if-present: [.nobackup]
-    cpu-limit: 1
-    tiers:
-      daily: { schedule: "30 1 * * *" }
-    metrics:
-      job: nfs_backup
-      grouping: { instance: "{tier}" }
-      pushgateway: { url: "${gw.url}" }
-`,
-    { mode: 0o600 },
-  );
+  const { config, restic } = writeBenchConfig(tmp.dir, gw.url);
   const env = { ...process.env, FAKE_RESTIC_STDOUT: FIXTURE };
   const cases: Array<{ name: string; run: () => Promise<Timed> }> = [
     {

@@ -1,15 +1,3 @@
-/**
- * Scale: a replayed `restic backup --json -vv` stream of 100,000 and 1,000,000 lines (generated
- * once into bench/out/ by bench/gen-vv.ts, restic 0.14 shapes, ~250 bytes a line) through the
- * fake restic, into `resticprom backup` (pushing to a live Pushgateway) and into the seed's
- * method (bench/seed-backup.sh: the whole output to output.txt, then eight jq passes). Reports
- * wall time, throughput (lines/s, MB/s) and peak RSS, the fake restic alone as the baseline,
- * and the parser alone in a separate process (LineSplitter + createBackupParser over the file,
- * and createBackupParser over pre-split lines). Asserts nothing.
- *
- * Run: npx tsx bench/scale.ts [--runs 5] [--seed-runs 1] [--only-parser]
- */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir, startPushgateway } from '../test/helpers/services.js';
 import { ensureVerboseStream } from './gen-vv.js';
@@ -28,7 +16,7 @@ import {
   ROOT,
   runTimed,
   type Timed,
-  writeFakeResticWrapper,
+  writeBenchConfig,
 } from './lib.js';
 
 const SIZES = [100_000, 1_000_000];
@@ -127,27 +115,7 @@ async function main(): Promise<void> {
     const tmp = makeTempDir('resticprom-bench-scale-');
     const gw = await startPushgateway();
     try {
-      const restic = writeFakeResticWrapper(tmp.dir);
-      writeFileSync(join(tmp.dir, 'pw'), 'bench-password\n', { mode: 0o600 });
-      const config = join(tmp.dir, 'resticprom.yaml');
-      writeFileSync(
-        config,
-        `restic-binary: ${restic}
-state-dir: ${join(tmp.dir, 'state')}
-profiles:
-  nfs:
-    repository: ${join(tmp.dir, 'repo')}
-    password-file: ${join(tmp.dir, 'pw')}
-    paths: [/srv/nfs]
-    tiers:
-      daily: { schedule: "30 1 * * *" }
-    metrics:
-      job: nfs_backup
-      grouping: { instance: "{tier}" }
-      pushgateway: { url: "${gw.url}" }
-`,
-        { mode: 0o600 },
-      );
+      const { config, restic } = writeBenchConfig(tmp.dir, gw.url);
       for (const inp of inputs) {
         const env = { ...process.env, FAKE_RESTIC_STDOUT: inp.path };
         const cases: Array<{ name: string; run: () => Promise<Timed> }> = [
