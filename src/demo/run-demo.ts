@@ -60,6 +60,8 @@ export interface DemoResult {
   backups: BackupJobResult[];
   dir: string;
   urls: { pushgateway: string; prometheus: string };
+  /** Process ids of the Pushgateway and Prometheus (still running with `keep`). */
+  pids: number[];
 }
 
 /** Writes a small tree of sample files, with one folder excluded by `.nobackup` as in the seed. */
@@ -199,7 +201,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       keepFiles = true;
       services.length = 0;
     }
-    return { answers, backups, dir, urls };
+    const pids = [gateway.proc.pid, prometheus.proc.pid].filter((p): p is number => p !== undefined);
+    return { answers, backups, dir, urls, pids };
   } finally {
     for (const s of services) await s.stop();
     if (!keepFiles) rmSync(dir, { recursive: true, force: true });

@@ -20,7 +20,8 @@ export function register(program: Command): void {
         process.stdout.write(`\nThe seed's queries, answered by Prometheus:\n${formatAnswers(res.answers)}`);
         if (flags.keep) {
           process.stdout.write(
-            `\nStill running (stop them with kill when done):\n  pushgateway  ${res.urls.pushgateway}\n  prometheus   ${res.urls.prometheus}\n  files        ${res.dir} (config: ${res.dir}/resticprom.yaml)\n`,
+            `\nStill running:\n  pushgateway  ${res.urls.pushgateway}\n  prometheus   ${res.urls.prometheus}\n  files        ${res.dir} (config: ${res.dir}/resticprom.yaml)\n` +
+              `When done: kill ${res.pids.join(' ')} && rm -rf ${res.dir}\n`,
           );
         } else {
           process.stdout.write('\nStopped the Pushgateway and Prometheus and removed the demo files.\n');
