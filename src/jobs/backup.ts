@@ -2,38 +2,22 @@
  * The backup job: the seed's cron script done right. Runs `restic backup` for a
  * profile and tier, measures it, turns the result into metrics and delivers them.
  */
-import { join } from 'node:path';
-import type { LoadedConfig } from '../config/index.js';
-import { profileDestinations, resolveProfile } from '../config/index.js';
+import { type ProfileDestinations, profileDestinations, resolveProfile } from '../config/index.js';
 import { StateError } from '../errors.js';
 import { runBackup } from '../restic/backup.js';
 import type { BackupItemError, BackupProgress, BackupResult } from '../restic/types.js';
-import { getResticVersionCached } from '../restic/version.js';
 import type { SendOptions } from '../sinks/target.js';
-import { ensureStateDir } from '../state/dir.js';
-import { acquireRepositoryLock } from '../state/lock.js';
 import { getVersion } from '../version.js';
 import { backupSamples, backupStatus } from './backup-metrics.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
 import { type ForgetJobResult, runForgetJob } from './maintenance.js';
-import { resolveJobStateDir } from './state-dir.js';
-import { unlockIfAsked } from './unlock.js';
+import { type RepositoryRunOptions, withRepository } from './repository-run.js';
 
-export interface BackupJobOptions {
-  loaded: LoadedConfig;
-  /** Profile name; may be omitted when the config has one profile. */
-  profile?: string;
+export interface BackupJobOptions extends RepositoryRunOptions {
   tier: string;
-  env?: NodeJS.ProcessEnv;
-  signal?: AbortSignal;
   onProgress?: (p: BackupProgress) => void;
   onItemError?: (e: BackupItemError) => void;
-  onLog?: (line: string, stream: 'stdout' | 'stderr') => void;
-  /** Called while waiting for another run's lock. */
-  onWait?: (message: string) => void;
   sendOptions?: SendOptions;
-  /** Overrides the config's state directory. */
-  stateDir?: string;
 }
 
 export interface BackupJobResult {
@@ -92,113 +76,79 @@ export function describeOutcome(profile: string, tier: string, result: BackupRes
 
 /** Runs one backup of `profile`/`tier` and delivers its metrics. Throws only when nothing could run. */
 export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobResult> {
-  const env = opts.env ?? process.env;
-  const stateDir = resolveJobStateDir(opts.loaded.config, opts.stateDir, env);
-  const config = { ...opts.loaded.config, stateDir };
-  const [profileName, profile] = resolveProfile(config, opts.profile);
-  // Throws a usage error with a "did you mean" hint for an unknown tier, before anything is made.
-  const target = profileDestinations(config, profileName, opts.tier);
-  await ensureStateDir(stateDir);
-  const warnings: string[] = [...opts.loaded.warnings];
-
-  const lock = await acquireRepositoryLock(stateDir, profile.repository, {
-    waitMs: config.lock.waitMs,
-    command: `backup ${profileName}/${opts.tier}`,
-    timeZone: config.timezone,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.onWait ? { onWait: opts.onWait } : {}),
-  });
-  let job: BackupJobResult;
-  try {
-    if (lock.warning) warnings.push(lock.warning);
-    const resticBinary = config.resticBinary;
-    const unlockWarning = await unlockIfAsked(profile, {
-      resticBinary,
-      repository: profile.repository,
-      password: profile.password,
-      env: { ...env, ...profile.env },
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    if (unlockWarning) warnings.push(unlockWarning);
-    // Remembered per binary in the state directory, and asked alongside the backup, not
-    // before it: it is only needed for the build info metric.
-    const resticVersionAsked = getResticVersionCached({
-      resticBinary,
-      env,
-      cacheFile: join(stateDir, 'restic-version.json'),
-    }).catch(() => undefined);
-    const result = await runBackup({
-      resticBinary,
-      repository: profile.repository,
-      password: profile.password,
-      env: { ...env, ...profile.env },
-      paths: profile.paths,
-      tags: [opts.tier],
-      exclude: profile.exclude,
-      excludeIfPresent: profile.excludeIfPresent,
-      extraArgs: [...profile.excludeFile.flatMap((f) => ['--exclude-file', f]), ...profile.resticArgs],
-      ...(profile.cpuLimit !== undefined ? { cpuLimit: profile.cpuLimit } : {}),
-      ...(profile.nice !== undefined ? { nice: profile.nice } : {}),
-      ...(profile.inactivityTimeoutMs !== undefined
-        ? { inactivityTimeoutMs: profile.inactivityTimeoutMs }
-        : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-      ...(opts.onItemError ? { onItemError: opts.onItemError } : {}),
-      ...(opts.onLog ? { onLog: opts.onLog } : {}),
-    });
-    const resticVersion = await resticVersionAsked;
-    warnings.push(...outputWarnings(result));
-    let finish: FinishRunResult;
-    try {
-      finish = await finishRun({
-        stateDir,
-        kind: 'backup',
-        profile: profileName,
-        tier: opts.tier,
-        host: config.hostname,
-        startedAt: result.startedAt,
-        endedAt: result.endedAt,
-        outcome: backupOutcome(result),
-        exitCode: result.exitCode,
-        ...(result.reason ? { reason: result.reason } : {}),
-        ...(result.summary ? { summary: result.summary } : {}),
-        target,
-        samples: (counters) =>
-          backupSamples(result, { counters, resticprom: getVersion(), restic: resticVersion?.version }),
-        ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
-        outbox: config.outbox,
+  let target: ProfileDestinations | undefined;
+  const job = await withRepository(
+    opts,
+    `backup {profile}/${opts.tier}`,
+    async (p): Promise<BackupJobResult> => {
+      const to = target as ProfileDestinations;
+      const warnings = [...p.warnings];
+      const result = await runBackup({
+        ...p.restic,
+        paths: p.profile.paths,
+        tags: [opts.tier],
+        exclude: p.profile.exclude,
+        excludeIfPresent: p.profile.excludeIfPresent,
+        extraArgs: [...p.profile.excludeFile.flatMap((f) => ['--exclude-file', f]), ...p.profile.resticArgs],
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        ...(opts.onItemError ? { onItemError: opts.onItemError } : {}),
       });
-    } catch (err) {
-      // restic's work is done: whatever stops the bookkeeping, say how the backup went.
-      if (!(err instanceof StateError)) throw err;
-      throw new StateError(
-        `${describeOutcome(profileName, opts.tier, result)}, but ${err.message}`,
-        err.path,
-        {
-          cause: err,
-        },
-      );
-    }
-    warnings.push(...finish.warnings);
-    job = {
-      profile: profileName,
-      tier: opts.tier,
-      result,
-      finish,
-      isFallback: Boolean(target.isFallback),
-      warnings,
-    };
-  } finally {
-    await lock.release();
-  }
+      const resticVersion = await p.resticVersion;
+      warnings.push(...outputWarnings(result));
+      let finish: FinishRunResult;
+      try {
+        finish = await finishRun({
+          stateDir: p.stateDir,
+          kind: 'backup',
+          profile: p.profileName,
+          tier: opts.tier,
+          host: p.config.hostname,
+          startedAt: result.startedAt,
+          endedAt: result.endedAt,
+          outcome: backupOutcome(result),
+          exitCode: result.exitCode,
+          ...(result.reason ? { reason: result.reason } : {}),
+          ...(result.summary ? { summary: result.summary } : {}),
+          target: to,
+          samples: (counters) =>
+            backupSamples(result, { counters, resticprom: getVersion(), restic: resticVersion }),
+          ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
+          outbox: p.config.outbox,
+        });
+      } catch (err) {
+        // restic's work is done: whatever stops the bookkeeping, say how the backup went.
+        if (!(err instanceof StateError)) throw err;
+        throw new StateError(
+          `${describeOutcome(p.profileName, opts.tier, result)}, but ${err.message}`,
+          err.path,
+          {
+            cause: err,
+          },
+        );
+      }
+      warnings.push(...finish.warnings);
+      return {
+        profile: p.profileName,
+        tier: opts.tier,
+        result,
+        finish,
+        isFallback: to.isFallback,
+        warnings,
+      };
+    },
+    // An unknown tier is a usage error with a "did you mean" hint, before anything is made.
+    (config, profileName) => {
+      target = profileDestinations(config, profileName, opts.tier);
+    },
+  );
+  const [, profile] = resolveProfile(opts.loaded.config, job.profile);
   if (profile.forgetAfterBackup && job.result.outcome !== 'failed' && !opts.signal?.aborted) {
     job.forget = await runForgetJob({
       loaded: opts.loaded,
-      profile: profileName,
+      profile: job.profile,
       tier: opts.tier,
-      env,
-      stateDir,
+      ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
       ...(opts.onLog ? { onLog: opts.onLog } : {}),

@@ -6,101 +6,25 @@
  * stats are about the whole repository, so `{tier}` in the grouping stands for the
  * command's name (`check`, `stats`) and their series carry no `tier` label.
  */
-import { join } from 'node:path';
-import type { Config, LoadedConfig, ProfileConfig, TierConfig } from '../config/index.js';
-import { profileDestinations, resolveProfile } from '../config/index.js';
+import type { Config, TierConfig } from '../config/index.js';
+import { profileDestinations } from '../config/index.js';
 import { ResticCommandError } from '../errors.js';
 import type { Sample } from '../metrics/build.js';
 import { CHECK_METRICS, FORGET_METRICS, type RunStatus, STATS_METRICS } from '../metrics/names.js';
-import type { ResticCommandOptions } from '../restic/backup.js';
 import { type CheckResult, runCheck } from '../restic/check.js';
 import { type ForgetResult, type KeepPolicy, runForget } from '../restic/forget.js';
 import { listSnapshots, type Snapshot } from '../restic/snapshots.js';
 import { runStats, type StatsResult } from '../restic/stats.js';
 import type { RunOutcome } from '../restic/types.js';
-import { getResticVersionCached } from '../restic/version.js';
 import type { SendOptions } from '../sinks/target.js';
-import { ensureStateDir } from '../state/dir.js';
-import { acquireRepositoryLock } from '../state/lock.js';
 import { getVersion } from '../version.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
+import { type RepositoryRunOptions, withRepository } from './repository-run.js';
 import { buildInfoSample, runSamples } from './run-metrics.js';
-import { resolveJobStateDir } from './state-dir.js';
-import { unlockIfAsked } from './unlock.js';
 
 /** Options every maintenance job takes. */
-export interface MaintenanceOptions {
-  loaded: LoadedConfig;
-  profile?: string;
-  env?: NodeJS.ProcessEnv;
-  signal?: AbortSignal;
-  stateDir?: string;
+export interface MaintenanceOptions extends RepositoryRunOptions {
   sendOptions?: SendOptions;
-  onLog?: (line: string, stream: 'stdout' | 'stderr') => void;
-  onWait?: (message: string) => void;
-}
-
-interface Prepared {
-  config: Config;
-  profileName: string;
-  profile: ProfileConfig;
-  stateDir: string;
-  restic: ResticCommandOptions;
-  resticVersion: string | undefined;
-  warnings: string[];
-}
-
-async function withPrepared<T>(
-  opts: MaintenanceOptions,
-  command: string,
-  fn: (p: Prepared) => Promise<T>,
-): Promise<T> {
-  const env = opts.env ?? process.env;
-  const stateDir = resolveJobStateDir(opts.loaded.config, opts.stateDir, env);
-  const config = { ...opts.loaded.config, stateDir };
-  const [profileName, profile] = resolveProfile(config, opts.profile);
-  await ensureStateDir(stateDir);
-  const lock = await acquireRepositoryLock(stateDir, profile.repository, {
-    waitMs: config.lock.waitMs,
-    command: `${command} ${profileName}`,
-    timeZone: config.timezone,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.onWait ? { onWait: opts.onWait } : {}),
-  });
-  try {
-    const restic: ResticCommandOptions = {
-      resticBinary: config.resticBinary,
-      repository: profile.repository,
-      password: profile.password,
-      env: { ...env, ...profile.env },
-      ...(profile.cpuLimit !== undefined ? { cpuLimit: profile.cpuLimit } : {}),
-      ...(profile.nice !== undefined ? { nice: profile.nice } : {}),
-      ...(profile.inactivityTimeoutMs !== undefined
-        ? { inactivityTimeoutMs: profile.inactivityTimeoutMs }
-        : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.onLog ? { onLog: opts.onLog } : {}),
-    };
-    const unlockWarning = await unlockIfAsked(profile, restic);
-    const resticVersion = (
-      await getResticVersionCached({
-        resticBinary: config.resticBinary,
-        env,
-        cacheFile: join(stateDir, 'restic-version.json'),
-      }).catch(() => undefined)
-    )?.version;
-    return await fn({
-      config,
-      profileName,
-      profile,
-      stateDir,
-      restic,
-      resticVersion,
-      warnings: [...lock.warnings, ...(unlockWarning ? [unlockWarning] : [])],
-    });
-  } finally {
-    await lock.release();
-  }
 }
 
 function statusOf(outcome: RunOutcome): RunStatus {
@@ -137,7 +61,7 @@ export interface ForgetJobResult {
 export async function runForgetJob(
   opts: MaintenanceOptions & { tier: string; prune?: boolean },
 ): Promise<ForgetJobResult> {
-  return withPrepared(opts, 'forget', async (p) => {
+  return withRepository(opts, 'forget {profile}', async (p) => {
     // Throws a usage error with a "did you mean" hint for an unknown tier.
     const target = profileDestinations(p.config, p.profileName, opts.tier);
     const tier = p.profile.tiers[opts.tier] as TierConfig;
@@ -148,6 +72,7 @@ export async function runForgetJob(
       prune: opts.prune ?? p.profile.prune,
     });
     const status = statusOf(result.outcome);
+    const resticVersion = await p.resticVersion;
     const finish = await finishRun({
       stateDir: p.stateDir,
       kind: 'forget',
@@ -175,7 +100,7 @@ export async function runForgetJob(
             { def: FORGET_METRICS.snapshotsRemoved, value: result.removedCount },
           );
         }
-        s.push(buildInfoSample(getVersion(), p.resticVersion));
+        s.push(buildInfoSample(getVersion(), resticVersion));
         return s;
       },
       ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
@@ -202,11 +127,12 @@ export interface CheckJobResult {
 export async function runCheckJob(
   opts: MaintenanceOptions & { readDataSubset?: string },
 ): Promise<CheckJobResult> {
-  return withPrepared(opts, 'check', async (p) => {
+  return withRepository(opts, 'check {profile}', async (p) => {
     const subset = opts.readDataSubset ?? p.profile.check?.readDataSubset;
     const result = await runCheck({ ...p.restic, ...(subset ? { readDataSubset: subset } : {}) });
     const target = profileDestinations(p.config, p.profileName, 'check', { isRepositoryLevel: true });
     const status = statusOf(result.outcome);
+    const resticVersion = await p.resticVersion;
     const finish = await finishRun({
       stateDir: p.stateDir,
       kind: 'check',
@@ -231,7 +157,7 @@ export async function runCheckJob(
         ...(result.reason && !result.hasRepositoryErrors
           ? []
           : [{ def: CHECK_METRICS.errors, value: result.errorCount }]),
-        buildInfoSample(getVersion(), p.resticVersion),
+        buildInfoSample(getVersion(), resticVersion),
       ],
       ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
       outbox: p.config.outbox,
@@ -272,7 +198,7 @@ export function tierSnapshotStats(snapshots: Snapshot[], tiers: string[]): Repos
 
 /** Repository size (raw and restored), snapshot count, and per tier the count and newest time. */
 export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobResult> {
-  return withPrepared(opts, 'stats', async (p) => {
+  return withRepository(opts, 'stats {profile}', async (p) => {
     const startedAt = Date.now();
     const t0 = performance.now();
     let stats: RepositoryStats | undefined;
@@ -291,6 +217,7 @@ export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobRes
     const outcome: RunOutcome = stats ? 'success' : 'failed';
     const target = profileDestinations(p.config, p.profileName, 'stats', { isRepositoryLevel: true });
     const exitCode = error ? (error.exitCode ?? -1) : 0;
+    const resticVersion = await p.resticVersion;
     const finish = await finishRun({
       stateDir: p.stateDir,
       kind: 'stats',
@@ -337,7 +264,7 @@ export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobRes
             }
           }
         }
-        s.push(buildInfoSample(getVersion(), p.resticVersion));
+        s.push(buildInfoSample(getVersion(), resticVersion));
         return s;
       },
       ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
