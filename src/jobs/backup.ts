@@ -11,7 +11,7 @@ import { getVersion } from '../version.js';
 import { backupSamples, backupStatus } from './backup-metrics.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
 import { type ForgetJobResult, runForgetJob } from './maintenance.js';
-import { type RepositoryRunOptions, withRepository } from './repository-run.js';
+import { finishRunFields, type RepositoryRunOptions, withRepository } from './repository-run.js';
 
 export interface BackupJobOptions extends RepositoryRunOptions {
   tier: string;
@@ -98,11 +98,9 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
       let finish: FinishRunResult;
       try {
         finish = await finishRun({
-          stateDir: p.stateDir,
+          ...finishRunFields(p, opts.sendOptions),
           kind: 'backup',
-          profile: p.profileName,
           tier: opts.tier,
-          host: p.config.hostname,
           startedAt: result.startedAt,
           endedAt: result.endedAt,
           outcome: backupOutcome(result),
@@ -112,8 +110,6 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
           target: to,
           samples: (counters) =>
             backupSamples(result, { counters, resticprom: getVersion(), restic: resticVersion }),
-          ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
-          outbox: p.config.outbox,
         });
       } catch (err) {
         // restic's work is done: whatever stops the bookkeeping, say how the backup went.

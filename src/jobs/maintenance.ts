@@ -19,7 +19,7 @@ import type { RunOutcome } from '../restic/types.js';
 import type { SendOptions } from '../sinks/target.js';
 import { getVersion } from '../version.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
-import { type RepositoryRunOptions, withRepository } from './repository-run.js';
+import { finishRunFields, type RepositoryRunOptions, withRepository } from './repository-run.js';
 import { buildInfoSample, runSamples } from './run-metrics.js';
 
 /** Options every maintenance job takes. */
@@ -74,11 +74,9 @@ export async function runForgetJob(
     const status = statusOf(result.outcome);
     const resticVersion = await p.resticVersion;
     const finish = await finishRun({
-      stateDir: p.stateDir,
+      ...finishRunFields(p, opts.sendOptions),
       kind: 'forget',
-      profile: p.profileName,
       tier: opts.tier,
-      host: p.config.hostname,
       startedAt: result.startedAt,
       endedAt: result.endedAt,
       outcome: historyOutcome(result.outcome, result.reason),
@@ -103,8 +101,6 @@ export async function runForgetJob(
         s.push(buildInfoSample(getVersion(), resticVersion));
         return s;
       },
-      ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
-      outbox: p.config.outbox,
     });
     return {
       profile: p.profileName,
@@ -134,10 +130,8 @@ export async function runCheckJob(
     const status = statusOf(result.outcome);
     const resticVersion = await p.resticVersion;
     const finish = await finishRun({
-      stateDir: p.stateDir,
+      ...finishRunFields(p, opts.sendOptions),
       kind: 'check',
-      profile: p.profileName,
-      host: p.config.hostname,
       startedAt: result.startedAt,
       endedAt: result.endedAt,
       outcome: historyOutcome(result.outcome, result.reason),
@@ -159,8 +153,6 @@ export async function runCheckJob(
           : [{ def: CHECK_METRICS.errors, value: result.errorCount }]),
         buildInfoSample(getVersion(), resticVersion),
       ],
-      ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
-      outbox: p.config.outbox,
     });
     return { profile: p.profileName, result, finish, warnings: [...p.warnings, ...finish.warnings] };
   });
@@ -219,10 +211,8 @@ export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobRes
     const exitCode = error ? (error.exitCode ?? -1) : 0;
     const resticVersion = await p.resticVersion;
     const finish = await finishRun({
-      stateDir: p.stateDir,
+      ...finishRunFields(p, opts.sendOptions),
       kind: 'stats',
-      profile: p.profileName,
-      host: p.config.hostname,
       startedAt,
       endedAt,
       outcome: error?.reason === 'interrupted' ? 'interrupted' : outcome === 'success' ? 'success' : 'failed',
@@ -267,8 +257,6 @@ export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobRes
         s.push(buildInfoSample(getVersion(), resticVersion));
         return s;
       },
-      ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
-      outbox: p.config.outbox,
     });
     return {
       profile: p.profileName,

@@ -8,6 +8,7 @@ import type { Config, LoadedConfig, ProfileConfig } from '../config/index.js';
 import { resolveProfile } from '../config/index.js';
 import type { ResticCommandOptions } from '../restic/backup.js';
 import { getResticVersionCached } from '../restic/version.js';
+import type { SendOptions } from '../sinks/target.js';
 import { ensureStateDir } from '../state/dir.js';
 import { acquireRepositoryLock } from '../state/lock.js';
 import { resolveJobStateDir } from './state-dir.js';
@@ -105,4 +106,15 @@ export async function withRepository<T>(
   } finally {
     await lock.release();
   }
+}
+
+/** The fields of `finishRun` every job on a repository fills the same way. */
+export function finishRunFields(run: RepositoryRun, sendOptions: SendOptions | undefined) {
+  return {
+    stateDir: run.stateDir,
+    profile: run.profileName,
+    host: run.config.hostname,
+    outbox: run.config.outbox,
+    ...(sendOptions ? { sendOptions } : {}),
+  };
 }
