@@ -3,7 +3,7 @@
  * the config's log-format, the fallback textfile printed on stdout.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
@@ -67,5 +67,31 @@ profiles:
       /^restic_backup_status\{job="restic_backup",instance="[^"]+",profile="nfs",tier="daily",host="[^"]+"\} 2$/m,
     );
     assert.match(r.stdout, /^# TYPE restic_backup_processed_files gauge$/m);
+  });
+
+  it('prints a config warning once (an inline password in a file others can read)', async () => {
+    const file = join(tmp.dir, 'inline.yaml');
+    writeFileSync(
+      file,
+      `state-dir: ${join(tmp.dir, 'state')}
+restic-binary: ${FAKE_RESTIC}
+profiles:
+  nfs:
+    repository: /srv/repo
+    password: inline-secret
+    paths: [/srv/nfs]
+    tiers:
+      daily: { schedule: "30 1 * * *" }
+`,
+      { mode: 0o644 },
+    );
+    chmodSync(file, 0o644);
+    const r = await runCli(['backup', '--tier', 'daily', '--quiet', '--config', file], {
+      env: fakeResticEnv(fx),
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const warnings = r.stderr.split('\n').filter((l) => l.includes('readable by others'));
+    assert.equal(warnings.length, 1, r.stderr);
+    assert.ok(!r.stderr.includes('inline-secret'));
   });
 });
