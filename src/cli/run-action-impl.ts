@@ -6,10 +6,10 @@ import { UsageError } from '../errors.js';
 import { runBatchJob } from '../jobs/batch-job.js';
 import { reportDelivery } from './backup-action.js';
 import { makeLog, parseOutboxLimits } from './commands/push.js';
-import { commandStateDir } from './state-dir.js';
 import type { RunFlags } from './commands/run.js';
 import { parseDestinations, parsePairs } from './destinations.js';
 import { ExitCode } from './exit-codes.js';
+import { commandStateDir } from './state-dir.js';
 
 /** Runs the child, reports, and resolves to the exit code. */
 export async function runCommandAction(command: string[], flags: RunFlags): Promise<number> {

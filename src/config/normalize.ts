@@ -3,10 +3,11 @@
  * camelCase keys, defaults, durations in ms, sizes in bytes, file paths resolved
  * against the config file's folder.
  */
-import { resolveStateDir } from '../state/dir.js';
+
 import { hostname as osHostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { SecretSource } from '../sinks/types.js';
+import { resolveStateDir } from '../state/dir.js';
 import { parseDuration } from '../util/duration.js';
 import { defaultKeepWithin } from './cadence.js';
 import type { RawConfig, RawHttp, RawMetrics, RawProfile, RawTier } from './schema.js';
@@ -44,7 +45,6 @@ function strMap(m: Record<string, string | number | boolean> | undefined | null)
   for (const [k, v] of Object.entries(m ?? {})) out[k] = String(v);
   return out;
 }
-
 
 /** Builds the typed configuration from the validated file as written. */
 export function normalizeConfig(raw: RawConfig, opts: { file: string; env: NodeJS.ProcessEnv }): Config {

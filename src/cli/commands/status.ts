@@ -33,7 +33,10 @@ async function statusAction(flags: StatusFlags): Promise<number> {
     import('../../state/status.js'),
     import('../output.js'),
   ]);
-  const loaded = await loadConfig({ ...(flags.config ? { file: flags.config } : {}), stateDir: flags.stateDir });
+  const loaded = await loadConfig({
+    ...(flags.config ? { file: flags.config } : {}),
+    stateDir: flags.stateDir,
+  });
   for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
   const report = await computeStatus({
     config: loaded.config,
