@@ -89,7 +89,8 @@ export async function runCheck(opts: RunCheckOptions): Promise<CheckResult> {
       const m = JSON.parse(l) as { message_type?: string; num_errors?: number; message?: string };
       if (m.message_type === 'summary' && typeof m.num_errors === 'number') numErrors = m.num_errors;
       else if (m.message_type === 'error' && typeof m.message === 'string') {
-        const text = m.message.trim();
+        // one line per message: restic 0.18+ wraps some in newlines ("\nThe repository is damaged...\n\n")
+        const text = m.message.trim().replace(/\s*\n\s*/g, ' ');
         if (text !== '') add(text);
       }
     } catch {

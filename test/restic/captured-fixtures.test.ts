@@ -5,11 +5,14 @@
  * path that does not exist, snapshots forget could not remove, a rest-server answering 401.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runBackup } from '../../src/restic/backup.js';
 import { runCheck } from '../../src/restic/check.js';
 import { runForget } from '../../src/restic/forget.js';
 import { FAKE_RESTIC, fakeResticEnv, resticFixture } from '../helpers/restic.js';
+import { makeTempDir } from '../helpers/services.js';
 
 const CAPTURED = ['0.18.0', '0.19.1'] as const;
 
@@ -182,5 +185,36 @@ describe('captured restic 0.19.1 interrupt', () => {
     assert.equal(r.outcome, 'failed');
     assert.equal(r.reason, 'interrupted');
     assert.equal(r.exitCode, 130);
+  });
+});
+
+describe('check messages', () => {
+  it('an error message restic wraps over several lines is one line', async () => {
+    const tmp = makeTempDir('resticprom-check-lines-');
+    try {
+      const out = join(tmp.dir, 'out');
+      const err = join(tmp.dir, 'err');
+      writeFileSync(out, '{"message_type":"summary","num_errors":1}\n');
+      writeFileSync(
+        err,
+        '{"message_type":"error","message":"tree 77ee:\\n  blob 12ab\\n  not found\\n"}\n{"message_type":"exit_error","code":1,"message":"Fatal: repository contains errors"}\n',
+      );
+      const r = await runCheck({
+        resticBinary: FAKE_RESTIC,
+        env: {
+          PATH: process.env.PATH ?? '',
+          FAKE_RESTIC_STDOUT: out,
+          FAKE_RESTIC_STDERR: err,
+          FAKE_RESTIC_EXIT: '1',
+        },
+      });
+      assert.deepEqual(r.messages, ['tree 77ee: blob 12ab not found']);
+      assert.equal(
+        r.message,
+        'restic check found 1 error(s) in the repository: tree 77ee: blob 12ab not found',
+      );
+    } finally {
+      tmp.cleanup();
+    }
   });
 });
