@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { runBackup } from '../../src/restic/backup.js';
 import { runCheck } from '../../src/restic/check.js';
 import { runForget } from '../../src/restic/forget.js';
+import { createBackupParser } from '../../src/restic/parse-backup.js';
 import { FAKE_RESTIC, fakeResticEnv, resticFixture } from '../helpers/restic.js';
 import { makeTempDir } from '../helpers/services.js';
 
@@ -216,5 +217,22 @@ describe('check messages', () => {
     } finally {
       tmp.cleanup();
     }
+  });
+});
+
+describe('skipped source paths', () => {
+  it('every skipped path is an item error: does not exist, and (0.19.1) cannot be accessed', () => {
+    const seen: string[] = [];
+    const p = createBackupParser({ onItemError: (e) => seen.push(e.item) });
+    p.push('/srv/gone does not exist, skipping', 'stderr');
+    p.push('\x1b[2Kprivate/inner cannot be accessed, skipping', 'stderr');
+    p.push('/srv/x: does not exist, skipping it later', 'stderr'); // not restic's line
+    const r = p.result();
+    assert.equal(r.errorCount, 2);
+    assert.deepEqual(r.errors, [
+      { item: '/srv/gone', during: 'scan', message: 'source path does not exist' },
+      { item: 'private/inner', during: 'scan', message: 'source path cannot be accessed' },
+    ]);
+    assert.deepEqual(seen, ['/srv/gone', 'private/inner']);
   });
 });
