@@ -70,8 +70,11 @@ export function maskCredentials(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1***@');
 }
 
-/** The first line of restic's own explanation: its exit_error, or the first `Fatal:`/error line. */
-function resticSays(info: ResticExitInfo): string | undefined {
+/**
+ * The first line of restic's own explanation: its exit_error, or the first `Fatal:`/error line,
+ * without `Fatal: ` (credentials not yet masked: see {@link maskCredentials}).
+ */
+export function resticSays(info: Pick<ResticExitInfo, 'exitError' | 'stderr'>): string | undefined {
   if (info.exitError?.message) return info.exitError.message.split('\n')[0]?.replace(/^Fatal: /, '');
   const lines = (info.stderr ?? '').split('\n').map((l) => l.trim());
   const fatal = lines.find((l) => l.startsWith('Fatal: '));

@@ -3,6 +3,7 @@
  * snapshots were kept and which removed.
  */
 import type { ResticCommandOptions } from './backup.js';
+import { maskCredentials, resticSays } from './exit-codes.js';
 import { findJsonLine, runResticCommand } from './run.js';
 import type { FailureReason, RunOutcome } from './types.js';
 
@@ -166,8 +167,9 @@ export async function runForget(opts: RunForgetOptions): Promise<ForgetResult> {
         notRemoved.length > 0
           ? `${notRemoved.length} could not be removed (${notRemoved.map((id) => id.slice(0, 8)).join(', ')})`
           : 'some could not be removed';
-      const says = run.exitError?.message.split('\n')[0];
-      message = `${done}; ${which}${says ? `; restic: ${says}` : ''}`;
+      // 0.18 names no failure besides the per-snapshot lines: only an exit_error is quoted
+      const says = run.exitError ? resticSays({ exitError: run.exitError }) : undefined;
+      message = `${done}; ${which}${says ? `; restic: ${maskCredentials(says)}` : ''}`;
     } else message = `${done}${opts.prune && !opts.dryRun ? ', pruned' : ''}`;
   }
   const result: ForgetResult = {
