@@ -236,3 +236,51 @@ describe('skipped source paths', () => {
     assert.deepEqual(seen, ['/srv/gone', 'private/inner']);
   });
 });
+
+describe('captured restic 0.14.0 output (exit 1 for every failure, the reason in text)', () => {
+  for (const [name, reason] of [
+    ['check-wrong-password', 'wrong-password'],
+    ['check-repo-missing', 'repository-missing'],
+    ['check-locked', 'repository-locked'],
+    ['check-unauthorized', 'authentication-failed'],
+  ] as const) {
+    it(`${name}: reason ${reason}, no errors counted`, async () => {
+      const { fx, opts } = replay('0.14.0', name);
+      assert.equal(fx.exitCode, 1);
+      const r = await runCheck(opts);
+      assert.equal(r.outcome, 'failed');
+      assert.equal(r.reason, reason);
+      assert.equal(r.hasRepositoryErrors, false);
+      assert.equal(r.errorCount, 0);
+    });
+  }
+
+  it('backup-unauthorized: "Is there a repository" after a 401 is authentication-failed', async () => {
+    const r = await runBackup({ ...replay('0.14.0', 'backup-unauthorized').opts, paths: ['data'] });
+    assert.equal(r.reason, 'authentication-failed');
+    assert.equal(
+      r.message,
+      'restic backup failed: the repository server refused the credentials (HTTP 401 Unauthorized) (exit 1; restic: unable to open config file: unexpected HTTP response (401): 401 Unauthorized)',
+    );
+  });
+
+  it('backup-source-missing: exit 0, the skipped path counted', async () => {
+    const r = await runBackup({
+      ...replay('0.14.0', 'backup-source-missing').opts,
+      paths: ['data', 'missing'],
+    });
+    assert.equal(r.outcome, 'success');
+    assert.deepEqual(r.errors, [{ item: 'missing', during: 'scan', message: 'source path does not exist' }]);
+  });
+
+  it('forget-unremovable: exit 1 after restic retried, nothing counted as removed', async () => {
+    const r = await runForget({ ...replay('0.14.0', 'forget-unremovable').opts, keep: { last: 1 } });
+    assert.equal(r.outcome, 'failed');
+    assert.equal(r.reason, 'other');
+    assert.equal(r.removedCount, 0);
+    assert.match(
+      r.message,
+      /^restic forget failed \(exit 1; restic: remove \/tmp\/resticprom-fixture\/repo\/snapshots\/[0-9a-f]{64}: permission denied\)$/,
+    );
+  });
+});
