@@ -1,5 +1,5 @@
 /**
- * Starts the real Pushgateway and Prometheus binaries on free loopback ports
+ * Starts the real Pushgateway, Prometheus and VictoriaMetrics binaries on free loopback ports
  * (for `resticprom demo` and the tests), and stops them at the end.
  */
 
@@ -202,6 +202,67 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
       cleanup();
     },
     query: (promql) => queryPrometheus(svc.url, promql),
+  };
+}
+
+export interface VictoriaMetricsOptions {
+  /** The VictoriaMetrics executable. @default 'victoria-metrics' (Debian's, from PATH) */
+  bin?: string;
+  /** Extra flags, e.g. `-opentelemetry.usePrometheusNaming`. */
+  args?: string[];
+  port?: number;
+}
+
+/** One series as VictoriaMetrics' `/api/v1/export` gives it: labels, raw values and their times. */
+export interface ExportedSeries {
+  metric: Record<string, string>;
+  values: number[];
+  /** Unix ms, one per value. */
+  timestamps: number[];
+}
+
+export interface RunningVictoriaMetrics extends RunningService {
+  dir: string;
+  /** Runs an instant query (the Prometheus query API) and returns the result vector. */
+  query: (promql: string) => Promise<PromSample[]>;
+  /** The raw samples of the series `match` selects (e.g. `{__name__=~"restic_.*"}`), sorted by name and labels. */
+  exportSeries: (match: string) => Promise<ExportedSeries[]>;
+}
+
+/**
+ * Starts a single-node VictoriaMetrics on loopback with its own storage folder and waits until
+ * it is ready. Queries see samples as soon as they are stored (no latency offset, no cache).
+ */
+export async function startVictoriaMetrics(opts: VictoriaMetricsOptions = {}): Promise<RunningVictoriaMetrics> {
+  const port = opts.port ?? (await freePort());
+  const { dir, cleanup } = makeTempDir('resticprom-vm-');
+  const args = [
+    `-storageDataPath=${join(dir, 'data')}`,
+    `-httpListenAddr=127.0.0.1:${port}`,
+    '-loggerLevel=WARN',
+    '-search.latencyOffset=0s',
+    '-search.disableCache',
+    ...(opts.args ?? []),
+  ];
+  const svc = startProcess(opts.bin ?? 'victoria-metrics', args, `http://127.0.0.1:${port}`, port);
+  await waitReady(`${svc.url}/health`, 30_000);
+  const stop = svc.stop;
+  return {
+    ...svc,
+    dir,
+    stop: async () => {
+      await stop();
+      cleanup();
+    },
+    query: (promql) => queryPrometheus(svc.url, promql),
+    exportSeries: async (match) => {
+      const res = await fetch(`${svc.url}/api/v1/export?match[]=${encodeURIComponent(match)}`);
+      if (!res.ok) throw new Error(`export ${match} failed: ${res.status} ${await res.text()}`);
+      const lines = (await res.text()).split('\n').filter((l) => l.trim() !== '');
+      const series = lines.map((l) => JSON.parse(l) as ExportedSeries);
+      const key = (s: ExportedSeries) => JSON.stringify(Object.entries(s.metric).sort());
+      return series.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    },
   };
 }
 

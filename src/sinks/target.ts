@@ -6,6 +6,7 @@ import { maskUrl } from '../errors.js';
 import type {
   Destination,
   MetricsPayload,
+  OtlpDestination,
   PushgatewayDestination,
   RemoteWriteDestination,
   TextfileDestination,
@@ -17,8 +18,8 @@ export type PushgatewayTarget = Omit<PushgatewayDestination, 'urls' | 'require'>
   url: string;
 };
 
-/** One place a payload goes to: a single gateway, a remote write endpoint, or a textfile. */
-export type Target = PushgatewayTarget | RemoteWriteDestination | TextfileDestination;
+/** One place a payload goes to: a single gateway, a remote write or OTLP endpoint, or a textfile. */
+export type Target = PushgatewayTarget | RemoteWriteDestination | OtlpDestination | TextfileDestination;
 
 /** Dependencies and hooks of a delivery; tests swap them. */
 export interface SendOptions {
@@ -76,7 +77,8 @@ export function describeTarget(t: Target): string {
  * Delivers a payload to one target, retrying by itself (see the target's
  * `timeoutMs` and `retries`). Pushgateway: PUT (`push`), POST (`add`) or DELETE
  * (`delete`, the text is ignored) to the group's URL. Remote write: one
- * WriteRequest with every sample at `payload.measuredAt`. Textfile: an atomic
+ * WriteRequest with every sample at `payload.measuredAt`. OTLP: one
+ * ExportMetricsServiceRequest, likewise at `measuredAt`. Textfile: an atomic
  * write of the `.prom` file (`delete` removes it).
  *
  * @throws InvalidMetricsError when the payload is not valid (before any network call)
@@ -96,6 +98,10 @@ export async function sendToTarget(
     case 'remote-write': {
       const { sendRemoteWrite } = await import('./remote-write.js');
       return sendRemoteWrite(payload, target, opts);
+    }
+    case 'otlp': {
+      const { sendOtlp } = await import('./otlp.js');
+      return sendOtlp(payload, target, opts);
     }
     case 'textfile': {
       const { writeTextfile } = await import('./textfile.js');
