@@ -233,7 +233,9 @@ export interface RunningVictoriaMetrics extends RunningService {
  * Starts a single-node VictoriaMetrics on loopback with its own storage folder and waits until
  * it is ready. Queries see samples as soon as they are stored (no latency offset, no cache).
  */
-export async function startVictoriaMetrics(opts: VictoriaMetricsOptions = {}): Promise<RunningVictoriaMetrics> {
+export async function startVictoriaMetrics(
+  opts: VictoriaMetricsOptions = {},
+): Promise<RunningVictoriaMetrics> {
   const port = opts.port ?? (await freePort());
   const { dir, cleanup } = makeTempDir('resticprom-vm-');
   const args = [
