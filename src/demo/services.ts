@@ -225,13 +225,17 @@ export interface RunningVictoriaMetrics extends RunningService {
   dir: string;
   /** Runs an instant query (the Prometheus query API) and returns the result vector. */
   query: (promql: string) => Promise<PromSample[]>;
-  /** The raw samples of the series `match` selects (e.g. `{__name__=~"restic_.*"}`), sorted by name and labels. */
+  /**
+   * The raw samples of the series `match` selects (e.g. `{__name__=~"restic_.*"}`), sorted by
+   * name and labels; what was written before the call is in it.
+   */
   exportSeries: (match: string) => Promise<ExportedSeries[]>;
 }
 
 /**
  * Starts a single-node VictoriaMetrics on loopback with its own storage folder and waits until
- * it is ready. Queries see samples as soon as they are stored (no latency offset, no cache).
+ * it is ready. Queries see samples as soon as they are stored (no latency offset, no cache);
+ * `stop()` ends it and removes the folder.
  */
 export async function startVictoriaMetrics(
   opts: VictoriaMetricsOptions = {},
@@ -258,6 +262,8 @@ export async function startVictoriaMetrics(
     },
     query: (promql) => queryPrometheus(svc.url, promql),
     exportSeries: async (match) => {
+      // What was written last is searchable only after VictoriaMetrics' next flush (seconds).
+      await fetch(`${svc.url}/internal/force_flush`);
       const res = await fetch(`${svc.url}/api/v1/export?match[]=${encodeURIComponent(match)}`);
       if (!res.ok) throw new Error(`export ${match} failed: ${res.status} ${await res.text()}`);
       const lines = (await res.text()).split('\n').filter((l) => l.trim() !== '');

@@ -21,12 +21,7 @@
 import type { HrTime } from '@opentelemetry/api';
 import type { MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { InvalidMetricsError } from '../errors.js';
-import {
-  histogramSeries,
-  type ParsedFamily,
-  type ParsedSample,
-  validateExposition,
-} from '../metrics/exposition.js';
+import { histogramSeries, type ParsedFamily, validateExposition } from '../metrics/exposition.js';
 import { getVersion } from '../version.js';
 import { checkGroupingLabels, checkJob } from './grouping-key.js';
 import type { MetricsPayload } from './types.js';
@@ -71,39 +66,17 @@ export function otlpUnit(familyName: string): string {
 /** Unix ms as OpenTelemetry's `HrTime` (`[seconds, nanoseconds]`). */
 function toHrTime(ms: number): HrTime {
   const seconds = Math.floor(ms / 1000);
-  return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
+  return [seconds, Math.floor((ms - seconds * 1000) * 1e6)];
 }
 
 /** Unknown start of a cumulative series (the OTLP data model's 0). */
 const UNKNOWN_START: HrTime = [0, 0];
 
 /** A sample's labels as data point attributes: empty values left out. */
-function attributesOf(labels: Record<string, string>, without?: string): Record<string, string> {
+function attributesOf(labels: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(labels)) if (v !== '' && k !== without) out[k] = v;
+  for (const [k, v] of Object.entries(labels)) if (v !== '') out[k] = v;
   return out;
-}
-
-/** The key of an attribute set, independent of label order. */
-function keyOf(attributes: Record<string, string>): string {
-  return JSON.stringify(
-    Object.keys(attributes)
-      .sort()
-      .map((k) => [k, attributes[k]]),
-  );
-}
-
-/** Refuses a second data point with the same attributes in one metric (one series twice). */
-function checkUnique(seen: Map<string, number>, attributes: Record<string, string>, s: ParsedSample) {
-  const key = keyOf(attributes);
-  const first = seen.get(key);
-  if (first !== undefined) {
-    throw new InvalidMetricsError(
-      `series ${s.name} is the same as the one on line ${first} once empty labels are left out`,
-      s.line,
-    );
-  }
-  seen.set(key, s.line);
 }
 
 /**
@@ -126,10 +99,8 @@ interface Enums {
 
 function numberMetric(fam: ParsedFamily, at: HrTime, enums: Enums): MetricData {
   const isCounter = fam.type === 'counter';
-  const seen = new Map<string, number>();
   const dataPoints = fam.samples.map((s) => {
     const attributes = attributesOf(s.labels);
-    checkUnique(seen, attributes, s);
     // A gauge's start time means nothing; a counter's start is not known to us.
     return { startTime: isCounter ? UNKNOWN_START : at, endTime: at, attributes, value: s.value };
   });
@@ -158,10 +129,8 @@ function numberMetric(fam: ParsedFamily, at: HrTime, enums: Enums): MetricData {
 
 /** A Prometheus histogram (cumulative `le` buckets) as OTLP explicit buckets (a count per bucket). */
 function histogramMetric(fam: ParsedFamily, at: HrTime, enums: Enums): MetricData {
-  const seen = new Map<string, number>();
   const dataPoints = histogramSeries(fam).map((h) => {
     const attributes = attributesOf(h.labels);
-    checkUnique(seen, attributes, { name: fam.name, labels: h.labels, value: 0, line: h.line });
     // OTLP bounds are the finite `le`s; the last bucket (+Inf) has none.
     const boundaries = h.buckets.filter((b) => b.le !== Number.POSITIVE_INFINITY).map((b) => b.le);
     const counts = h.buckets.map((b, i) => b.value - (i === 0 ? 0 : (h.buckets[i - 1]?.value ?? 0)));
@@ -190,8 +159,7 @@ function histogramMetric(fam: ParsedFamily, at: HrTime, enums: Enums): MetricDat
  * one resource, one scope (`resticprom` and its version), one metric per family.
  *
  * @throws InvalidMetricsError when the text is not valid exposition, the job is empty, a
- *   grouping label name is bad, a family is a summary, or one series appears twice once
- *   empty labels are left out
+ *   grouping label name is bad, or a family is a summary
  */
 export async function buildResourceMetrics(payload: MetricsPayload): Promise<ResourceMetrics> {
   checkJob(payload.job);

@@ -236,7 +236,7 @@ profiles:
         );
         const r = await runCli(['backup', '--config', configFile, '--profile', profile, '--tier', 'daily']);
         assert.equal(r.code, 0, r.stderr);
-        const match = `{__name__=~"restic_backup_files_new|restic_backup_status|restic_backup_runs_total",profile="${profile}"}`;
+        const match = `{__name__=~"restic_backup_files_new|restic_backup_status|restic_backup_runs_total",profile="${profile}",outcome=~"success|"}`;
         const series = await exported(vm, match, 3);
         const labels = {
           'service.name': 'nfs_backup',
