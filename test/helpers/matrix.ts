@@ -149,3 +149,40 @@ export function compareVersions(a: string, b: string): number {
 export function atLeast(entry: MatrixEntry, version: string): boolean {
   return entry.skip === false && compareVersions(entry.version, version) >= 0;
 }
+
+/** A restic version with the Pushgateway and Prometheus it is tested with end to end. */
+export interface Stack {
+  restic: MatrixEntry;
+  pushgateway: MatrixEntry;
+  prometheus: MatrixEntry;
+  /** `false`, or why the combination is skipped. */
+  skip: false | string;
+  /** e.g. `restic 0.19.1, Pushgateway 1.11.2, Prometheus 3.5.3`, for test names. */
+  label: string;
+}
+
+/**
+ * Each restic version paired with a Pushgateway and a Prometheus: Debian 12's restic with
+ * Debian 12's servers, the newest restic with the newest servers, trixie's restic with the
+ * newest gateway and the oldest Prometheus, so that every version meets every server once.
+ */
+export function stackMatrix(): Stack[] {
+  const [r14, r18, r19] = resticMatrix() as [MatrixEntry, MatrixEntry, MatrixEntry];
+  const [gwOld, gwNew] = pushgatewayMatrix() as [MatrixEntry, MatrixEntry];
+  const [promOld, promNew] = prometheusMatrix() as [MatrixEntry, MatrixEntry];
+  return [
+    [r14, gwOld, promOld],
+    [r18, gwNew, promOld],
+    [r19, gwNew, promNew],
+  ].map(([restic, pushgateway, prometheus]) => {
+    const parts = [restic, pushgateway, prometheus] as MatrixEntry[];
+    const skip = parts.map((p) => p.skip).find((s) => s !== false) ?? false;
+    return {
+      restic: restic as MatrixEntry,
+      pushgateway: pushgateway as MatrixEntry,
+      prometheus: prometheus as MatrixEntry,
+      skip,
+      label: `restic ${restic?.version}, Pushgateway ${pushgateway?.version}, Prometheus ${prometheus?.version}`,
+    };
+  });
+}
