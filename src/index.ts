@@ -66,10 +66,10 @@ export { getResticVersion } from './restic/version.js';
 // Delivery: Pushgateway, remote write, OTLP, textfile, and the durable outbox.
 export { type DeliverOptions, type DeliverResult, deliver, flushPending } from './sinks/deliver.js';
 export { encodeGroupingPath } from './sinks/grouping-key.js';
+export { sendOtlp } from './sinks/otlp.js';
+export { buildResourceMetrics, serializeResourceMetrics } from './sinks/otlp-encode.js';
 export { type FlushReport, Outbox, type OutboxEntry } from './sinks/outbox.js';
 export { addToGateway, deleteFromGateway, type GatewayOptions, pushToGateway } from './sinks/pushgateway.js';
-export { buildResourceMetrics, serializeResourceMetrics } from './sinks/otlp-encode.js';
-export { sendOtlp } from './sinks/otlp.js';
 export { buildWriteRequest, sendRemoteWrite } from './sinks/remote-write.js';
 export {
   describeTarget,
