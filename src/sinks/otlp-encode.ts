@@ -80,6 +80,21 @@ function attributesOf(labels: Record<string, string>): Record<string, string> {
 }
 
 /**
+ * Refuses what OTLP (in the SDK's data model) cannot carry: a summary.
+ * @throws InvalidMetricsError naming the family and its first line
+ */
+export function checkOtlpFamilies(families: ParsedFamily[]): void {
+  for (const fam of families) {
+    if (fam.type === 'summary') {
+      throw new InvalidMetricsError(
+        `family ${fam.name} is a summary, which an otlp destination cannot carry (send its quantiles as gauges, or use a histogram)`,
+        fam.samples[0]?.line ?? 0,
+      );
+    }
+  }
+}
+
+/**
  * A CommonJS package's exports, found by one export `name` they hold: the module itself
  * under Node's ESM loader, possibly its `default` in the CLI bundle (esbuild's interop).
  */
@@ -165,14 +180,7 @@ export async function buildResourceMetrics(payload: MetricsPayload): Promise<Res
   checkJob(payload.job);
   checkGroupingLabels(payload.grouping);
   const families = validateExposition(payload.text, { allowTimestamps: false });
-  for (const fam of families) {
-    if (fam.type === 'summary') {
-      throw new InvalidMetricsError(
-        `family ${fam.name} is a summary, which an otlp destination cannot carry (send its quantiles as gauges, or use a histogram)`,
-        fam.samples[0]?.line ?? 0,
-      );
-    }
-  }
+  checkOtlpFamilies(families);
   // Loaded here, not at the top: only a run with an otlp destination pays for them.
   const [{ ValueType }, { AggregationTemporality, DataPointType }, { resourceFromAttributes }] =
     await Promise.all([

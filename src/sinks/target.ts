@@ -3,6 +3,8 @@
  * delivers a payload to a target. The outbox and `deliver()` build on this.
  */
 import { maskUrl } from '../errors.js';
+import type { ParsedFamily } from '../metrics/exposition.js';
+import { checkOtlpFamilies } from './otlp-encode.js';
 import type {
   Destination,
   MetricsPayload,
@@ -71,6 +73,15 @@ function shortUrl(url: string): string {
 export function describeTarget(t: Target): string {
   if (t.kind === 'textfile') return `textfile ${t.path}`;
   return `${t.kind} ${shortUrl(t.url)}`;
+}
+
+/**
+ * Refuses, before anything is stored or sent, families that a target's protocol cannot
+ * carry: a summary for OTLP. The other kinds take every family the exposition validator accepts.
+ * @throws InvalidMetricsError naming the family and its line
+ */
+export function checkFamiliesFor(target: Target, families: ParsedFamily[]): void {
+  if (target.kind === 'otlp') checkOtlpFamilies(families);
 }
 
 /**

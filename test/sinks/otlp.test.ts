@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +16,7 @@ import { Outbox } from '../../src/sinks/outbox.js';
 import { sendToTarget } from '../../src/sinks/target.js';
 import type { MetricsPayload } from '../../src/sinks/types.js';
 import { getVersion } from '../../src/version.js';
+import { runCli } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/services.js';
 
 const TEXT = `# HELP backup_seconds How long
@@ -255,6 +256,31 @@ describe('otlp in the outbox', () => {
           ['otlp http://127.0.0.1:9/v1/metrics', 'a 2\n', 2000],
         ],
       );
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('push --otlp with a summary', () => {
+  it('exits 65 before anything is stored or sent, naming the family and its line', async () => {
+    const { dir, cleanup } = makeTempDir('resticprom-otlp-summary-');
+    try {
+      const r = await runCli(
+        ['push', '--otlp', 'http://127.0.0.1:9/v1/metrics', '--job', 'j', '--state-dir', dir, '-'],
+        {
+          input:
+            '# TYPE ok gauge\nok 1\n# TYPE lat summary\nlat{quantile="0.5"} 0.2\nlat_sum 1\nlat_count 3\n',
+        },
+      );
+      assert.equal(r.code, 65, r.stderr);
+      assert.equal(
+        r.stderr,
+        'resticprom: invalid metrics in stdin: line 4: family lat is a summary, which an otlp destination cannot carry (send its quantiles as gauges, or use a histogram); nothing was sent or queued\n',
+      );
+      const outbox = join(dir, 'outbox');
+      const entries = existsSync(outbox) ? readdirSync(outbox).filter((n) => n.endsWith('.json')) : [];
+      assert.deepEqual(entries, []);
     } finally {
       cleanup();
     }
