@@ -217,3 +217,33 @@ export async function serializeResourceMetrics(rm: ResourceMetrics): Promise<Uin
   if (!bytes) throw new InvalidMetricsError('the OTLP serializer produced no request', 0);
   return bytes;
 }
+
+/** What an OTLP receiver said it did not take (`ExportMetricsPartialSuccess`). */
+export interface OtlpPartialSuccess {
+  rejectedDataPoints: number;
+  errorMessage: string;
+}
+
+/**
+ * Reads an OTLP/HTTP protobuf `ExportMetricsServiceResponse` (with OpenTelemetry's own
+ * deserializer) and returns its partial success when the receiver rejected data points;
+ * undefined for a full success (an empty body, no rejected points) or a body that is not
+ * such a response (a proxy's text: the 2xx status is what counts).
+ */
+export async function parseOtlpResponse(body: Uint8Array): Promise<OtlpPartialSuccess | undefined> {
+  if (body.length === 0) return undefined;
+  const { ProtobufMetricsSerializer } = exportsOf(
+    await import('@opentelemetry/otlp-transformer'),
+    'ProtobufMetricsSerializer',
+  );
+  let partial: { rejectedDataPoints?: unknown; errorMessage?: unknown } | undefined;
+  try {
+    partial = ProtobufMetricsSerializer.deserializeResponse(body).partialSuccess as typeof partial;
+  } catch {
+    return undefined;
+  }
+  const rejected = Number(partial?.rejectedDataPoints ?? 0);
+  if (!partial || !(rejected > 0)) return undefined;
+  const message = typeof partial.errorMessage === 'string' ? partial.errorMessage : '';
+  return { rejectedDataPoints: rejected, errorMessage: message };
+}

@@ -7,8 +7,9 @@
  * Spec: https://opentelemetry.io/docs/specs/otlp/#otlphttp
  */
 import { gzipSync } from 'node:zlib';
+import { maskUrl, SinkError } from '../errors.js';
 import { type HttpRequest, sendHttp } from './http.js';
-import { buildResourceMetrics, serializeResourceMetrics } from './otlp-encode.js';
+import { buildResourceMetrics, parseOtlpResponse, serializeResourceMetrics } from './otlp-encode.js';
 import type { SendOptions } from './target.js';
 import type { MetricsPayload, OtlpDestination } from './types.js';
 
@@ -23,8 +24,9 @@ export const OTLP_CONTENT_TYPE = 'application/x-protobuf';
  * no delete: a `delete` payload does nothing (the series go stale on their own).
  *
  * @throws InvalidMetricsError for a payload OTLP cannot carry (before any network call)
- * @throws SinkError when the endpoint refuses it (4xx other than 429: not retryable) or
- *   cannot be reached after the retries
+ * @throws SinkError when the endpoint refuses it (4xx other than 429: not retryable), answers
+ *   with a partial success that rejected data points (not retryable), or cannot be reached
+ *   after the retries
  */
 export async function sendOtlp(
   payload: MetricsPayload,
@@ -43,5 +45,12 @@ export async function sendOtlp(
     },
     action: 'sending OTLP to',
   };
-  await sendHttp(req, target, opts);
+  const res = await sendHttp(req, target, opts);
+  // A 200 may still say that some points were not taken; OTLP says not to send them again.
+  const partial = await parseOtlpResponse(res.bytes);
+  if (partial) {
+    const url = maskUrl(target.url);
+    const body = `rejected ${partial.rejectedDataPoints} data point(s)${partial.errorMessage ? `: ${partial.errorMessage}` : ''}`;
+    throw new SinkError(`${url} ${body}`, { url, status: res.status, body, isRetryable: false });
+  }
 }

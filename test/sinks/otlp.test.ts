@@ -6,10 +6,12 @@ import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { parseDestinations } from '../../src/cli/destinations.js';
 import { InvalidMetricsError, SinkError } from '../../src/errors.js';
+import { deliver } from '../../src/sinks/deliver.js';
 import {
   buildResourceMetrics,
   otlpResourceAttributes,
   otlpUnit,
+  parseOtlpResponse,
   serializeResourceMetrics,
 } from '../../src/sinks/otlp-encode.js';
 import { Outbox } from '../../src/sinks/outbox.js';
@@ -233,6 +235,46 @@ describe('otlp on the wire', () => {
       assert.equal(seen.length, 1);
     } finally {
       status = 200;
+    }
+  });
+});
+
+describe('an OTLP partial success', () => {
+  it("is a refusal of that entry: dead-lettered with the count and the receiver's message", async () => {
+    // ExportMetricsServiceResponse { partial_success { rejected_data_points: 2, error_message: "bad name" } }
+    const inner = Buffer.concat([Buffer.from([0x08, 0x02, 0x12, 0x08]), Buffer.from('bad name')]);
+    const response = Buffer.concat([Buffer.from([0x0a, inner.length]), inner]);
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'Content-Type': 'application/x-protobuf' }).end(response));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const { dir, cleanup } = makeTempDir('resticprom-otlp-partial-');
+    try {
+      const url = `http://127.0.0.1:${port}/v1/metrics`;
+      const r = await deliver(
+        { text: 'a 1\n', job: 'j', grouping: {}, measuredAt: Date.now() },
+        [{ kind: 'otlp', url, retries: 2 }],
+        { stateDir: dir },
+      );
+      assert.deepEqual(r.delivered, []);
+      assert.deepEqual(r.deadLettered, [
+        {
+          destination: `otlp ${url}`,
+          reason: `otlp ${url} answered 200: rejected 2 data point(s): bad name`,
+        },
+      ]);
+      assert.equal(r.pendingCount, 0);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+      cleanup();
+    }
+  });
+
+  it('an empty answer, an empty response message or a text answer is a full success', async () => {
+    for (const body of [Buffer.alloc(0), Buffer.from([0x0a, 0x00]), Buffer.from('ok')]) {
+      assert.equal(await parseOtlpResponse(body), undefined, body.toString('hex'));
     }
   });
 });
