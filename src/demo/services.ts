@@ -193,6 +193,11 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
   ];
   const svc = startProcess(opts.bin ?? 'prometheus', args, `http://127.0.0.1:${port}`, port, opts.detached);
   await waitReady(`${svc.url}/-/ready`, 30_000);
+  return { ...withOwnDir(svc, dir, cleanup), query: (promql) => queryPrometheus(svc.url, promql) };
+}
+
+/** The service with its folder: stopping it also removes the folder. */
+function withOwnDir(svc: RunningService, dir: string, cleanup: () => void): RunningService & { dir: string } {
   const stop = svc.stop;
   return {
     ...svc,
@@ -201,7 +206,6 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
       await stop();
       cleanup();
     },
-    query: (promql) => queryPrometheus(svc.url, promql),
   };
 }
 
@@ -252,14 +256,8 @@ export async function startVictoriaMetrics(
   ];
   const svc = startProcess(opts.bin ?? 'victoria-metrics', args, `http://127.0.0.1:${port}`, port);
   await waitReady(`${svc.url}/health`, 30_000);
-  const stop = svc.stop;
   return {
-    ...svc,
-    dir,
-    stop: async () => {
-      await stop();
-      cleanup();
-    },
+    ...withOwnDir(svc, dir, cleanup),
     query: (promql) => queryPrometheus(svc.url, promql),
     exportSeries: async (match) => {
       // What was written last is searchable only after VictoriaMetrics' next flush (seconds).

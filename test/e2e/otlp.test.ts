@@ -62,6 +62,14 @@ async function exported(vm: RunningVictoriaMetrics, match: string, count: number
   }
 }
 
+/** `resticprom push --otlp URL --job nfs_backup --group k=v... --state-dir DIR -` with TEXT on stdin. */
+async function pushText(url: string, groups: string[], stateDir: string) {
+  const args = ['push', '--otlp', url, '--job', 'nfs_backup'];
+  for (const g of groups) args.push('--group', g);
+  const r = await runCli([...args, '--state-dir', stateDir, '-'], { input: TEXT });
+  assert.equal(r.code, 0, r.stderr);
+}
+
 const vms = victoriaMetricsMatrix();
 
 for (const vmBin of vms) {
@@ -82,25 +90,12 @@ for (const vmBin of vms) {
 
     it('push --otlp: gauges, counters and a histogram with job and grouping as resource attributes', async () => {
       const before = Date.now();
-      const r = await runCli(
-        [
-          'push',
-          '--otlp',
-          `${vm.url}/opentelemetry/v1/metrics`,
-          '--job',
-          'nfs_backup',
-          '--group',
-          'instance=daily',
-          '--group',
-          'site=ber',
-          '--state-dir',
-          join(tmp.dir, 'state-push'),
-          '-',
-        ],
-        { input: TEXT },
+      await pushText(
+        `${vm.url}/opentelemetry/v1/metrics`,
+        ['instance=daily', 'site=ber'],
+        join(tmp.dir, 'state-push'),
       );
       const afterPush = Date.now();
-      assert.equal(r.code, 0, r.stderr);
       const series = await exported(vm, '{__name__=~"restic_.*|transfers|upload_seconds.*"}', 10);
       const labels = { ...RESOURCE, ...SCOPE };
       assert.deepEqual(show(series), [
@@ -168,22 +163,11 @@ for (const vmBin of vms) {
         args: ['-opentelemetry.usePrometheusNaming'],
       });
       try {
-        const r = await runCli(
-          [
-            'push',
-            '--otlp',
-            `${named.url}/opentelemetry/v1/metrics`,
-            '--job',
-            'nfs_backup',
-            '--group',
-            'instance=daily',
-            '--state-dir',
-            join(tmp.dir, 'state-naming'),
-            '-',
-          ],
-          { input: TEXT },
+        await pushText(
+          `${named.url}/opentelemetry/v1/metrics`,
+          ['instance=daily'],
+          join(tmp.dir, 'state-naming'),
         );
-        assert.equal(r.code, 0, r.stderr);
         const series = await exported(named, '{__name__=~"restic_.*|transfers.*"}', 5);
         const labels = {
           service_name: 'nfs_backup',
@@ -288,26 +272,11 @@ for (const promBin of prometheusMatrix()) {
     });
 
     it('job and instance from service.name and service.instance.id, the rest on target_info', async () => {
-      const r = await runCli(
-        [
-          'push',
-          '--otlp',
-          `${prom.url}/api/v1/otlp/v1/metrics`,
-          '--job',
-          'nfs_backup',
-          '--group',
-          'instance=daily',
-          '--group',
-          'site=ber',
-          '--group',
-          'tier=daily',
-          '--state-dir',
-          join(tmp.dir, 'state'),
-          '-',
-        ],
-        { input: TEXT },
+      await pushText(
+        `${prom.url}/api/v1/otlp/v1/metrics`,
+        ['instance=daily', 'site=ber', 'tier=daily'],
+        join(tmp.dir, 'state'),
       );
-      assert.equal(r.code, 0, r.stderr);
       const files = await waitForQuery(prom.url, 'restic_backup_files_new', (s) => s.length === 1);
       // Scope labels (otel_scope_*) depend on the version's settings; the rest is the mapping.
       const metric = Object.fromEntries(
