@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -19,7 +20,7 @@ import { sendToTarget } from '../../src/sinks/target.js';
 import type { MetricsPayload } from '../../src/sinks/types.js';
 import { getVersion } from '../../src/version.js';
 import { runCli } from '../helpers/cli.js';
-import { makeTempDir } from '../helpers/services.js';
+import { makeCertificates, makeTempDir } from '../helpers/services.js';
 
 const TEXT = `# HELP backup_seconds How long
 # TYPE backup_seconds gauge
@@ -235,6 +236,48 @@ describe('otlp on the wire', () => {
       assert.equal(seen.length, 1);
     } finally {
       status = 200;
+    }
+  });
+});
+
+describe('otlp over https', () => {
+  it('trusts the ca-file, sends basic auth from a password file; an untrusted server is a TLS error', async () => {
+    const { dir, cleanup } = makeTempDir('resticprom-otlp-tls-');
+    const certs = makeCertificates(dir);
+    const seen: IncomingMessage[] = [];
+    const server = createHttpsServer(
+      { cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) },
+      (req, res) => {
+        seen.push(req);
+        req.resume();
+        req.on('end', () => res.writeHead(200).end());
+      },
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const passwordFile = join(dir, 'otlp.pass');
+      writeFileSync(passwordFile, 'Pässw0rd\n', { mode: 0o600 });
+      const url = `https://127.0.0.1:${port}/v1/metrics`;
+      const basicAuth = { username: 'backup', password: { file: passwordFile } };
+      const p: MetricsPayload = { text: 'a 1\n', job: 'j', grouping: {}, measuredAt: Date.now() };
+      await sendToTarget(p, { kind: 'otlp', url, caFile: certs.caFile, basicAuth });
+      assert.equal(seen.length, 1);
+      assert.equal(
+        seen[0]?.headers.authorization,
+        `Basic ${Buffer.from('backup:Pässw0rd').toString('base64')}`,
+      );
+      const err = await sendToTarget(p, { kind: 'otlp', url, basicAuth, retries: 0 }).then(
+        () => assert.fail('expected a SinkError'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof SinkError);
+      assert.match(err.message, new RegExp(`^TLS error talking to https://127\\.0\\.0\\.1:${port}: `));
+      assert.ok(!err.message.includes('Pässw0rd'));
+      assert.equal(seen.length, 1);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+      cleanup();
     }
   });
 });
