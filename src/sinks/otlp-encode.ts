@@ -94,15 +94,6 @@ export function checkOtlpFamilies(families: ParsedFamily[]): void {
   }
 }
 
-/**
- * A CommonJS package's exports, found by one export `name` they hold: the module itself
- * under Node's ESM loader, possibly its `default` in the CLI bundle (esbuild's interop).
- */
-function exportsOf<T extends object>(mod: T, name: keyof T): T {
-  if (mod[name] !== undefined) return mod;
-  return (mod as { default?: T }).default ?? mod;
-}
-
 /** The enums of the SDK's data model, loaded with it. */
 interface Enums {
   gauge: number;
@@ -184,9 +175,9 @@ export async function buildResourceMetrics(payload: MetricsPayload): Promise<Res
   // Loaded here, not at the top: only a run with an otlp destination pays for them.
   const [{ ValueType }, { AggregationTemporality, DataPointType }, { resourceFromAttributes }] =
     await Promise.all([
-      import('@opentelemetry/api').then((m) => exportsOf(m, 'ValueType')),
-      import('@opentelemetry/sdk-metrics').then((m) => exportsOf(m, 'DataPointType')),
-      import('@opentelemetry/resources').then((m) => exportsOf(m, 'resourceFromAttributes')),
+      import('@opentelemetry/api'),
+      import('@opentelemetry/sdk-metrics'),
+      import('@opentelemetry/resources'),
     ]);
   const enums: Enums = {
     gauge: DataPointType.GAUGE,
@@ -209,10 +200,7 @@ export async function buildResourceMetrics(payload: MetricsPayload): Promise<Res
 
 /** Serializes `ResourceMetrics` as an OTLP/HTTP protobuf `ExportMetricsServiceRequest`. */
 export async function serializeResourceMetrics(rm: ResourceMetrics): Promise<Uint8Array> {
-  const { ProtobufMetricsSerializer } = exportsOf(
-    await import('@opentelemetry/otlp-transformer'),
-    'ProtobufMetricsSerializer',
-  );
+  const { ProtobufMetricsSerializer } = await import('@opentelemetry/otlp-transformer');
   const bytes = ProtobufMetricsSerializer.serializeRequest(rm);
   if (!bytes) throw new InvalidMetricsError('the OTLP serializer produced no request', 0);
   return bytes;
@@ -232,10 +220,7 @@ export interface OtlpPartialSuccess {
  */
 export async function parseOtlpResponse(body: Uint8Array): Promise<OtlpPartialSuccess | undefined> {
   if (body.length === 0) return undefined;
-  const { ProtobufMetricsSerializer } = exportsOf(
-    await import('@opentelemetry/otlp-transformer'),
-    'ProtobufMetricsSerializer',
-  );
+  const { ProtobufMetricsSerializer } = await import('@opentelemetry/otlp-transformer');
   let partial: { rejectedDataPoints?: unknown; errorMessage?: unknown } | undefined;
   try {
     partial = ProtobufMetricsSerializer.deserializeResponse(body).partialSuccess as typeof partial;
