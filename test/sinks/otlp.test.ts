@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { parseDestinations } from '../../src/cli/destinations.js';
-import { InvalidMetricsError, SinkError } from '../../src/errors.js';
+import { loadConfig } from '../../src/config/index.js';
+import { ConfigError, InvalidMetricsError, SinkError } from '../../src/errors.js';
 import { deliver } from '../../src/sinks/deliver.js';
 import {
   buildResourceMetrics,
@@ -366,6 +367,47 @@ describe('push --otlp with a summary', () => {
       const outbox = join(dir, 'outbox');
       const entries = existsSync(outbox) ? readdirSync(outbox).filter((n) => n.endsWith('.json')) : [];
       assert.deepEqual(entries, []);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('metrics.otlp in the config', () => {
+  it('reports each bad entry on its own line with file, line and key path', async () => {
+    const { dir, cleanup } = makeTempDir('resticprom-otlp-config-');
+    try {
+      const file = join(dir, 'resticprom.yaml');
+      writeFileSync(
+        file,
+        `profiles:
+  p:
+    repository: /r
+    password-file: /p
+    paths: [/a]
+    tiers: { daily: { schedule: "30 1 * * *" } }
+    metrics:
+      otlp:
+        - url: "ftp://x/v1/metrics"
+        - url: http://ok:4318/v1/metrics
+          basic-auth: { username: u }
+          timeot: 5s
+`,
+        { mode: 0o600 },
+      );
+      const err = await loadConfig({ file, env: { HOME: dir } }).then(
+        () => assert.fail('expected a ConfigError'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof ConfigError);
+      assert.equal(
+        err.message,
+        [
+          `${file}:9: profiles.p.metrics.otlp[0].url: "ftp://x/v1/metrics" is not an http:// or https:// URL`,
+          `${file}:11: profiles.p.metrics.otlp[1].basic-auth: set one of password-file, password-env, password`,
+          `${file}:12: profiles.p.metrics.otlp[1].timeot: unknown key "timeot"; did you mean "timeout"?`,
+        ].join('\n'),
+      );
     } finally {
       cleanup();
     }
