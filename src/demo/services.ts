@@ -209,69 +209,6 @@ function withOwnDir(svc: RunningService, dir: string, cleanup: () => void): Runn
   };
 }
 
-export interface VictoriaMetricsOptions {
-  /** The VictoriaMetrics executable. @default 'victoria-metrics' (Debian's, from PATH) */
-  bin?: string;
-  /** Extra flags, e.g. `-opentelemetry.usePrometheusNaming`. */
-  args?: string[];
-  port?: number;
-}
-
-/** One series as VictoriaMetrics' `/api/v1/export` gives it: labels, raw values and their times. */
-export interface ExportedSeries {
-  metric: Record<string, string>;
-  values: number[];
-  /** Unix ms, one per value. */
-  timestamps: number[];
-}
-
-export interface RunningVictoriaMetrics extends RunningService {
-  dir: string;
-  /** Runs an instant query (the Prometheus query API) and returns the result vector. */
-  query: (promql: string) => Promise<PromSample[]>;
-  /**
-   * The raw samples of the series `match` selects (e.g. `{__name__=~"restic_.*"}`), sorted by
-   * name and labels; what was written before the call is in it.
-   */
-  exportSeries: (match: string) => Promise<ExportedSeries[]>;
-}
-
-/**
- * Starts a single-node VictoriaMetrics on loopback with its own storage folder and waits until
- * it is ready. Queries see samples as soon as they are stored (no latency offset, no cache);
- * `stop()` ends it and removes the folder.
- */
-export async function startVictoriaMetrics(
-  opts: VictoriaMetricsOptions = {},
-): Promise<RunningVictoriaMetrics> {
-  const port = opts.port ?? (await freePort());
-  const { dir, cleanup } = makeTempDir('resticprom-vm-');
-  const args = [
-    `-storageDataPath=${join(dir, 'data')}`,
-    `-httpListenAddr=127.0.0.1:${port}`,
-    '-loggerLevel=WARN',
-    '-search.latencyOffset=0s',
-    '-search.disableCache',
-    ...(opts.args ?? []),
-  ];
-  const svc = startProcess(opts.bin ?? 'victoria-metrics', args, `http://127.0.0.1:${port}`, port);
-  await waitReady(`${svc.url}/health`, 30_000);
-  return {
-    ...withOwnDir(svc, dir, cleanup),
-    query: (promql) => queryPrometheus(svc.url, promql),
-    exportSeries: async (match) => {
-      // What was written last is searchable only after VictoriaMetrics' next flush (seconds).
-      await fetch(`${svc.url}/internal/force_flush`);
-      const res = await fetch(`${svc.url}/api/v1/export?match[]=${encodeURIComponent(match)}`);
-      if (!res.ok) throw new Error(`export ${match} failed: ${res.status} ${await res.text()}`);
-      const lines = (await res.text()).split('\n').filter((l) => l.trim() !== '');
-      const series = lines.map((l) => JSON.parse(l) as ExportedSeries);
-      const key = (s: ExportedSeries) => JSON.stringify(Object.entries(s.metric).sort());
-      return series.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
-    },
-  };
-}
-
 /** Runs an instant PromQL query against a Prometheus at `baseUrl`. */
 export async function queryPrometheus(baseUrl: string, promql: string): Promise<PromSample[]> {
   const res = await fetch(`${baseUrl}/api/v1/query?query=${encodeURIComponent(promql)}`);
@@ -352,10 +289,25 @@ export interface VictoriaMetricsOptions {
   args?: string[];
 }
 
+/** One series as VictoriaMetrics' `/api/v1/export` gives it: labels, raw values and their times. */
+export interface ExportedSeries {
+  metric: Record<string, string>;
+  values: number[];
+  /** Unix ms, one per value. */
+  timestamps: number[];
+}
+
 /** A running single-node VictoriaMetrics, with its storage folder removed by `stop`. */
 export interface RunningVictoriaMetrics extends RunningService {
+  /** Its own folder; the storage is `dir/data`. */
+  dir: string;
   /** Runs an instant query (its Prometheus-compatible API) and returns the result vector. */
   query: (promql: string) => Promise<PromSample[]>;
+  /**
+   * The raw samples of the series `match` selects (e.g. `{__name__=~"restic_.*"}`), sorted by
+   * name and labels; what was written before the call is in it.
+   */
+  exportSeries: (match: string) => Promise<ExportedSeries[]>;
 }
 
 /**
@@ -379,13 +331,18 @@ export async function startVictoriaMetrics(
   ];
   const svc = startProcess(opts.bin ?? 'victoria-metrics', args, `http://127.0.0.1:${port}`, port);
   await waitReady(`${svc.url}/health`, 30_000);
-  const stop = svc.stop;
   return {
-    ...svc,
-    stop: async () => {
-      await stop();
-      cleanup();
-    },
+    ...withOwnDir(svc, dir, cleanup),
     query: (promql) => queryPrometheus(svc.url, promql),
+    exportSeries: async (match) => {
+      // What was written last is searchable only after VictoriaMetrics' next flush (seconds).
+      await fetch(`${svc.url}/internal/force_flush`);
+      const res = await fetch(`${svc.url}/api/v1/export?match[]=${encodeURIComponent(match)}`);
+      if (!res.ok) throw new Error(`export ${match} failed: ${res.status} ${await res.text()}`);
+      const lines = (await res.text()).split('\n').filter((l) => l.trim() !== '');
+      const series = lines.map((l) => JSON.parse(l) as ExportedSeries);
+      const key = (x: ExportedSeries) => JSON.stringify(Object.entries(x.metric).sort());
+      return series.sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0));
+    },
   };
 }
