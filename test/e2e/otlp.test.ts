@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { getVersion } from '../../src/version.js';
-import { runCli } from '../helpers/cli.js';
+import { ROOT, runCli } from '../helpers/cli.js';
 import { atLeast, prometheusMatrix, resticMatrix, victoriaMetricsMatrix } from '../helpers/matrix.js';
 import { makeRepo, makeSourceTree } from '../helpers/restic.js';
 import {
@@ -43,6 +43,15 @@ upload_seconds_bucket{le="1"} 3
 upload_seconds_bucket{le="+Inf"} 4
 upload_seconds_sum 2.5
 upload_seconds_count 4
+`;
+
+/** The relabeling docs/otlp.md gives for VictoriaMetrics, as written there. */
+const VM_RELABEL = `- source_labels: [service.name]
+  target_label: job
+- source_labels: [service.instance.id]
+  target_label: instance
+- action: labeldrop
+  regex: "service[.](name|instance[.]id)|scope[.].*"
 `;
 
 const SCOPE = { 'scope.name': 'resticprom', 'scope.version': getVersion() };
@@ -184,6 +193,38 @@ for (const vmBin of vms) {
         ]);
       } finally {
         await named.stop();
+      }
+    });
+
+    it('with the relabeling of docs/otlp.md: job and instance as Prometheus 3 gives them, no service.* labels', async () => {
+      assert.ok(
+        readFileSync(join(ROOT, 'docs', 'otlp.md'), 'utf8').includes(VM_RELABEL),
+        'docs/otlp.md shows it',
+      );
+      const rules = join(tmp.dir, 'relabel.yml');
+      writeFileSync(rules, VM_RELABEL);
+      const relabeled = await startVictoriaMetrics({ bin: vmBin.bin, args: [`-relabelConfig=${rules}`] });
+      try {
+        await pushText(
+          `${relabeled.url}/opentelemetry/v1/metrics`,
+          ['instance=daily', 'tier=daily'],
+          join(tmp.dir, 'state-relabel'),
+        );
+        const series = await exported(relabeled, 'restic_backup_files_new', 1);
+        assert.deepEqual(show(series), [
+          [
+            {
+              __name__: 'restic_backup_files_new',
+              job: 'nfs_backup',
+              instance: 'daily',
+              profile: 'nfs',
+              tier: 'daily',
+            },
+            [42],
+          ],
+        ]);
+      } finally {
+        await relabeled.stop();
       }
     });
 
