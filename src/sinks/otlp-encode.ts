@@ -18,8 +18,16 @@
  * https://opentelemetry.io/docs/specs/otel/compatibility/prometheus_and_openmetrics/
  * (how Prometheus names and types map onto OTLP and back).
  */
-import type { HrTime } from '@opentelemetry/api';
-import type { MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { HrTime, ValueType } from '@opentelemetry/api';
+import type {
+  AggregationTemporality,
+  DataPointType,
+  GaugeMetricData,
+  HistogramMetricData,
+  MetricData,
+  ResourceMetrics,
+  SumMetricData,
+} from '@opentelemetry/sdk-metrics';
 import { InvalidMetricsError } from '../errors.js';
 import { histogramSeries, type ParsedFamily, validateExposition } from '../metrics/exposition.js';
 import { getVersion } from '../version.js';
@@ -96,11 +104,16 @@ export function checkOtlpFamilies(families: ParsedFamily[]): void {
 
 /** The enums of the SDK's data model, loaded with it. */
 interface Enums {
-  gauge: number;
-  sum: number;
-  histogram: number;
-  cumulative: number;
-  double: number;
+  gauge: DataPointType.GAUGE;
+  sum: DataPointType.SUM;
+  histogram: DataPointType.HISTOGRAM;
+  cumulative: AggregationTemporality;
+  double: ValueType;
+}
+
+/** Name (as it is), HELP as description, unit from the name's suffix; values as doubles. */
+function descriptorOf(fam: ParsedFamily, enums: Enums): MetricData['descriptor'] {
+  return { name: fam.name, description: fam.help ?? '', unit: otlpUnit(fam.name), valueType: enums.double };
 }
 
 function numberMetric(fam: ParsedFamily, at: HrTime, enums: Enums): MetricData {
@@ -110,27 +123,24 @@ function numberMetric(fam: ParsedFamily, at: HrTime, enums: Enums): MetricData {
     // A gauge's start time means nothing; a counter's start is not known to us.
     return { startTime: isCounter ? UNKNOWN_START : at, endTime: at, attributes, value: s.value };
   });
-  const descriptor = {
-    name: fam.name,
-    description: fam.help ?? '',
-    unit: otlpUnit(fam.name),
-    valueType: enums.double,
-  };
+  const descriptor = descriptorOf(fam, enums);
   if (isCounter) {
-    return {
+    const sum: SumMetricData = {
       descriptor,
       aggregationTemporality: enums.cumulative,
       dataPointType: enums.sum,
       dataPoints,
       isMonotonic: true,
-    } as MetricData;
+    };
+    return sum;
   }
-  return {
+  const gauge: GaugeMetricData = {
     descriptor,
     aggregationTemporality: enums.cumulative,
     dataPointType: enums.gauge,
     dataPoints,
-  } as MetricData;
+  };
+  return gauge;
 }
 
 /** A Prometheus histogram (cumulative `le` buckets) as OTLP explicit buckets (a count per bucket). */
@@ -147,17 +157,13 @@ function histogramMetric(fam: ParsedFamily, at: HrTime, enums: Enums): MetricDat
     };
     return { startTime: UNKNOWN_START, endTime: at, attributes, value };
   });
-  return {
-    descriptor: {
-      name: fam.name,
-      description: fam.help ?? '',
-      unit: otlpUnit(fam.name),
-      valueType: enums.double,
-    },
+  const histogram: HistogramMetricData = {
+    descriptor: descriptorOf(fam, enums),
     aggregationTemporality: enums.cumulative,
     dataPointType: enums.histogram,
     dataPoints,
-  } as MetricData;
+  };
+  return histogram;
 }
 
 /**
