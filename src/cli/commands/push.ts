@@ -67,7 +67,10 @@ export function register(program: Command): void {
       'deliver metrics (text exposition format) from FILE or stdin; what fails waits in the outbox',
     )
     .argument('[file]', 'exposition text file, or - for stdin (the default)')
-    .option('--job <name>', 'the job: Pushgateway grouping key, or a job label for remote write and textfile')
+    .option(
+      '--job <name>',
+      'the job: Pushgateway grouping key, a job label for remote write and textfile, service.name for OTLP',
+    )
     .option('--group <name=value>', 'grouping label (repeatable), e.g. instance=daily', collect)
     .addOption(
       new Option(
