@@ -250,8 +250,9 @@ profiles:
         };
         for (const p of index.packs) if (p.blobs.some((x) => x.type === 'tree')) treePacks.add(p.id);
       }
-      assert.equal(treePacks.size, 1);
-      const [pack] = [...treePacks] as [string];
+      // Usually one pack holds the trees; restic may write two when the backup is slow.
+      assert.ok(treePacks.size >= 1);
+      const [pack] = [...treePacks].sort() as [string];
       rmSync(join(damagedRepo, 'data', pack.slice(0, 2), pack));
       const c = await cli(['check', '--profile', 'damaged']);
       assert.equal(c.code, ExitCode.FAILURE, c.stderr);
