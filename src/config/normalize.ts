@@ -4,8 +4,9 @@
  * against the config file's folder.
  */
 import { hostname as osHostname } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { SecretSource } from '../sinks/types.js';
+import { defaultStateDir } from '../state/dir.js';
 import { parseDuration } from '../util/duration.js';
 import { defaultKeepWithin } from './cadence.js';
 import type { RawConfig, RawHttp, RawMetrics, RawProfile, RawTier } from './schema.js';
@@ -19,6 +20,8 @@ import type {
   TierConfig,
 } from './types.js';
 import { parseBytes } from './units.js';
+
+export { defaultStateDir } from '../state/dir.js';
 
 /** Default Pushgateway job. */
 export const DEFAULT_JOB = 'restic_backup';
@@ -42,13 +45,6 @@ function strMap(m: Record<string, string | number | boolean> | undefined | null)
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(m ?? {})) out[k] = String(v);
   return out;
-}
-
-/** Returns the default state directory: /var/lib/resticprom as root, else the XDG state home. */
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (process.getuid?.() === 0) return '/var/lib/resticprom';
-  if (env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME)) return join(env.XDG_STATE_HOME, 'resticprom');
-  return join(env.HOME ?? '/tmp', '.local', 'state', 'resticprom');
 }
 
 /** Builds the typed configuration from the validated file as written. */

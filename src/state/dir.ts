@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { StateError } from '../errors.js';
 
 /** Options of {@link resolveStateDir}. */
@@ -19,16 +19,25 @@ export interface ResolveStateDirOptions {
 }
 
 /**
- * Returns the state directory to use: `$RESTICPROM_STATE_DIR`; else `/var/lib/resticprom`
- * for root; else `$XDG_STATE_HOME/resticprom`, falling back to `~/.local/state/resticprom`.
+ * Returns the state directory to use: `$RESTICPROM_STATE_DIR`, else {@link defaultStateDir}.
  * @example resolveStateDir({ env: { HOME: '/home/ann' }, uid: 1000 }) // '/home/ann/.local/state/resticprom'
  */
 export function resolveStateDir(opts: ResolveStateDirOptions = {}): string {
   const env = opts.env ?? process.env;
-  if (env.RESTICPROM_STATE_DIR) return env.RESTICPROM_STATE_DIR;
-  const uid = opts.uid ?? process.getuid?.() ?? -1;
+  return env.RESTICPROM_STATE_DIR || defaultStateDir(env, opts.uid);
+}
+
+/**
+ * Returns the state directory when neither `$RESTICPROM_STATE_DIR` nor the config's
+ * `state-dir` names one: `/var/lib/resticprom` for root; else `$XDG_STATE_HOME/resticprom`
+ * (when absolute, as the XDG spec asks), falling back to `~/.local/state/resticprom`.
+ */
+export function defaultStateDir(
+  env: NodeJS.ProcessEnv = process.env,
+  uid: number = process.getuid?.() ?? -1,
+): string {
   if (uid === 0) return '/var/lib/resticprom';
-  if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, 'resticprom');
+  if (env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME)) return join(env.XDG_STATE_HOME, 'resticprom');
   return join(env.HOME || homedir(), '.local', 'state', 'resticprom');
 }
 
@@ -59,11 +68,19 @@ export async function ensureStateDir(dir: string): Promise<string> {
 export interface WriteFileAtomicOptions {
   /** File mode of the new file. @default 0o600 */
   mode?: number;
+  /**
+   * fsync the file and its directory, so the new content survives a power loss. A file that
+   * can be derived again (a cache, the daemon's copy of the latest metrics) passes false: it
+   * is still replaced atomically, and after a power loss it may hold the old content.
+   * @default true
+   */
+  isDurable?: boolean;
 }
 
 /**
  * Writes `data` to `path` atomically: a temp file in the same directory
- * (`.<name>.<pid>.<random>.tmp`), fsync, rename over `path`, fsync of the directory.
+ * (`.<name>.<pid>.<random>.tmp`), fsync, rename over `path`, fsync of the directory
+ * (the two fsyncs only with `isDurable`, the default).
  * A crash leaves either the old file or the new one, never a mix; the temp file is
  * removed when writing fails. Temp names carry the writer's pid so a later run can
  * tell a dead writer's leftovers from a live one's ({@link tempFileOwner}).
@@ -74,6 +91,7 @@ export async function writeFileAtomic(
   opts: WriteFileAtomicOptions = {},
 ): Promise<void> {
   const dir = dirname(path);
+  const isDurable = opts.isDurable ?? true;
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let isRenamed = false;
   try {
@@ -82,13 +100,13 @@ export async function writeFileAtomic(
       await fh.writeFile(data);
       // The umask may have narrowed the mode at creation (a textfile must stay readable).
       if (opts.mode !== undefined) await fh.chmod(opts.mode);
-      await fh.sync();
+      if (isDurable) await fh.sync();
     } finally {
       await fh.close();
     }
     await rename(tmp, path);
     isRenamed = true;
-    await syncDir(dir);
+    if (isDurable) await syncDir(dir);
   } catch (err) {
     if (!isRenamed) await rm(tmp, { force: true }).catch(() => {});
     throw err;

@@ -28,12 +28,16 @@ export function register(program: Command): void {
 }
 
 async function statusAction(flags: StatusFlags): Promise<number> {
-  const [{ loadConfig }, { computeStatus, formatStatusTable, isHealthy }, { hasColor }] = await Promise.all([
-    import('../../config/index.js'),
-    import('../../state/status.js'),
-    import('../output.js'),
-  ]);
-  const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
+  const [{ loadConfigCached }, { computeStatus, formatStatusTable, isHealthy }, { hasColor }] =
+    await Promise.all([
+      import('../../config/cache.js'),
+      import('../../state/status.js'),
+      import('../output.js'),
+    ]);
+  const loaded = await loadConfigCached({
+    ...(flags.config ? { file: flags.config } : {}),
+    ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+  });
   for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
   const report = await computeStatus({
     config: loaded.config,
