@@ -16,7 +16,7 @@
  * cache file is ignored, and the config validated again.
  */
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { resolveJobStateDir } from '../jobs/state-dir.js';
@@ -106,8 +106,14 @@ export async function loadConfigCached(opts: LoadConfigCachedOptions = {}): Prom
   if (why || typeof entry === 'string') {
     return { ...loaded, cache: { status: 'not-stored', reason: why ?? (entry as string), file: cacheFile } };
   }
+  // Loading a config creates no state directory; the run that needs one does.
+  if (!(await isDirectory(dirname(dirname(cacheFile))))) {
+    return { ...loaded, cache: { status: 'not-stored', reason: 'no state directory yet', file: cacheFile } };
+  }
   try {
-    await mkdir(dirname(cacheFile), { recursive: true, mode: 0o700 });
+    await mkdir(dirname(cacheFile), { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
     await writeFileAtomic(cacheFile, `${JSON.stringify(entry)}\n`, { mode: 0o600, isDurable: false });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
@@ -117,6 +123,14 @@ export async function loadConfigCached(opts: LoadConfigCachedOptions = {}): Prom
     };
   }
   return { ...loaded, cache: { status: 'stored', reason, file: cacheFile } };
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function sha256(s: string | Buffer): string {
