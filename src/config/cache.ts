@@ -6,7 +6,7 @@
  *
  * An entry is used only when everything the validation depended on is unchanged: the
  * file's bytes and mode, resticprom's and node's version, the user, the host name, `TZ`
- * and the system time zone, and the value of every environment variable the validation
+ * and the system time zone (`/etc/localtime`), and the value of every environment variable the validation
  * read (`${VAR}` references, `HOME` and `XDG_STATE_HOME` for the default state directory),
  * which are recorded while it runs. Secrets are never stored: every secret-looking value
  * (a `{ value }` secret source, an `env:` or `headers:` value, a key naming a password,
@@ -16,7 +16,7 @@
  * cache file is ignored, and the config validated again.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readlink, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { resolveJobStateDir } from '../jobs/state-dir.js';
@@ -84,7 +84,7 @@ export async function loadConfigCached(opts: LoadConfigCachedOptions = {}): Prom
   const file = await findConfigFile(opts.file, env, opts.cwd ?? process.cwd());
   const read = await readConfigFile(file);
   const version = opts.version ?? getVersion();
-  const base = baseKey(read, version);
+  const base = await baseKey(read, version);
   const stateDir = cacheStateDir(read, opts.stateDir, env);
   const cacheFile =
     stateDir === undefined ? undefined : join(stateDir, 'cache', `config-${sha256(file).slice(0, 16)}.json`);
@@ -137,8 +137,20 @@ function sha256(s: string | Buffer): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
+/**
+ * The system time zone's identity without starting Intl (which costs tens of ms and 8 MiB):
+ * what `/etc/localtime` points at and its file, which ICU reads when `TZ` is not set.
+ */
+async function localTimeId(): Promise<unknown> {
+  const [link, st] = await Promise.all([
+    readlink('/etc/localtime').catch(() => null),
+    stat('/etc/localtime').catch(() => null),
+  ]);
+  return [link, st ? [st.dev, st.ino, st.size, st.mtimeMs] : null];
+}
+
 /** What the validation depends on besides the environment it reads. */
-function baseKey(read: ConfigFileText, version: string): string {
+async function baseKey(read: ConfigFileText, version: string): Promise<string> {
   return JSON.stringify([
     CACHE_FORMAT,
     version,
@@ -149,7 +161,7 @@ function baseKey(read: ConfigFileText, version: string): string {
     process.getuid?.() ?? -1,
     hostname(),
     process.env.TZ ?? null,
-    Intl.DateTimeFormat().resolvedOptions().timeZone,
+    await localTimeId(),
   ]);
 }
 
