@@ -29,7 +29,7 @@ export interface JobCommand {
 export async function startJobCommand(flags: CommonOptions): Promise<JobCommand> {
   const loaded = await loadConfigCached({
     ...(flags.config ? { file: flags.config } : {}),
-    ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+    stateDir: flags.stateDir,
   });
   const log = createLogger({
     format: flags.logFormat ?? loaded.config.logFormat,

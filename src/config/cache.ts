@@ -19,11 +19,10 @@ import { createHash } from 'node:crypto';
 import { mkdir, readlink, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { resolveJobStateDir } from '../jobs/state-dir.js';
-import { defaultStateDir, writeFileAtomic } from '../state/dir.js';
+import { resolveStateDir, writeFileAtomic } from '../state/dir.js';
 import { readTrustedFile } from '../state/trusted-read.js';
 import { getVersion } from '../version.js';
-import { type ConfigFileText, findConfigFile, readConfigFile } from './find.js';
+import { type ConfigFileText, findConfigFile, readConfigFile, withStateDirFlag } from './find.js';
 import { interpolateValue } from './interpolate.js';
 import type { LoadConfigOptions, ScalarSource } from './load.js';
 import type { Config, LoadedConfig } from './types.js';
@@ -31,10 +30,8 @@ import type { Config, LoadedConfig } from './types.js';
 /** Format of a cache entry; a change makes every older entry a miss. */
 const CACHE_FORMAT = 1;
 
-/** Options of {@link loadConfigCached}. */
+/** Options of {@link loadConfigCached}: those of {@link loadConfig}, and the version. */
 export interface LoadConfigCachedOptions extends LoadConfigOptions {
-  /** The state directory given on the command line (`--state-dir`), where the cache lives. */
-  stateDir?: string;
   /** resticprom's version, part of the key. @default the running version */
   version?: string;
 }
@@ -81,17 +78,21 @@ interface StoredSecret {
  */
 export async function loadConfigCached(opts: LoadConfigCachedOptions = {}): Promise<CachedLoadedConfig> {
   const env = opts.env ?? process.env;
-  const file = await findConfigFile(opts.file, env, opts.cwd ?? process.cwd());
+  const cwd = opts.cwd ?? process.cwd();
+  const file = await findConfigFile(opts.file, env, cwd);
   const read = await readConfigFile(file);
   const version = opts.version ?? getVersion();
   const base = await baseKey(read, version);
-  const stateDir = cacheStateDir(read, opts.stateDir, env);
+  const flag = opts.stateDir ? resolve(cwd, opts.stateDir) : undefined;
+  const stateDir = cacheStateDir(read, flag, env);
   const cacheFile =
     stateDir === undefined ? undefined : join(stateDir, 'cache', `config-${sha256(file).slice(0, 16)}.json`);
+  const done = (loaded: LoadedConfig, cache: ConfigCacheUse): CachedLoadedConfig =>
+    withStateDirFlag({ ...loaded, cache }, flag, cwd);
   let reason = 'the state directory cannot be told without validating (see docs/configuration.md)';
   if (cacheFile) {
     const hit = await readEntry(cacheFile, read, base, env);
-    if ('loaded' in hit) return { ...hit.loaded, cache: { status: 'hit', file: cacheFile } };
+    if ('loaded' in hit) return done(hit.loaded, { status: 'hit', file: cacheFile });
     reason = hit.reason;
   }
 
@@ -100,15 +101,15 @@ export async function loadConfigCached(opts: LoadConfigCachedOptions = {}): Prom
   const scalars: ScalarSource[] = [];
   const { validateConfigFile } = await import('./load.js');
   const loaded = validateConfigFile(read, { env: recorder.env, onScalar: (s) => scalars.push(s) });
-  if (!cacheFile) return { ...loaded, cache: { status: 'not-stored', reason } };
-  const why = unstorableReason(loaded, stateDir, opts.stateDir, env, recorder);
+  if (!cacheFile) return done(loaded, { status: 'not-stored', reason });
+  const why = unstorableReason(withStateDirFlag(loaded, flag, cwd), stateDir, recorder);
   const entry = why ? undefined : buildEntry(loaded, read, scalars, base, recorder.read, env);
   if (why || typeof entry === 'string') {
-    return { ...loaded, cache: { status: 'not-stored', reason: why ?? (entry as string), file: cacheFile } };
+    return done(loaded, { status: 'not-stored', reason: why ?? (entry as string), file: cacheFile });
   }
   // Loading a config creates no state directory; the run that needs one does.
   if (!(await isDirectory(dirname(dirname(cacheFile))))) {
-    return { ...loaded, cache: { status: 'not-stored', reason: 'no state directory yet', file: cacheFile } };
+    return done(loaded, { status: 'not-stored', reason: 'no state directory yet', file: cacheFile });
   }
   try {
     await mkdir(dirname(cacheFile), { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
@@ -117,12 +118,9 @@ export async function loadConfigCached(opts: LoadConfigCachedOptions = {}): Prom
     await writeFileAtomic(cacheFile, `${JSON.stringify(entry)}\n`, { mode: 0o600, isDurable: false });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    return {
-      ...loaded,
-      cache: { status: 'not-stored', reason: `cannot write it (${code})`, file: cacheFile },
-    };
+    return done(loaded, { status: 'not-stored', reason: `cannot write it (${code})`, file: cacheFile });
   }
-  return { ...loaded, cache: { status: 'stored', reason, file: cacheFile } };
+  return done(loaded, { status: 'stored', reason, file: cacheFile });
 }
 
 async function isDirectory(path: string): Promise<boolean> {
@@ -171,26 +169,28 @@ function entryKey(base: string, names: readonly string[], env: NodeJS.ProcessEnv
 }
 
 /**
- * Where the cache of this file lives: the job's state directory (`--state-dir`, else
- * `$RESTICPROM_STATE_DIR`, else the config's `state-dir`, else the default), told from the
- * text without parsing it; undefined when the text's `state-dir` is not a plain value. The
- * validation confirms it before anything is stored there.
+ * Where the cache of this file lives: the state directory the run will use (`--state-dir`,
+ * else `$RESTICPROM_STATE_DIR`, else the config's `state-dir`, else the default: the one
+ * precedence of {@link resolveStateDir}), the file's `state-dir` told from the text without
+ * parsing it; undefined when that is not a plain value. The validation confirms it before
+ * anything is stored there.
  */
-function cacheStateDir(read: ConfigFileText, override: string | undefined, env: NodeJS.ProcessEnv) {
-  if (override) return override;
-  if (env.RESTICPROM_STATE_DIR) return env.RESTICPROM_STATE_DIR;
+function cacheStateDir(read: ConfigFileText, flag: string | undefined, env: NodeJS.ProcessEnv) {
   const lines = read.text.match(/^state-dir[ \t]*:.*$/gm) ?? [];
-  if (lines.length === 0) return defaultStateDir(env);
   if (lines.length > 1) return undefined;
-  let v = (lines[0] as string).replace(/^state-dir[ \t]*:[ \t]*/, '').replace(/\r$/, '');
-  const quoted = /^(["'])([^"'\\]*)\1[ \t]*(#.*)?$/.exec(v);
-  if (quoted) v = quoted[2] as string;
-  else {
-    v = v.replace(/[ \t]+#.*$/, '').trim();
-    if (v === '' || /^[-?:,[\]{}#&*!|>'"%@`~]/.test(v) || v === 'null') return undefined;
+  let configured: string | undefined;
+  if (lines.length === 1) {
+    let v = (lines[0] as string).replace(/^state-dir[ \t]*:[ \t]*/, '').replace(/\r$/, '');
+    const quoted = /^(["'])([^"'\\]*)\1[ \t]*(#.*)?$/.exec(v);
+    if (quoted) v = quoted[2] as string;
+    else {
+      v = v.replace(/[ \t]+#.*$/, '').trim();
+      if (v === '' || /^[-?:,[\]{}#&*!|>'"%@`~]/.test(v) || v === 'null') return undefined;
+    }
+    if (v === '' || v.includes('${')) return undefined;
+    configured = resolve(dirname(read.file), v);
   }
-  if (v === '' || v.includes('${') || v.includes('$${')) return undefined;
-  return resolve(dirname(read.file), v);
+  return resolveStateDir({ flag, env, configured });
 }
 
 async function readEntry(
@@ -273,12 +273,10 @@ function recordingEnv(env: NodeJS.ProcessEnv) {
 function unstorableReason(
   loaded: LoadedConfig,
   guessed: string | undefined,
-  override: string | undefined,
-  env: NodeJS.ProcessEnv,
   recorder: ReturnType<typeof recordingEnv>,
 ): string | undefined {
   if (recorder.state.isEnumerated) return 'the validation read the whole environment';
-  if (resolveJobStateDir(loaded.config, override, env) !== guessed)
+  if (loaded.config.stateDir !== guessed)
     return 'the state directory cannot be told without validating (see docs/configuration.md)';
   if (!isJsonData(loaded)) return 'the config holds values JSON cannot carry';
   return undefined;

@@ -1,10 +1,12 @@
 /**
- * Finding and reading the configuration file: kept apart from the validation (yaml,
- * zod) so that a run served from the validated config cache loads neither.
+ * Finding and reading the configuration file, and putting the command line's
+ * `--state-dir` over it: kept apart from the validation (yaml, zod) so that a run
+ * served from the validated config cache loads neither.
  */
 import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
+import type { LoadedConfig } from './types.js';
 
 /** The config file looked for when neither `file` nor `$RESTICPROM_CONFIG` is given, in order. */
 export const DEFAULT_CONFIG_PATHS = ['resticprom.yaml', '/etc/resticprom/resticprom.yaml'] as const;
@@ -39,6 +41,21 @@ export async function findConfigFile(
       message: `no configuration file found (looked at ${candidates.join(', ')}); pass --config FILE, set RESTICPROM_CONFIG, or create one with: resticprom config init`,
     },
   ]);
+}
+
+/**
+ * Whether a configuration file would be found (`file`, `$RESTICPROM_CONFIG`, the default
+ * places), for commands that work without one (push, flush, run) but honour its `state-dir`.
+ */
+export async function hasConfigFile(
+  opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<boolean> {
+  try {
+    await findConfigFile(opts.file, opts.env ?? process.env, opts.cwd ?? process.cwd());
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -77,4 +94,13 @@ async function isFile(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The loaded config with `--state-dir` (relative to `cwd`) over the file's state directory. */
+export function withStateDirFlag<T extends LoadedConfig>(
+  loaded: T,
+  flag: string | undefined,
+  cwd: string,
+): T {
+  return flag ? { ...loaded, config: { ...loaded.config, stateDir: resolve(cwd, flag) } } : loaded;
 }

@@ -7,14 +7,14 @@ import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDoc
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { checkConfigRules, type RawProblem } from './checks.js';
-import { type ConfigFileText, findConfigFile, readConfigFile } from './find.js';
+import { type ConfigFileText, findConfigFile, readConfigFile, withStateDirFlag } from './find.js';
 import { interpolateValue } from './interpolate.js';
 import { normalizeConfig } from './normalize.js';
 import { type RawConfig, rawConfigSchema, UNKNOWN_KEYS_MARK } from './schema.js';
 import { suggest } from './suggest.js';
 import type { Config, LoadedConfig } from './types.js';
 
-export { DEFAULT_CONFIG_PATHS } from './find.js';
+export { DEFAULT_CONFIG_PATHS, hasConfigFile } from './find.js';
 
 /** Options of {@link loadConfig}. */
 export interface LoadConfigOptions {
@@ -24,6 +24,11 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Folder relative paths are taken from. @default process.cwd() */
   cwd?: string;
+  /**
+   * `--state-dir` of the command line; wins over `$RESTICPROM_STATE_DIR` and the file's
+   * `state-dir` (see resolveStateDir, the one precedence of every command).
+   */
+  stateDir?: string | undefined;
 }
 
 /**
@@ -35,8 +40,9 @@ export interface LoadConfigOptions {
  */
 export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const env = opts.env ?? process.env;
-  const file = await findConfigFile(opts.file, env, opts.cwd ?? process.cwd());
-  return validateConfigFile(await readConfigFile(file), { env });
+  const cwd = opts.cwd ?? process.cwd();
+  const file = await findConfigFile(opts.file, env, cwd);
+  return withStateDirFlag(validateConfigFile(await readConfigFile(file), { env }), opts.stateDir, cwd);
 }
 
 /** A string value as written in the file: where, how (`PLAIN`, `QUOTE_DOUBLE`...), before and after `${ENV}`. */

@@ -3,10 +3,11 @@
  * camelCase keys, defaults, durations in ms, sizes in bytes, file paths resolved
  * against the config file's folder.
  */
+
 import { hostname as osHostname } from 'node:os';
-import { resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { SecretSource } from '../sinks/types.js';
-import { defaultStateDir } from '../state/dir.js';
+import { resolveStateDir } from '../state/dir.js';
 import { parseDuration } from '../util/duration.js';
 import { defaultKeepWithin } from './cadence.js';
 import type { RawConfig, RawHttp, RawMetrics, RawProfile, RawTier } from './schema.js';
@@ -20,8 +21,6 @@ import type {
   TierConfig,
 } from './types.js';
 import { parseBytes } from './units.js';
-
-export { defaultStateDir } from '../state/dir.js';
 
 /** Default Pushgateway job. */
 export const DEFAULT_JOB = 'restic_backup';
@@ -54,7 +53,12 @@ export function normalizeConfig(raw: RawConfig, opts: { file: string; env: NodeJ
   for (const [name, p] of Object.entries(raw.profiles)) profiles[name] = normalizeProfile(p, ctx);
   const daemonAuth = raw.daemon?.['basic-auth'];
   return {
-    stateDir: raw['state-dir'] ? resolve(ctx.dir, raw['state-dir']) : defaultStateDir(opts.env),
+    // Depends on the environment (RESTICPROM_STATE_DIR, HOME, XDG_STATE_HOME) and the uid as
+    // well as the file; loadConfig applies --state-dir on top.
+    stateDir: resolveStateDir({
+      configured: raw['state-dir'] ? resolve(ctx.dir, raw['state-dir']) : undefined,
+      env: opts.env,
+    }),
     timezone: raw.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
     hostname: raw.hostname ?? osHostname(),
     resticBinary: raw['restic-binary'] ?? 'restic',

@@ -36,12 +36,12 @@ async function statusAction(flags: StatusFlags): Promise<number> {
     ]);
   const loaded = await loadConfigCached({
     ...(flags.config ? { file: flags.config } : {}),
-    ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+    stateDir: flags.stateDir,
   });
   for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
   const report = await computeStatus({
     config: loaded.config,
-    stateDir: flags.stateDir ?? loaded.config.stateDir,
+    stateDir: loaded.config.stateDir,
   });
   for (const w of report.warnings) process.stderr.write(`warning: ${w}\n`);
   if (flags.json) {
