@@ -125,10 +125,15 @@ export interface HttpResponse {
 
 type FetchLike = typeof fetch;
 
+/** The response headers the sinks read; a fetch Response's `Headers` is one. */
+interface ResponseHeaders {
+  get(name: string): string | null;
+}
+
 /** What a transport answers: enough of a fetch Response for the sinks. */
 interface TransportResponse {
   status: number;
-  headers: Headers;
+  headers: ResponseHeaders;
   text(): Promise<string>;
 }
 
@@ -160,10 +165,13 @@ async function requestWithNode(
         });
         res.on('error', reject);
         res.on('end', () => {
-          const headers = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) {
-            if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-          }
+          // Not a fetch `Headers`: the global loads Node's bundled undici (~25 ms of CPU per run).
+          const headers: ResponseHeaders = {
+            get: (name) => {
+              const v = res.headers[name.toLowerCase()];
+              return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+            },
+          };
           const body = Buffer.concat(chunks).toString('utf8');
           resolve({ status: res.statusCode ?? 0, headers, text: async () => body });
         });
@@ -332,7 +340,7 @@ function oneLine(body: string): string {
 function classifyStatus(
   status: number,
   body: string,
-  headers: Headers,
+  headers: ResponseHeaders,
   req: HttpRequest,
   shownUrl: string,
 ): Classified {
