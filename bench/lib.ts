@@ -92,6 +92,11 @@ export interface Timed {
   stdout: string;
   /** With `ownPeak`: the node process's own peak RSS (VmHWM), KiB; else NaN. */
   ownPeakKiB: number;
+  /**
+   * CPU time of the tree, user + system, ms (GNU time's %U + %S), or NaN without GNU time.
+   * On a machine shared by other work it varies far less than the wall time.
+   */
+  cpuMs: number;
 }
 
 /**
@@ -117,7 +122,7 @@ export async function runTimed(
     opts = { ...opts, env: { ...(opts.env ?? process.env), BENCH_PEAK_RSS_FILE: ownFile } };
     rmSync(ownFile, { force: true });
   }
-  const [file, argv] = GNU_TIME ? [GNU_TIME, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
+  const [file, argv] = GNU_TIME ? [GNU_TIME, ['-f', '%M %U %S', '-o', rssFile, cmd, ...args]] : [cmd, args];
   const t0 = process.hrtime.bigint();
   const child = spawn(file, argv, {
     env: opts.env ?? process.env,
@@ -138,10 +143,13 @@ export async function runTimed(
   });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   let maxRssKiB = Number.NaN;
+  let cpuMs = Number.NaN;
   if (GNU_TIME) {
-    // GNU time writes "Command exited with non-zero status N" before the figure on failure.
+    // GNU time writes "Command exited with non-zero status N" before the figures on failure.
     const lines = readFileSync(rssFile, 'utf8').trim().split('\n');
-    maxRssKiB = Number(lines.at(-1));
+    const [rss, user, sys] = (lines.at(-1) ?? '').split(' ').map(Number);
+    maxRssKiB = rss ?? Number.NaN;
+    cpuMs = ((user ?? Number.NaN) + (sys ?? Number.NaN)) * 1000;
     rmSync(rssFile, { force: true });
   }
   let ownPeakKiB = Number.NaN;
@@ -149,7 +157,7 @@ export async function runTimed(
     ownPeakKiB = Number(readFileSync(ownFile, 'utf8').trim());
     rmSync(ownFile, { force: true });
   }
-  return { ms, maxRssKiB, exitCode, stderr, stdout, ownPeakKiB };
+  return { ms, maxRssKiB, exitCode, stderr, stdout, ownPeakKiB, cpuMs };
 }
 
 /** Writes an executable `restic` wrapper that runs the fake restic (a config needs one path). */

@@ -101,13 +101,24 @@ try {
     .filter((l) => l.startsWith('restic_backup_processed_files{') || l.startsWith('restic_backup_status{'));
 
   const base = median(samples[0]?.map((t) => t.ms) ?? []);
+  const baseCpu = median(samples[0]?.map((t) => t.cpuMs) ?? []);
   const rows = cases.map((c, k) => {
     const ms = samples[k]?.map((t) => t.ms) ?? [];
     const total = median(ms);
     const rss = Math.max(...(samples[k]?.map((t) => t.maxRssKiB) ?? []));
     const own = Math.max(...(samples[k]?.map((t) => t.ownPeakKiB) ?? []));
+    const cpu = median(samples[k]?.map((t) => t.cpuMs) ?? []);
     // The floor runs no restic: all of its time is what a run adds at least.
-    return { name: c.name, total, p90: quantile(ms, 0.9), added: k === 1 ? total : total - base, rss, own };
+    return {
+      name: c.name,
+      total,
+      p90: quantile(ms, 0.9),
+      added: k === 1 ? total : total - base,
+      cpu,
+      cpuAdded: k === 1 ? cpu : cpu - baseCpu,
+      rss,
+      own,
+    };
   });
   const [, floor, seed, cold, warm] = rows;
   console.log(`Machine: ${describeMachine()}`);
