@@ -69,15 +69,15 @@ function loadedChunks(argv: string[], env: NodeJS.ProcessEnv, profileFile: strin
     };
     return [...new Set(p.nodes.map((n) => n.callFrame.url.replace(/^file:\/\//, '')))];
   };
-  const st = spawnSync('strace', ['-f', '-e', 'trace=openat', '-o', '/dev/stderr', ...argv], {
+  const trace = `${profileFile}.strace`;
+  const st = spawnSync('strace', ['-f', '-e', 'trace=openat', '-o', trace, ...argv], {
     env,
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
+    stdio: 'ignore',
   });
   const files =
-    st.error || st.status === null
+    st.error || !existsSync(trace)
       ? fromProfile()
-      : [...st.stderr.matchAll(/openat\([^"]*"([^"]+)"/g)].map((m) => m[1] as string);
+      : [...readFileSync(trace, 'utf8').matchAll(/openat\([^"]*"([^"]+)"/g)].map((m) => m[1] as string);
   return [...new Set(files.filter((f) => f.startsWith(join(ROOT, 'dist', 'bin')) && f.endsWith('.js')))];
 }
 
