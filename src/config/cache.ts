@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readlink, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { resolveStateDir, writeFileAtomic } from '../state/dir.js';
+import { removeDeadTempFiles, resolveStateDir, writeFileAtomic } from '../state/dir.js';
 import { readTrustedFile } from '../state/trusted-read.js';
 import { getVersion } from '../version.js';
 import { type ConfigFileText, findConfigFile, readConfigFile, withStateDirFlag } from './find.js';
@@ -115,6 +115,8 @@ export async function loadConfigCached(opts: LoadConfigCachedOptions = {}): Prom
     await mkdir(dirname(cacheFile), { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'EEXIST') throw err;
     });
+    // A writer killed mid-write left its temp file; nothing else cleans this folder.
+    await removeDeadTempFiles([dirname(cacheFile)]);
     await writeFileAtomic(cacheFile, `${JSON.stringify(entry)}\n`, { mode: 0o600, isDurable: false });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);

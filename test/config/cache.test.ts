@@ -245,6 +245,16 @@ describe('validated config cache', () => {
     }
   });
 
+  it("removes a dead writer's temp file from the cache folder when it stores", async () => {
+    const c = setup(PROFILE);
+    await loadConfigCached({ file: c.file, env });
+    const dead = join(c.state, 'cache', '.config-0123456789abcdef.json.999999999.0a1b2c3d.tmp');
+    writeFileSync(dead, '{"half', { mode: 0o600 });
+    writeFileSync(c.file, `${readFileSync(c.file, 'utf8')}# edited\n`);
+    assert.equal((await loadConfigCached({ file: c.file, env })).cache.status, 'stored');
+    assert.equal(existsSync(dead), false);
+  });
+
   it('does not cache a config whose secret it could not read again from the file', async () => {
     // A double-quoted value with an escape is decoded by YAML only.
     const c = setup(PROFILE.replace('"gw-secret-pass"', '"gw-secret\\tpass"'));
