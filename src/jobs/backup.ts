@@ -2,7 +2,7 @@
  * The backup job: the seed's cron script done right. Runs `restic backup` for a
  * profile and tier, measures it, turns the result into metrics and delivers them.
  */
-import { type ProfileDestinations, profileDestinations, resolveProfile } from '../config/index.js';
+import { type ProfileDestinations, profileDestinations, resolveProfile } from '../config/destinations.js';
 import { StateError } from '../errors.js';
 import { runBackup } from '../restic/backup.js';
 import type { BackupItemError, BackupProgress, BackupResult } from '../restic/types.js';

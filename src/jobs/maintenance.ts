@@ -6,8 +6,9 @@
  * stats are about the whole repository, so `{tier}` in the grouping stands for the
  * command's name (`check`, `stats`) and their series carry no `tier` label.
  */
+
+import { profileDestinations } from '../config/destinations.js';
 import type { Config, TierConfig } from '../config/index.js';
-import { profileDestinations } from '../config/index.js';
 import { ResticCommandError } from '../errors.js';
 import type { Sample } from '../metrics/build.js';
 import { CHECK_METRICS, FORGET_METRICS, type RunStatus, STATS_METRICS } from '../metrics/names.js';
