@@ -462,3 +462,10 @@ function textWarnings(config: Config): string[] {
   }
   return out;
 }
+
+/** The line of a key path (`['profiles', 'nfs', 'notifications', 0, 'token']`) in configuration text, if it is there. */
+export function findKeyLine(text: string, path: (string | number)[]): number | undefined {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  return lineOfPath(doc, lineCounter, path, false);
+}

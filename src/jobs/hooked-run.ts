@@ -51,7 +51,7 @@ export function planHooks(profile: ProfileConfig, kind: HookedRunKind, tier?: st
       : []),
   ];
   for (const b of blocks) {
-    if (!b.hooks || !b.hooks.for.includes(kind)) continue;
+    if (!b.hooks?.for.includes(kind)) continue;
     for (const [stage, key] of STAGES) {
       for (const command of b.hooks[key]) plan[stage].push({ command, timeoutMs: b.timeoutMs });
     }

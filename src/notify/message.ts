@@ -23,7 +23,8 @@ export function eventVerb(m: NotificationMessage): string {
 
 /** The title: `[test] backup nfs/daily on host1 failed`. */
 export function messageTitle(m: NotificationMessage): string {
-  return oneLine(`${m.isTest ? '[test] ' : ''}${what(m)} ${eventVerb(m)}`, 250);
+  if (m.isTest) return oneLine(`[test] resticprom notifications for ${what(m)}`, 250);
+  return oneLine(`${what(m)} ${eventVerb(m)}`, 250);
 }
 
 /** The lines under the title: the error, the figures, when. */

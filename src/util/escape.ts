@@ -10,7 +10,6 @@
  * @example escapeControl('a\x1b[31mb\n') // 'a\\x1b[31mb\\n'
  */
 export function escapeControl(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
   return text.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f]/g, (c) =>
     c === '\n' ? '\\n' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );

@@ -26,8 +26,10 @@ function pingBody(m: NotificationMessage): string {
 function healthchecks(m: NotificationMessage, url: string): NotifierRequest {
   // start: /start; success: the URL; warning: the exit status form (/3, a failure to
   // Healthchecks); failure: /fail. `rid` pairs a start with its end.
-  const suffix =
-    m.event === 'start'
+  // A test logs an event without changing the check's state (`/log`).
+  const suffix = m.isTest
+    ? '/log'
+    : m.event === 'start'
       ? '/start'
       : m.event === 'success'
         ? ''
@@ -55,7 +57,8 @@ function uptimeKuma(m: NotificationMessage, url: string): NotifierRequest | unde
 
 function cronitor(m: NotificationMessage, url: string): NotifierRequest {
   const u = new URL(url);
-  u.searchParams.set('state', m.event === 'start' ? 'run' : m.event === 'success' ? 'complete' : 'fail');
+  const state = m.isTest ? 'ok' : m.event === 'start' ? 'run' : m.event === 'success' ? 'complete' : 'fail';
+  u.searchParams.set('state', state);
   u.searchParams.set('series', m.run.runId);
   if (m.event !== 'start') {
     u.searchParams.set('message', pingBody(m).split('\n').slice(0, 2).join(': ').slice(0, 1000));

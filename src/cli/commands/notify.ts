@@ -1,0 +1,17 @@
+/**
+ * `resticprom notify test`: sends a test event to every configured receiver.
+ */
+import type { Command } from 'commander';
+import { runAction } from '../run-action.js';
+import { addCommonOptions } from './common.js';
+
+/** Declares the `notify` command and its `test` subcommand. */
+export function register(program: Command): void {
+  const notify = program.command('notify').description('check the notification receivers');
+  const test = notify
+    .command('test')
+    .description('send a test event to every configured receiver and say what each answered')
+    .option('-p, --profile <name>', 'only the receivers of this profile (and its tiers)');
+  addCommonOptions(test);
+  test.action(runAction(async (flags) => (await import('../notify-action.js')).notifyTestAction(flags)));
+}
