@@ -84,13 +84,11 @@ export async function sendToReceiver(
   const c = receiver.config;
   const env = opts.env ?? process.env;
   try {
-    const url = await resolveSecret(c.url, { env, what: `${receiver.label} url` });
-    const token = c.token
-      ? await resolveSecret(c.token, { env, what: `${receiver.label} token` })
-      : undefined;
+    const url = await resolveSecret(c.url, { env, what: 'url' });
+    const token = c.token ? await resolveSecret(c.token, { env, what: 'token' }) : undefined;
     const headers: Record<string, string> = {};
     for (const [name, source] of Object.entries(c.headers)) {
-      headers[name] = await resolveSecret(source, { env, what: `${receiver.label} header ${name}` });
+      headers[name] = await resolveSecret(source, { env, what: `header ${name}` });
     }
     const req = await NOTIFIERS[c.type].request(message, {
       config: c,
