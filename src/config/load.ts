@@ -296,6 +296,7 @@ function issuesToProblems(issues: readonly z.core.$ZodIssue[], prefix: (string |
         );
         const best = branches.sort((a, b) => a.length - b.length)[0];
         if (best) out.push(...issuesToProblems(best, path));
+        else if (input === undefined) out.push({ path, message: 'is required' });
         else {
           const expected = iss.errors
             .flatMap((errs) => errs.filter((e) => e.code === 'invalid_type' && e.path.length === 0))
