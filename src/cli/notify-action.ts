@@ -60,7 +60,10 @@ export async function notifyTestAction(flags: CommonOptions & { profile?: string
         return `${receiver.label}: answered ${res.status}${body ? `: ${body}` : ''}`;
       } catch (err) {
         failed++;
-        const why = err instanceof NotifyError ? err.message : oneLine(String(err));
+        const msg = err instanceof NotifyError ? err.message : oneLine(String(err));
+        const why = msg.startsWith(receiver.label)
+          ? msg.slice(receiver.label.length).replace(/^:? /, '')
+          : msg;
         return `${receiver.label}: not delivered: ${why}`;
       }
     }),
