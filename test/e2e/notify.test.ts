@@ -111,7 +111,7 @@ profiles:
       const body = fail?.body ?? '';
       assert.match(body, /^resticprom backup nfs\/daily: failed\n/);
       assert.ok(body.includes('wrong repository password'), body);
-      assert.ok(body.includes('Fatal: wrong password or no key found'), `restic's own words: ${body}`);
+      assert.ok(body.includes('wrong password or no key found'), `restic's own words: ${body}`);
       assert.ok(!body.includes(PASSWORD));
     });
 
