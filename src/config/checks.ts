@@ -226,15 +226,19 @@ function checkHttp(h: Rec, at: (string | number)[], out: RawProblem[]): void {
       });
     }
   }
-  if (isRec(h.headers)) {
-    for (const name of Object.keys(h.headers)) {
-      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-        out.push({
-          path: [...at, 'headers', name],
-          isAtKey: true,
-          message: `invalid HTTP header name "${name}"`,
-        });
-      }
+  checkHeaderNames(h.headers, at, out);
+}
+
+/** Header names must be HTTP tokens (RFC 9110, 5.6.2). */
+function checkHeaderNames(headers: unknown, at: (string | number)[], out: RawProblem[]): void {
+  if (!isRec(headers)) return;
+  for (const name of Object.keys(headers)) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      out.push({
+        path: [...at, 'headers', name],
+        isAtKey: true,
+        message: `invalid HTTP header name "${name}"`,
+      });
     }
   }
 }
@@ -285,16 +289,6 @@ function checkNotifications(list: unknown, at: (string | number)[], out: RawProb
         message: 'an Uptime Kuma push monitor has no start event; remove start',
       });
     }
-    if (isRec(n.headers)) {
-      for (const name of Object.keys(n.headers)) {
-        if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-          out.push({
-            path: [...path, 'headers', name],
-            isAtKey: true,
-            message: `invalid HTTP header name "${name}"`,
-          });
-        }
-      }
-    }
+    checkHeaderNames(n.headers, path, out);
   });
 }
