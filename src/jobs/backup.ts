@@ -11,7 +11,7 @@ import type { SendOptions } from '../sinks/target.js';
 import { getVersion } from '../version.js';
 import { backupSamples, backupStatus } from './backup-metrics.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
-import { hookedHistory, hookedWarnings, resultError } from './hooked-report.js';
+import { hookedHistory, hookedWarnings, outputTail, resultError } from './hooked-report.js';
 import { type HookedRunOptions, type HookedRunReport, startHookedRun } from './hooked-run.js';
 import { type ForgetJobResult, runForgetJob } from './maintenance.js';
 import { finishRunFields, type RepositoryRunOptions, withRepository } from './repository-run.js';
@@ -235,6 +235,6 @@ function backupFacts(start: RunFacts, r: BackupResult): RunFacts {
           bytesProcessed: s.totalBytesProcessed,
         }
       : {}),
-    ...(r.stderrTail ? { outputTail: r.stderrTail } : {}),
+    ...(r.stderrTail ? { outputTail: outputTail(r.stderrTail) ?? '' } : {}),
   };
 }

@@ -6,10 +6,24 @@ import type { RunRecord } from '../state/history.js';
 import { oneLine } from '../util/escape.js';
 import type { HookedRunReport } from './hooked-run.js';
 
+/** Masks the user info of URLs in text (`rest:https://user:pass@host/` becomes `//***@`). */
+function maskCredentials(text: string): string {
+  return text.replace(/\/\/[^/@\s]*@/g, '//***@');
+}
+
 /** The run's error for the history and for hooks: one line, credentials in URLs masked, at most 500 characters. */
 export function resultError(r: { outcome: string; message?: string | undefined }): string | undefined {
   if (r.outcome === 'success' || r.message === undefined) return undefined;
-  return oneLine(r.message.replace(/\/\/[^/@\s]*@/g, '//***@'), 500);
+  return oneLine(maskCredentials(r.message), 500);
+}
+
+/** The last lines of the command's output for a ping's body: credentials in URLs masked, control characters escaped per line. */
+export function outputTail(stderrTail: string): string | undefined {
+  if (stderrTail === '') return undefined;
+  return maskCredentials(stderrTail)
+    .split('\n')
+    .map((l) => oneLine(l, 1000))
+    .join('\n');
 }
 
 /** The hooks and undelivered notifications of a run, as its history record keeps them. */

@@ -21,7 +21,7 @@ import type { RunOutcome } from '../restic/types.js';
 import type { SendOptions } from '../sinks/target.js';
 import { getVersion } from '../version.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
-import { hookedHistory, hookedWarnings, resultError } from './hooked-report.js';
+import { hookedHistory, hookedWarnings, outputTail, resultError } from './hooked-report.js';
 import { type HookedRunOptions, type HookedRunReport, startHookedRun } from './hooked-run.js';
 import {
   finishRunFields,
@@ -95,7 +95,7 @@ function commandFacts(
     ...(error !== undefined ? { error } : {}),
     endedAt: r.endedAt,
     durationMs: r.durationMs,
-    ...(r.stderrTail ? { outputTail: r.stderrTail } : {}),
+    ...(r.stderrTail ? { outputTail: outputTail(r.stderrTail) ?? '' } : {}),
   };
 }
 
