@@ -71,3 +71,19 @@ export async function notifyTestAction(flags: CommonOptions & { profile?: string
   for (const l of lines) process.stdout.write(`${l}\n`);
   return failed > 0 ? ExitCode.FAILURE : ExitCode.OK;
 }
+
+/** Sends the queued notifications; 0 when none remains waiting, 75 when some does, 1 when one was dead-lettered. */
+export async function notifyFlushAction(flags: CommonOptions): Promise<number> {
+  const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
+  for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+  const { flushQueuedNotifications } = await import('../notify/queue.js');
+  const { allReceivers } = await import('../notify/receivers.js');
+  // The config's stateDir already follows the one precedence (environment, file, default).
+  const stateDir = flags.stateDir ?? loaded.config.stateDir;
+  const report = await flushQueuedNotifications(stateDir, allReceivers(loaded.config));
+  process.stdout.write(`${report.delivered} queued notification(s) delivered\n`);
+  for (const p of report.pending) process.stdout.write(`still waiting: ${p}\n`);
+  for (const d of report.dead) process.stdout.write(`moved to the dead-letter folder: ${d}\n`);
+  if (report.dead.length > 0) return ExitCode.FAILURE;
+  return report.pending.length > 0 ? ExitCode.TEMPFAIL : ExitCode.OK;
+}

@@ -2,12 +2,16 @@
  * `resticprom notify test`: one test event to every receiver (profile's and tiers'),
  * one line per receiver saying what answered; exit 1 when one did not take it. The
  * test event never changes a dead man's switch: Healthchecks gets `/log`.
+ * `resticprom notify flush`: the queued notifications go now; what still fails waits.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ExitCode } from '../../src/cli/exit-codes.js';
+import { loadConfig } from '../../src/config/index.js';
+import { queueNotification } from '../../src/notify/queue.js';
+import { allReceivers } from '../../src/notify/receivers.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 import { makeTempDir } from '../helpers/services.js';
@@ -74,5 +78,37 @@ profiles:
     const only = await runCli(['notify', 'test', '--config', file, '--profile', 'other']);
     assert.equal(only.code, ExitCode.OK);
     assert.equal(only.stdout, 'no notification receivers are configured\n');
+
+    // notify flush: what waits in the outbox goes now, oldest first per receiver.
+    const { config } = await loadConfig({ file });
+    const receivers = [...allReceivers(config).values()];
+    const message = {
+      event: 'failure' as const,
+      at: Date.UTC(2026, 0, 2, 3, 4, 5),
+      run: {
+        runId: 'run-1',
+        kind: 'backup' as const,
+        profile: 'nfs',
+        tier: 'daily',
+        host: 'h1',
+        configFile: file,
+        startedAt: 0,
+        outcome: 'failed' as const,
+      },
+    };
+    for (const r of receivers) await queueNotification(join(tmp.dir, 'state'), r, message);
+    up.requests.length = 0;
+    const flushed = await runCli(['notify', 'flush', '--config', file]);
+    assert.equal(flushed.code, ExitCode.TEMPFAIL, flushed.stderr);
+    assert.equal(
+      flushed.stdout,
+      '1 queued notification(s) delivered\n' +
+        `still waiting: slack 127.0.0.1:${failing.port} (profiles.nfs.tiers.daily.notifications[0]) answered 500: internal trouble\n`,
+    );
+    assert.equal(new URL(up.requests[0]?.url ?? '', 'http://x').pathname, '/ping/u1/fail');
+    failing.status = 200;
+    const again = await runCli(['notify', 'flush', '--config', file]);
+    assert.equal(again.code, ExitCode.OK, again.stderr);
+    assert.equal(again.stdout, '1 queued notification(s) delivered\n');
   });
 });
