@@ -37,7 +37,7 @@ const STAGES = [
 
 /** Plans the hooks of a `kind` run: the profile's commands of each stage, then the tier's. */
 export function planHooks(profile: ProfileConfig, kind: HookedRunKind, tier?: string): HookPlan {
-  const plan: HookPlan = { 'run-before': [], 'run-after': [], 'run-after-fail': [], 'run-finally': [] };
+  const plan = emptyPlan();
   const profileTimeout = profile.hooks?.timeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS;
   const blocks = [
     { hooks: profile.hooks, timeoutMs: profileTimeout },
@@ -57,6 +57,10 @@ export function planHooks(profile: ProfileConfig, kind: HookedRunKind, tier?: st
     }
   }
   return plan;
+}
+
+function emptyPlan(): HookPlan {
+  return { 'run-before': [], 'run-after': [], 'run-after-fail': [], 'run-finally': [] };
 }
 
 /** Options of {@link startHookedRun}. */
@@ -108,9 +112,7 @@ export interface HookedRun {
 export function startHookedRun(opts: HookedRunOptions): HookedRun {
   const now = opts.now ?? Date.now;
   const r = opts.run;
-  const plan = opts.isDisabled
-    ? planHooks({ tiers: {} } as ProfileConfig, opts.kind)
-    : planHooks(r.profile, opts.kind, opts.tier);
+  const plan = opts.isDisabled ? emptyPlan() : planHooks(r.profile, opts.kind, opts.tier);
   const receivers: Receiver[] = opts.isDisabled
     ? []
     : runReceivers(r.config, opts.kind, r.profileName, opts.tier);

@@ -9,6 +9,7 @@
  * configuration when the entry is sent. An entry whose receiver was removed or
  * changed is moved to the dead-letter folder, like a refused payload.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Outbox } from '../sinks/outbox.js';
 import type { Target } from '../sinks/target.js';
@@ -71,7 +72,6 @@ export async function flushQueuedNotifications(
 ): Promise<NotificationFlushReport> {
   const outbox = queueOutbox(stateDir);
   const report: NotificationFlushReport = { delivered: 0, pending: [], dead: [] };
-  const { existsSync } = await import('node:fs');
   if (!existsSync(outbox.dir)) return report;
   const labelOf = (target: string) => {
     const at = target.indexOf(TARGET_PREFIX);
