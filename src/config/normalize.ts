@@ -24,6 +24,7 @@ import type {
   HooksConfig,
   MetricsConfig,
   NotificationConfig,
+  OtlpConfig,
   ProfileConfig,
   PushgatewayConfig,
   RemoteWriteConfig,
@@ -172,6 +173,7 @@ function normalizeMetrics(m: RawMetrics | undefined, ctx: Ctx): MetricsConfig {
     remoteWrite: (m?.['remote-write'] ?? []).map(
       (r): RemoteWriteConfig => ({ url: r.url, ...normalizeHttp(r, ctx) }),
     ),
+    otlp: (m?.otlp ?? []).map((o): OtlpConfig => ({ url: o.url, ...normalizeHttp(o, ctx) })),
     textfile: m?.textfile ? resolve(ctx.dir, m.textfile) : null,
   };
 }

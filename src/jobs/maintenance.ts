@@ -148,6 +148,7 @@ export async function runForgetJob(
             groups: [],
             keptCount: 0,
             removedCount: 0,
+            notRemovedCount: 0,
             log: [],
           }
         : await runForget({
@@ -172,7 +173,11 @@ export async function runForgetJob(
       ...(result.reason ? { reason: result.reason } : {}),
       ...(facts.error !== undefined ? { error: facts.error } : {}),
       hooked: hookedHistory(hooked),
-      summary: { kept: result.keptCount, removed: result.removedCount },
+      summary: {
+        kept: result.keptCount,
+        removed: result.removedCount,
+        ...(result.notRemovedCount > 0 ? { notRemoved: result.notRemovedCount } : {}),
+      },
       target,
       samples: (counters) => {
         const s: Sample[] = runSamples(FORGET_METRICS, {
