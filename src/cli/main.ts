@@ -12,6 +12,7 @@ import * as daemonCommand from './commands/daemon.js';
 import * as demoCommand from './commands/demo.js';
 import * as flushCommand from './commands/flush.js';
 import * as forgetCommand from './commands/forget.js';
+import * as notifyCommand from './commands/notify.js';
 import * as pushCommand from './commands/push.js';
 import * as rulesCommand from './commands/rules.js';
 import * as runCommand from './commands/run.js';
@@ -52,6 +53,7 @@ const commands: Array<{ register: (p: Command) => void }> = [
   rulesCommand,
   pushCommand,
   flushCommand,
+  notifyCommand,
   statusCommand,
   scheduleCommand,
   demoCommand,

@@ -281,6 +281,7 @@ function issuesToProblems(issues: readonly z.core.$ZodIssue[], prefix: (string |
         );
         const best = branches.sort((a, b) => a.length - b.length)[0];
         if (best) out.push(...issuesToProblems(best, path));
+        else if (input === undefined) out.push({ path, message: 'is required' });
         else {
           const expected = iss.errors
             .flatMap((errs) => errs.filter((e) => e.code === 'invalid_type' && e.path.length === 0))
@@ -447,4 +448,11 @@ function textWarnings(config: Config): string[] {
     }
   }
   return out;
+}
+
+/** The line of a key path (`['profiles', 'nfs', 'notifications', 0, 'token']`) in configuration text, if it is there. */
+export function findKeyLine(text: string, path: (string | number)[]): number | undefined {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  return lineOfPath(doc, lineCounter, path, false);
 }

@@ -107,7 +107,7 @@ export async function resolveSecret(
 
 /** One HTTP request a sink makes, retried by {@link sendHttp}. */
 export interface HttpRequest {
-  method: 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Full URL; user info in it (`https://user:pass@host`) becomes basic auth. */
   url: string;
   body?: Uint8Array;

@@ -73,10 +73,27 @@ export interface RunRecord {
   exitCode: number | null;
   /** Why it failed (e.g. `wrong-password`). */
   reason?: string;
+  /** The run's error message: one line, secrets masked, at most 500 characters. */
+  error?: string;
   /** The command's camelCase domain summary (e.g. a BackupSummary), as given. */
   summary?: unknown;
+  /** The run's hooks (docs/hooks.md): how each ended; a failed one has its one-line error. */
+  hooks?: HookRecord[];
+  /** Notifications of the run that were not delivered within it. */
+  undeliveredNotifications?: { receiver: string; event: string; reason: string; isQueued: boolean }[];
   /** Where the run's metrics went. */
   delivery?: Pick<DeliveryReport, 'delivered' | 'queued' | 'deadLettered'>;
+}
+
+/** One hook of a run, as the history keeps it. */
+export interface HookRecord {
+  stage: string;
+  /** Position in its stage, from 0. */
+  index: number;
+  exitCode: number | null;
+  isOk: boolean;
+  durationMs: number;
+  error?: string;
 }
 
 /** Run counts by outcome. */
