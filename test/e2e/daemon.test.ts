@@ -291,7 +291,9 @@ describe('resticprom daemon with the real restic and Prometheus', () => {
       await waitFor('the backup to start', () =>
         /started \(scheduled\)/.test(d.stderr()) ? true : undefined,
       );
-      await sleep(300); // restic is replaying its lines now
+      // restic is replaying its lines now (the fake, a node script, has had time to set up its
+      // signal handling even on a loaded machine).
+      await sleep(1000);
       d.child.kill('SIGTERM');
       const { code } = await d.exit;
       assert.equal(code, 0, d.stderr());
