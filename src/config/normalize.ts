@@ -67,6 +67,7 @@ export function normalizeConfig(raw: RawConfig, opts: { file: string; env: NodeJ
       listen: raw.daemon?.listen ?? '127.0.0.1:9987',
       runMissed: raw.daemon?.['run-missed'] ?? true,
       gracePeriodMs: raw.daemon?.['grace-period'] === undefined ? 300_000 : ms(raw.daemon['grace-period']),
+      ...(raw.daemon?.['allowed-hosts'] ? { allowedHosts: raw.daemon['allowed-hosts'] } : {}),
       ...(daemonAuth
         ? {
             basicAuth: {

@@ -192,6 +192,12 @@ export const rawConfigSchema = strictObj({
     'run-missed': z.boolean().optional(),
     'grace-period': duration.optional(),
     'basic-auth': strictObj({ username: nonEmpty, 'password-file': nonEmpty }).optional(),
+    'allowed-hosts': z
+      .array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a host name like backup.example.org'))
+      .optional()
+      .describe(
+        'Host names the endpoint answers without basic auth besides IP addresses, localhost and the listen host',
+      ),
   })
     .nullable()
     .optional(),

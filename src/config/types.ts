@@ -147,6 +147,11 @@ export interface DaemonConfig {
   gracePeriodMs: number;
   /** Basic auth for the daemon's endpoint. */
   basicAuth?: { username: string; password: SecretSource };
+  /**
+   * Host names (`Host` header) the endpoint answers without basic auth, besides IP
+   * addresses, `localhost` and the listen host: the defence against DNS rebinding. @default none
+   */
+  allowedHosts?: string[];
 }
 
 /** The whole configuration file. */

@@ -222,6 +222,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
       status: () => status(),
       extraMetrics: () => daemonMetrics(),
       ...(auth ? { basicAuth: auth } : {}),
+      allowedHosts: loaded.config.daemon?.allowedHosts ?? [],
       onWarning: (m) => log.warn(m),
     });
   } catch (err) {
@@ -494,6 +495,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
     configLoadedAt = now();
     lastReloadOk = true;
     web.setBasicAuth(freshAuth);
+    web.setAllowedHosts(fresh.config.daemon?.allowedHosts ?? []);
     schedule(fresh);
     log.info(`configuration reloaded from ${fresh.file}: ${countText([...crons.values()])} scheduled`, {
       event: 'reload',

@@ -128,19 +128,37 @@ export function parseHistoryQuery(
 
 /** Selects the runs of a query from history records (oldest first) and shapes them for `/api/history`. */
 export function historyView(records: readonly RunRecord[], query: HistoryQuery): HistoryRunView[] {
-  const kind = query.kind ?? 'backup';
-  const limit = Math.min(query.limit ?? 100, MAX_HISTORY_LIMIT);
-  const picked = records.filter(
-    (r) =>
-      r.kind === kind &&
-      (query.profile === undefined || r.profile === query.profile) &&
-      (query.tier === undefined || r.tier === query.tier),
-  );
-  picked.sort((a, b) => a.startedAt - b.startedAt);
-  return picked.slice(-limit).map(toRunView);
+  return selectRuns(sortRuns(records.map(historyRunView)), query);
 }
 
-function toRunView(r: RunRecord): HistoryRunView {
+/** Sorts runs oldest first (by start time; stable, so file order breaks ties). */
+export function sortRuns(runs: HistoryRunView[]): HistoryRunView[] {
+  return runs.sort((a, b) => a.startedAt - b.startedAt);
+}
+
+/**
+ * Selects the newest `limit` runs of a query from runs sorted oldest first (see
+ * {@link sortRuns}), oldest first. It walks back from the newest run, so its cost
+ * is bounded by the runs it skips, not by the whole history.
+ */
+export function selectRuns(sorted: readonly HistoryRunView[], query: HistoryQuery): HistoryRunView[] {
+  const kind = query.kind ?? 'backup';
+  const limit = Math.min(query.limit ?? 100, MAX_HISTORY_LIMIT);
+  const picked: HistoryRunView[] = [];
+  for (let i = sorted.length - 1; i >= 0 && picked.length < limit; i--) {
+    const r = sorted[i] as HistoryRunView;
+    if (
+      r.kind === kind &&
+      (query.profile === undefined || r.profile === query.profile) &&
+      (query.tier === undefined || r.tier === query.tier)
+    )
+      picked.push(r);
+  }
+  return picked.reverse();
+}
+
+/** Shapes one history record for `/api/history` (sizes and counts from its summary). */
+export function historyRunView(r: RunRecord): HistoryRunView {
   const s = (typeof r.summary === 'object' && r.summary !== null ? r.summary : {}) as Record<string, unknown>;
   const num = (k: string): number | null =>
     typeof s[k] === 'number' && Number.isFinite(s[k]) ? (s[k] as number) : null;
