@@ -55,6 +55,26 @@ export interface CheckConfig {
   schedule?: string;
   /** `--read-data-subset` (`5%`, `1/7`, `500M`); absent: metadata only. */
   readDataSubset?: string;
+  /**
+   * `read-data: rotate` with its `cycle`: each check reads the next part `k/cycle`
+   * (`--read-data-subset k/cycle`, k kept in the state directory), so every pack is
+   * read once per cycle. Absent: no rotation.
+   */
+  readDataRotateCycle?: number;
+}
+
+/** `verify:` of a profile: the restore drill (`resticprom verify`). */
+export interface VerifyConfig {
+  /** Cron expression on which the daemon and `schedule install` run `resticprom verify`; absent: by hand only. */
+  schedule?: string;
+  /** The tier whose latest snapshot is drilled. @default the profile's first tier */
+  tier?: string;
+  /** Files restored at most. @default 200 */
+  sampleFiles: number;
+  /** Bytes restored at most. @default 2147483648 (2GiB) */
+  sampleBytes: number;
+  /** How old the last successful drill may be (alert `ResticVerifyNotSucceeding`), ms. @default 691200000 (8d) */
+  maxAgeMs: number;
 }
 
 /** `stats:` of a profile: when `restic stats` runs on its own. */
@@ -126,6 +146,8 @@ export interface ProfileConfig {
   check?: CheckConfig;
   /** `stats:` its schedule; absent: stats runs only by hand. */
   stats?: StatsConfig;
+  /** `verify:` the restore drill; absent: defaults when run by hand, never scheduled. */
+  verify?: VerifyConfig;
   /** Tiers by name (the name is the restic tag); at least one. */
   tiers: Record<string, TierConfig>;
   /** Metric naming and delivery. */

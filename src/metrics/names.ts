@@ -103,6 +103,38 @@ export const FORGET_METRICS = {
 export const CHECK_METRICS = {
   ...runMetrics('restic_check'),
   errors: def('restic_check_errors', 'gauge', 'Errors found by the last repository check'),
+  readDataFraction: def(
+    'restic_check_read_data_fraction',
+    'gauge',
+    'Part of the pack files the last check read (1/cycle with read-data: rotate; 0 for metadata only)',
+  ),
+  fullCycleCompletedTimestamp: def(
+    'restic_check_full_cycle_completed_timestamp_seconds',
+    'gauge',
+    'When the last full read-data cycle (every part read once, without errors) completed, Unix seconds',
+  ),
+} as const;
+
+/** `resticprom verify`: the restore drill. */
+export const VERIFY_METRICS = {
+  ...runMetrics('restic_verify'),
+  files: def('restic_verify_files', 'gauge', 'Files the last restore drill restored and checked'),
+  bytes: def('restic_verify_bytes', 'gauge', 'Bytes the last restore drill restored and checked'),
+  mismatches: def(
+    'restic_verify_mismatches',
+    'gauge',
+    'Files of the last restore drill that did not restore as backed up (error, size, time or content)',
+  ),
+  comparedWithSourceFiles: def(
+    'restic_verify_compared_with_source_files',
+    'gauge',
+    'Files of the last restore drill compared byte for byte with the unchanged source file',
+  ),
+  snapshotAgeSeconds: def(
+    'restic_verify_snapshot_age_seconds',
+    'gauge',
+    'Age of the snapshot the last restore drill restored, at the drill, in seconds',
+  ),
 } as const;
 
 export const STATS_METRICS = {

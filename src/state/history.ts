@@ -31,7 +31,7 @@ import { syncDir } from './dir.js';
 import { acquireLockFile } from './lock.js';
 
 /** The kinds of run the history records. */
-export type RunKind = 'backup' | 'forget' | 'check' | 'stats' | 'run';
+export type RunKind = 'backup' | 'forget' | 'check' | 'stats' | 'verify' | 'run';
 
 /** How a run ended: `warning` is a backup that wrote a snapshot but could not read some files. */
 export type HistoryOutcome = 'success' | 'warning' | 'failed' | 'interrupted';
@@ -374,7 +374,7 @@ function parseLine(file: string, lineNo: number, line: string): ScanItem {
   return { type: 'warning', message: `${file} line ${lineNo}: not a run record, skipped` };
 }
 
-const KINDS = new Set(['backup', 'forget', 'check', 'stats', 'run']);
+const KINDS = new Set(['backup', 'forget', 'check', 'stats', 'verify', 'run']);
 
 function isRecord(v: unknown): v is RunRecord {
   if (typeof v !== 'object' || v === null) return false;
