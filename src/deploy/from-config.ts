@@ -41,5 +41,11 @@ export function rulesOptionsFromConfig(
       });
     }
   }
-  return { ...extra, tiers };
+  // The longest window of the scheduled drills (each profile's verify.max-age, 8d by default).
+  const drills = Object.values(config.profiles).flatMap((p) =>
+    p.verify?.schedule ? [p.verify.maxAgeMs] : [],
+  );
+  const verifyMaxAge =
+    drills.length > 0 ? { verifyMaxAgeSeconds: Math.ceil(Math.max(...drills) / 1000) } : {};
+  return { ...verifyMaxAge, ...extra, tiers };
 }

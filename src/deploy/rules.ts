@@ -8,7 +8,7 @@
  * Rule file format: https://prometheus.io/docs/prometheus/latest/configuration/recording_rules/
  */
 import { parse, stringify } from 'yaml';
-import { BACKUP_METRICS, CHECK_METRICS, SEED_METRICS } from '../metrics/names.js';
+import { BACKUP_METRICS, CHECK_METRICS, SEED_METRICS, VERIFY_METRICS } from '../metrics/names.js';
 import { formatPromDuration } from './duration.js';
 
 /** One tier the rules watch, with how old its last success may get. */
@@ -53,6 +53,8 @@ export interface GenerateRulesOptions {
   job?: string;
   /** How old the last successful `restic check` may be, seconds. @default 691200 (8 days) */
   checkMaxAgeSeconds?: number;
+  /** How old the last successful restore drill (`resticprom verify`) may be, seconds. @default 691200 (8 days) */
+  verifyMaxAgeSeconds?: number;
   /** Anomaly thresholds; `false` leaves the two anomaly alerts out. @default {} (the defaults above) */
   anomaly?: RulesAnomalyOptions | false;
   /** `for:` of the alerts that have no duration of their own (a Prometheus duration). @default '5m' */
@@ -88,6 +90,8 @@ export const ALERT_NAMES = [
   'ResticMetricsPushesStopped',
   'ResticCheckErrors',
   'ResticCheckNotSucceeding',
+  'ResticVerifyFailed',
+  'ResticVerifyNotSucceeding',
   'ResticBackupSizeDrop',
   'ResticBackupChangedFilesSpike',
 ] as const;
@@ -363,6 +367,42 @@ export function generateRules(opts: GenerateRulesOptions): string {
     annotations: {
       summary: 'restic check of {{ $labels.profile }} has never succeeded',
       description: `The repository check of ${CHECK_WHO} fails and has never succeeded.`,
+    },
+  });
+  const V = VERIFY_METRICS;
+  const verifyMaxAge = opts.verifyMaxAgeSeconds ?? 8 * 86_400;
+  alerts.push({
+    alert: 'ResticVerifyFailed',
+    expr: `${V.status.name}{${J}} == 0`,
+    for: forDuration,
+    labels: { severity: 'critical' },
+    annotations: {
+      summary: 'The restore drill of {{ $labels.profile }} failed',
+      description:
+        `The last restore drill (resticprom verify) of ${CHECK_WHO} failed: a sampled file did not restore as ` +
+        'backed up, or the restore itself failed. The run history and the log name the files.',
+    },
+  });
+  alerts.push({
+    alert: 'ResticVerifyNotSucceeding',
+    expr: `time() - ${V.lastSuccessTimestamp.name}{${J}} > ${verifyMaxAge}`,
+    for: forDuration,
+    labels: { severity: 'warning' },
+    annotations: {
+      summary: 'No successful restore drill of {{ $labels.profile }} for {{ $value | humanizeDuration }}',
+      description:
+        `The last successful restore drill of ${CHECK_WHO} was {{ $value | humanizeDuration }} ago ` +
+        `(limit ${formatPromDuration(verifyMaxAge)}).`,
+    },
+  });
+  alerts.push({
+    alert: 'ResticVerifyNotSucceeding',
+    expr: `${V.status.name}{${J}} == 0 unless ${V.lastSuccessTimestamp.name}{${J}}`,
+    for: forDuration,
+    labels: { severity: 'warning', reason: 'never-succeeded' },
+    annotations: {
+      summary: 'The restore drill of {{ $labels.profile }} has never succeeded',
+      description: `The restore drill of ${CHECK_WHO} fails and has never succeeded.`,
     },
   });
   if (opts.anomaly !== false) {

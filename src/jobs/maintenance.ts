@@ -17,6 +17,7 @@ import { listSnapshots, type Snapshot } from '../restic/snapshots.js';
 import { runStats, type StatsResult } from '../restic/stats.js';
 import type { RunOutcome } from '../restic/types.js';
 import type { SendOptions } from '../sinks/target.js';
+import { advanceCheckRotation, loadCheckRotation, saveCheckRotation } from '../state/check-rotation.js';
 import { getVersion } from '../version.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
 import { finishRunFields, type RepositoryRunOptions, withRepository } from './repository-run.js';
@@ -112,6 +113,19 @@ export async function runForgetJob(
   });
 }
 
+/**
+ * The part of the pack files a `--read-data-subset` reads: `k/n` is 1/n, `5%` is 0.05,
+ * none is 0; undefined for a size (`500M`), whose share of the repository is unknown here.
+ */
+export function readDataFraction(subset: string | undefined): number | undefined {
+  if (subset === undefined) return 0;
+  const part = /^(\d+)\/(\d+)$/.exec(subset);
+  if (part) return 1 / Number(part[2]);
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(subset);
+  if (pct) return Math.min(1, Number(pct[1]) / 100);
+  return undefined;
+}
+
 export interface CheckJobResult {
   profile: string;
   result: CheckResult;
@@ -124,8 +138,25 @@ export async function runCheckJob(
   opts: MaintenanceOptions & { readDataSubset?: string },
 ): Promise<CheckJobResult> {
   return withRepository(opts, 'check {profile}', async (p) => {
-    const subset = opts.readDataSubset ?? p.profile.check?.readDataSubset;
+    const cycle = opts.readDataSubset === undefined ? p.profile.check?.readDataRotateCycle : undefined;
+    const rotation = cycle ? await loadCheckRotation(p.stateDir, p.profileName, cycle) : undefined;
+    const subset = rotation
+      ? `${rotation.next}/${rotation.cycle}`
+      : (opts.readDataSubset ?? p.profile.check?.readDataSubset);
     const result = await runCheck({ ...p.restic, ...(subset ? { readDataSubset: subset } : {}) });
+    // The part counts as read when restic checked the repository (clean or with errors),
+    // not when it could not run (wrong password, locked, interrupted).
+    const hasRead = result.outcome === 'success' || result.hasRepositoryErrors;
+    let after = rotation;
+    if (rotation && hasRead) {
+      after = advanceCheckRotation(rotation, {
+        hasErrors: result.hasRepositoryErrors,
+        startedAt: result.startedAt,
+        endedAt: result.endedAt,
+      });
+      await saveCheckRotation(p.stateDir, p.profileName, after);
+    }
+    const fraction = readDataFraction(subset);
     const target = profileDestinations(p.config, p.profileName, 'check', { isRepositoryLevel: true });
     const status = statusOf(result.outcome);
     const resticVersion = await p.resticVersion;
@@ -137,7 +168,14 @@ export async function runCheckJob(
       outcome: historyOutcome(result.outcome, result.reason),
       exitCode: result.exitCode,
       ...(result.reason ? { reason: result.reason } : {}),
-      summary: { errors: result.errorCount, messages: result.messages.slice(0, 20) },
+      summary: {
+        errors: result.errorCount,
+        messages: result.messages.slice(0, 20),
+        ...(subset ? { readDataSubset: subset } : {}),
+        ...(after?.fullCycleCompletedAt !== undefined
+          ? { fullCycleCompletedAt: after.fullCycleCompletedAt }
+          : {}),
+      },
       target,
       samples: (counters) => [
         ...runSamples(CHECK_METRICS, {
@@ -151,6 +189,12 @@ export async function runCheckJob(
         ...(result.reason && !result.hasRepositoryErrors
           ? []
           : [{ def: CHECK_METRICS.errors, value: result.errorCount }]),
+        ...(hasRead && fraction !== undefined
+          ? [{ def: CHECK_METRICS.readDataFraction, value: fraction }]
+          : []),
+        ...(after?.fullCycleCompletedAt !== undefined
+          ? [{ def: CHECK_METRICS.fullCycleCompletedTimestamp, value: after.fullCycleCompletedAt / 1000 }]
+          : []),
         buildInfoSample(getVersion(), resticVersion),
       ],
     });
