@@ -53,6 +53,11 @@ export interface GenerateRulesOptions {
   job?: string;
   /** How old the last successful `restic check` may be, seconds. @default 691200 (8 days) */
   checkMaxAgeSeconds?: number;
+  /**
+   * How old the last completed full read-data cycle (`check: { read-data: rotate }`) may be,
+   * seconds: twice the cycle's expected length. @default 1209600 (14 days: twice 7 daily checks)
+   */
+  checkCycleMaxAgeSeconds?: number;
   /** How old the last successful restore drill (`resticprom verify`) may be, seconds. @default 691200 (8 days) */
   verifyMaxAgeSeconds?: number;
   /** Anomaly thresholds; `false` leaves the two anomaly alerts out. @default {} (the defaults above) */
@@ -90,6 +95,7 @@ export const ALERT_NAMES = [
   'ResticMetricsPushesStopped',
   'ResticCheckErrors',
   'ResticCheckNotSucceeding',
+  'ResticCheckFullCycleLate',
   'ResticVerifyFailed',
   'ResticVerifyNotSucceeding',
   'ResticBackupSizeDrop',
@@ -367,6 +373,21 @@ export function generateRules(opts: GenerateRulesOptions): string {
     annotations: {
       summary: 'restic check of {{ $labels.profile }} has never succeeded',
       description: `The repository check of ${CHECK_WHO} fails and has never succeeded.`,
+    },
+  });
+  const cycleMaxAge = opts.checkCycleMaxAgeSeconds ?? 14 * 86_400;
+  alerts.push({
+    alert: 'ResticCheckFullCycleLate',
+    expr: `time() - ${C.fullCycleCompletedTimestamp.name}{${J}} > ${cycleMaxAge}`,
+    for: forDuration,
+    labels: { severity: 'warning' },
+    annotations: {
+      summary:
+        'The rotating data check of {{ $labels.profile }} has not read every pack for {{ $value | humanizeDuration }}',
+      description:
+        `The last full read-data cycle of ${CHECK_WHO} (every part read once, without errors) completed ` +
+        `{{ $value | humanizeDuration }} ago, more than twice the cycle's length (limit ${formatPromDuration(cycleMaxAge)}): ` +
+        'checks are missed or keep finding errors.',
     },
   });
   const V = VERIFY_METRICS;
