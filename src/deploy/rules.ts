@@ -8,7 +8,13 @@
  * Rule file format: https://prometheus.io/docs/prometheus/latest/configuration/recording_rules/
  */
 import { parse, stringify } from 'yaml';
-import { BACKUP_METRICS, CHECK_METRICS, SEED_METRICS, VERIFY_METRICS } from '../metrics/names.js';
+import {
+  BACKUP_METRICS,
+  CHECK_METRICS,
+  RETENTION_METRICS,
+  SEED_METRICS,
+  VERIFY_METRICS,
+} from '../metrics/names.js';
 import { formatPromDuration } from './duration.js';
 
 /** One tier the rules watch, with how old its last success may get. */
@@ -98,6 +104,8 @@ export const ALERT_NAMES = [
   'ResticCheckFullCycleLate',
   'ResticVerifyFailed',
   'ResticVerifyNotSucceeding',
+  'ResticRetentionBelowPolicy',
+  'ResticRetentionAbovePolicy',
   'ResticBackupSizeDrop',
   'ResticBackupChangedFilesSpike',
 ] as const;
@@ -424,6 +432,33 @@ export function generateRules(opts: GenerateRulesOptions): string {
     annotations: {
       summary: 'The restore drill of {{ $labels.profile }} has never succeeded',
       description: `The restore drill of ${CHECK_WHO} fails and has never succeeded.`,
+    },
+  });
+  const R = RETENTION_METRICS;
+  const TAG_WHO = 'tier {{ $labels.tag }} of profile {{ $labels.profile }} on host {{ $labels.host }}';
+  alerts.push({
+    alert: 'ResticRetentionBelowPolicy',
+    expr: `${R.snapshots.name}{${J}} < ${R.expected.name}{${J}}`,
+    for: forDuration,
+    labels: { severity: 'warning' },
+    annotations: {
+      summary:
+        'Tier {{ $labels.tag }} of {{ $labels.profile }} keeps fewer snapshots than its policy promises',
+      description:
+        `The repository holds {{ $value }} snapshot(s) of ${TAG_WHO}, fewer than its keep policy and ` +
+        'schedule imply (restic_tier_snapshots_expected): backups were missed, so the retention it promises is not met.',
+    },
+  });
+  alerts.push({
+    alert: 'ResticRetentionAbovePolicy',
+    expr: `${R.snapshots.name}{${J}} > 2 * ${R.expected.name}{${J}} and ${R.expected.name}{${J}} > 0`,
+    for: forDuration,
+    labels: { severity: 'warning' },
+    annotations: {
+      summary: 'Tier {{ $labels.tag }} of {{ $labels.profile }} keeps far more snapshots than its policy',
+      description:
+        `The repository holds {{ $value }} snapshot(s) of ${TAG_WHO}, more than twice what its keep policy ` +
+        'implies: forget is not running, and the repository grows without bound.',
     },
   });
   if (opts.anomaly !== false) {

@@ -10,7 +10,13 @@ import type { Config, TierConfig } from '../config/index.js';
 import { profileDestinations } from '../config/index.js';
 import { ResticCommandError } from '../errors.js';
 import type { Sample } from '../metrics/build.js';
-import { CHECK_METRICS, FORGET_METRICS, type RunStatus, STATS_METRICS } from '../metrics/names.js';
+import {
+  CHECK_METRICS,
+  FORGET_METRICS,
+  RETENTION_METRICS,
+  type RunStatus,
+  STATS_METRICS,
+} from '../metrics/names.js';
 import { type CheckResult, runCheck } from '../restic/check.js';
 import { reportedExitCode } from '../restic/exit-status.js';
 import { type ForgetResult, type KeepPolicy, runForget } from '../restic/forget.js';
@@ -38,18 +44,10 @@ function historyOutcome(outcome: RunOutcome, reason: string | undefined): Histor
   return outcome === 'success' ? 'success' : outcome === 'incomplete' ? 'warning' : 'failed';
 }
 
-/** The keep options of a tier as restic's `forget` policy. */
-export function tierKeepPolicy(tier: Config['profiles'][string]['tiers'][string]): KeepPolicy {
-  const policy: KeepPolicy = {};
-  if (tier.keepLast !== undefined) policy.last = tier.keepLast;
-  if (tier.keepHourly !== undefined) policy.hourly = tier.keepHourly;
-  if (tier.keepDaily !== undefined) policy.daily = tier.keepDaily;
-  if (tier.keepWeekly !== undefined) policy.weekly = tier.keepWeekly;
-  if (tier.keepMonthly !== undefined) policy.monthly = tier.keepMonthly;
-  if (tier.keepYearly !== undefined) policy.yearly = tier.keepYearly;
-  if (tier.keepWithin !== undefined) policy.within = tier.keepWithin;
-  return policy;
-}
+import { retentionSamples, type TierRetention, tierKeepPolicy, tierRetention } from './retention.js';
+import { resolveSnapshotSizes, type SizeSource } from './snapshot-sizes.js';
+
+export { tierKeepPolicy };
 
 export interface ForgetJobResult {
   profile: string;
@@ -74,6 +72,13 @@ export async function runForgetJob(
       prune: opts.prune ?? p.profile.prune,
     });
     const status = statusOf(result.outcome);
+    // What the tier holds after forget: the kept snapshots of every group of the tag.
+    const retention = tierRetention(
+      opts.tier,
+      tier,
+      result.groups.flatMap((g) => g.keptTimes).filter((t) => Number.isFinite(t)),
+      { now: Date.now(), ...(p.config.timezone ? { timezone: p.config.timezone } : {}) },
+    );
     const resticVersion = await p.resticVersion;
     const finish = await finishRun({
       ...finishRunFields(p, opts.sendOptions),
@@ -98,6 +103,7 @@ export async function runForgetJob(
           s.push(
             { def: FORGET_METRICS.snapshotsKept, value: result.keptCount },
             { def: FORGET_METRICS.snapshotsRemoved, value: result.removedCount },
+            ...retentionSamples([retention]),
           );
         }
         s.push(buildInfoSample(getVersion(), resticVersion));
@@ -206,9 +212,20 @@ export async function runCheckJob(
 /** What `stats` found. */
 export interface RepositoryStats {
   raw: StatsResult;
+  /**
+   * The restored size of all snapshots: the sum of each snapshot's size (see
+   * {@link resolveSnapshotSizes}), not a walk of every snapshot's trees.
+   */
   restore: StatsResult;
-  /** Per configured tier: snapshots with its tag, and the newest one's time (Unix ms). */
-  tiers: { tier: string; snapshots: number; latest?: number }[];
+  /**
+   * Per configured tier: snapshots with its tag, the newest one's time (Unix ms) and
+   * restored size (bytes).
+   */
+  tiers: { tier: string; snapshots: number; latest?: number; latestSize?: number }[];
+  /** Per configured tier: its retention figures. */
+  retention: TierRetention[];
+  /** Where the snapshot sizes came from this time (cache, summaries, restic restore-size runs). */
+  sizeSources: Record<SizeSource, number>;
 }
 
 export interface StatsJobResult {
@@ -242,9 +259,44 @@ export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobRes
     let error: ResticCommandError | undefined;
     try {
       const raw = await runStats({ ...p.restic, mode: 'raw-data' });
-      const restore = await runStats({ ...p.restic, mode: 'restore-size' });
+      const t1 = performance.now();
       const snapshots = await listSnapshots({ ...p.restic });
-      stats = { raw, restore, tiers: tierSnapshotStats(snapshots, Object.keys(p.profile.tiers)) };
+      const tierNames = Object.keys(p.profile.tiers);
+      const newest = new Set(
+        tierNames.flatMap((t) => {
+          const s = snapshots.filter((x) => x.tags.includes(t)).at(-1);
+          return s ? [s.id] : [];
+        }),
+      );
+      const sizes = await resolveSnapshotSizes(p.restic, {
+        stateDir: p.stateDir,
+        profile: p.profileName,
+        snapshots,
+        exact: newest,
+      });
+      let total = 0;
+      for (const v of sizes.bytes.values()) total += v;
+      const restore: StatsResult = {
+        mode: 'restore-size',
+        totalSize: total,
+        snapshotsCount: snapshots.length,
+        durationMs: performance.now() - t1,
+      };
+      const now = Date.now();
+      const tiers = tierSnapshotStats(snapshots, tierNames).map((t) => {
+        const id = snapshots.filter((x) => x.tags.includes(t.tier)).at(-1)?.id;
+        const size = id ? sizes.bytes.get(id) : undefined;
+        return size === undefined ? t : { ...t, latestSize: size };
+      });
+      const retention = tierNames.map((t) =>
+        tierRetention(
+          t,
+          p.profile.tiers[t] as TierConfig,
+          snapshots.filter((x) => x.tags.includes(t)).map((x) => x.time),
+          { now, ...(p.config.timezone ? { timezone: p.config.timezone } : {}) },
+        ),
+      );
+      stats = { raw, restore, tiers, retention, sizeSources: sizes.sources };
     } catch (e) {
       if (!(e instanceof ResticCommandError)) throw e;
       error = e;
@@ -297,7 +349,15 @@ export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobRes
                 labels: { tag: t.tier },
               });
             }
+            if (t.latestSize !== undefined) {
+              s.push({
+                def: RETENTION_METRICS.latestSnapshotSizeBytes,
+                value: t.latestSize,
+                labels: { tag: t.tier },
+              });
+            }
           }
+          s.push(...retentionSamples(stats.retention));
         }
         s.push(buildInfoSample(getVersion(), resticVersion));
         return s;

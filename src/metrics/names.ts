@@ -156,6 +156,43 @@ export const STATS_METRICS = {
   ),
 } as const;
 
+/**
+ * Retention per tier, from the snapshot list (after forget and in stats); `tag` is the tier.
+ */
+export const RETENTION_METRICS = {
+  snapshots: def('restic_tier_snapshots', 'gauge', 'Snapshots with the tier tag', ['tag']),
+  expected: def(
+    'restic_tier_snapshots_expected',
+    'gauge',
+    "Snapshots the tier's keep policy and schedule imply for its age",
+    ['tag'],
+  ),
+  oldestAgeSeconds: def(
+    'restic_tier_oldest_snapshot_age_seconds',
+    'gauge',
+    'Age of the oldest snapshot with the tier tag, in seconds',
+    ['tag'],
+  ),
+  largestGapSeconds: def(
+    'restic_tier_largest_gap_seconds',
+    'gauge',
+    'Largest interval between two consecutive snapshots of the tier, in seconds',
+    ['tag'],
+  ),
+  scheduleIntervalSeconds: def(
+    'restic_tier_schedule_interval_seconds',
+    'gauge',
+    "Largest interval between two runs of the tier's schedule, in seconds",
+    ['tag'],
+  ),
+  latestSnapshotSizeBytes: def(
+    'restic_tier_latest_snapshot_size_bytes',
+    'gauge',
+    "Size of the tier's newest snapshot when restored (restic stats --mode restore-size)",
+    ['tag'],
+  ),
+} as const;
+
 /** `resticprom run` (any batch job). */
 export const JOB_METRICS = runMetrics('resticprom_job');
 
