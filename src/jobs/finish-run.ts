@@ -38,6 +38,8 @@ export interface FinishRunOptions {
   outcome: HistoryOutcome;
   exitCode: number | null;
   reason?: string;
+  /** The failed run's message, recorded in the history. */
+  error?: string;
   summary?: unknown;
   target: MetricsTarget;
   /** Builds the samples once the run counters (this run included) are known. */
@@ -110,6 +112,7 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
       outcome: opts.outcome,
       exitCode: opts.exitCode,
       ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+      ...(opts.error !== undefined ? { error: opts.error } : {}),
       ...(opts.summary !== undefined ? { summary: opts.summary } : {}),
     });
     warnings.push(...appended.warnings);

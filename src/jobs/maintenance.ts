@@ -175,6 +175,7 @@ export async function runCheckJob(
       outcome: historyOutcome(result.outcome, result.reason),
       exitCode: result.exitCode,
       ...(result.reason ? { reason: result.reason } : {}),
+      ...(result.outcome === 'failed' ? { error: result.message } : {}),
       summary: {
         errors: result.errorCount,
         messages: result.messages.slice(0, 20),

@@ -374,6 +374,7 @@ export async function runVerifyJob(opts: VerifyJobOptions): Promise<VerifyJobRes
         outcome: historyOutcome,
         exitCode,
         ...(reason ? { reason } : {}),
+        ...(outcome === 'failed' ? { error: message } : {}),
         summary: {
           tier,
           message,

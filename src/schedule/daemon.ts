@@ -31,7 +31,7 @@ import { computeStatus } from '../state/status.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
 import { getVersion } from '../version.js';
-import type { StatusView, TierStatusView } from '../web/api.js';
+import { repositoryRunsView, type StatusView, type TierStatusView } from '../web/api.js';
 import { type BasicAuthCredentials, resolveBasicAuth } from '../web/auth.js';
 import { DEFAULT_LISTEN, formatHostPort, isLoopbackHost, parseListen } from '../web/listen.js';
 import { startWebServer, type WebServer } from '../web/server.js';
@@ -413,11 +413,13 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
       isRunning: findActive({ job: 'backup', profile: r.profile, tier: r.tier }) !== undefined,
       isQueued: isQueued({ job: 'backup', profile: r.profile, tier: r.tier }),
     }));
+    const repo = await latestRuns(stateDir);
     return {
       generatedAt: report.now,
       timezone: cfg.timezone,
       daemon: { startedAt, version: getVersion(), configFile: loaded.file, configLoadedAt },
       tiers,
+      repositoryRuns: repositoryRunsView(repo.runs, Object.keys(cfg.profiles), report.now),
       warnings: report.warnings,
     };
   }

@@ -59,6 +59,8 @@ export interface RunRecord {
   exitCode: number | null;
   /** Why it failed (e.g. `wrong-password`). */
   reason?: string;
+  /** The failed run's message for people (e.g. `2 of 200 file(s) did not restore as backed up: ...`). */
+  error?: string;
   /** The command's camelCase domain summary (e.g. a BackupSummary), as given. */
   summary?: unknown;
   /** Where the run's metrics went. */

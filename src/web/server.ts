@@ -135,6 +135,12 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
         send(res, req, 200, JSON_CONTENT_TYPE, await history.answer(query));
         return;
       }
+      case '/favicon.ico':
+        // The page has no icon; answering 204 spares browsers a 404 in their console.
+        res.statusCode = 204;
+        res.setHeader('Cache-Control', 'max-age=86400');
+        res.end();
+        return;
       case '/':
       case '/index.html':
         res.setHeader('Content-Security-Policy', STATUS_PAGE_CSP);
