@@ -102,6 +102,14 @@ export function resticMatrix(): MatrixEntry[] {
   ];
 }
 
+/**
+ * restic's rest-server (sid's `restic-rest-server`; Debian 12 has none), for a server that
+ * answers 401. `bin` is `restic-rest-server`.
+ */
+export function restServer(): MatrixEntry {
+  return fetched('restic-rest-server', 'sid', 'restic-rest-server');
+}
+
 /** Pushgateway 1.5.1 (Debian 12) and 1.11 (sid). */
 export function pushgatewayMatrix(): MatrixEntry[] {
   return [
@@ -183,6 +191,29 @@ export function stackMatrix(): Stack[] {
       prometheus: prometheus as MatrixEntry,
       skip,
       label: `restic ${restic?.version}, Pushgateway ${pushgateway?.version}, Prometheus ${prometheus?.version}`,
+    };
+  });
+}
+
+/** A Pushgateway with the Prometheus that scrapes it: Debian 12's pair and the newest pair. */
+export interface ServerPair {
+  pushgateway: MatrixEntry;
+  prometheus: MatrixEntry;
+  skip: false | string;
+  /** e.g. `Prometheus 3.5.3, Pushgateway 1.11.2`, for test names. */
+  label: string;
+}
+
+/** Prometheus 2.42 with Pushgateway 1.5.1, Prometheus 3.x with Pushgateway 1.11. */
+export function serverMatrix(): ServerPair[] {
+  const gws = pushgatewayMatrix();
+  return prometheusMatrix().map((prometheus, i) => {
+    const pushgateway = gws[i] as MatrixEntry;
+    return {
+      pushgateway,
+      prometheus,
+      skip: prometheus.skip || pushgateway.skip,
+      label: `Prometheus ${prometheus.version}, Pushgateway ${pushgateway.version}`,
     };
   });
 }
