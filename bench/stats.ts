@@ -10,7 +10,7 @@
  *   - resticprom stats again (snapshot sizes cached)
  *   - resticprom stats after one more backup (the cost of a new snapshot)
  *
- * Run: npx tsx bench/stats.ts [--files 5000] [--runs 1] [--build-only] [--rebuild]
+ * Run: npx tsx bench/stats.ts [--files 5000] [--runs 1] [--sizes 100,300] [--build-only] [--rebuild] [--restic PATH]
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,15 +31,26 @@ import {
   runTimed,
 } from './lib.js';
 
-const SIZES = [100, 300];
+const sizesArg = process.argv.indexOf('--sizes');
+/** Snapshot counts measured (`--sizes 100,300`); the repositories are built up to the largest. */
+const SIZES = (sizesArg > 0 ? (process.argv[sizesArg + 1] ?? '') : '100,300')
+  .split(',')
+  .map(Number)
+  .filter((n) => Number.isInteger(n) && n > 0);
 const FILES = argNumber('files', 5000);
 const RUNS = argNumber('runs', 1);
 const CACHE = join(OUT_DIR, 'stats-cache');
 const PASSWORD = 'bench-stats-password';
 
-const restic = resticMatrix()
+// The newest restic of the matrix, or the one `--restic PATH` names.
+const resticArg = process.argv.indexOf('--restic');
+const newest = resticMatrix()
   .filter((r) => !r.skip)
   .at(-1);
+const restic =
+  resticArg > 0 && process.argv[resticArg + 1]
+    ? { bin: process.argv[resticArg + 1] as string, version: 'given' }
+    : newest;
 if (!restic) throw new Error('no restic found');
 
 const resticEnv = (repo: string): NodeJS.ProcessEnv => ({
@@ -81,7 +92,7 @@ function buildRepos(): void {
     makeSourceTree(src, { files: FILES, bytes: 2048 });
     writeFileSync(join(CACHE, 'src-done'), `${FILES}\n`);
   }
-  const big = join(CACHE, `repo-${SIZES.at(-1)}`);
+  const big = join(CACHE, `repo-${Math.max(...SIZES)}`);
   if (!existsSync(join(big, 'config'))) resticRun(big, ['init']);
   let n = snapshotCount(big);
   const t0 = Date.now();
@@ -188,7 +199,7 @@ async function main(): Promise<void> {
     ],
     rows,
   );
-  console.log(`\nrerun: npx tsx bench/stats.ts --files ${FILES} --runs ${RUNS}`);
+  console.log(`\nrerun: npx tsx bench/stats.ts --files ${FILES} --runs ${RUNS} --sizes ${SIZES.join(',')}`);
 }
 
 await main();
