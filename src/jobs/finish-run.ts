@@ -10,7 +10,13 @@ import { commonLabels, renderSamples, type Sample } from '../metrics/build.js';
 import { deliver } from '../sinks/deliver.js';
 import type { SendOptions } from '../sinks/target.js';
 import type { DeliveryReport, Destination, MetricsPayload } from '../sinks/types.js';
-import { appendRun, type HistoryOutcome, type RunKind, runCounters } from '../state/history.js';
+import {
+  appendRun,
+  type HistoryOutcome,
+  type RunKind,
+  type RunRecord,
+  runCounters,
+} from '../state/history.js';
 import { saveLatestMetrics } from '../state/latest.js';
 import type { RunCounters } from './run-metrics.js';
 
@@ -38,9 +44,13 @@ export interface FinishRunOptions {
   outcome: HistoryOutcome;
   exitCode: number | null;
   reason?: string;
-  /** The failed run's message, recorded in the history. */
+  /** The run's error message: one line, secrets masked, at most 500 characters. */
   error?: string;
   summary?: unknown;
+  /** The run's id. @default a new UUID */
+  runId?: string;
+  /** What its hooks and notifications did, for the history. */
+  hooked?: Pick<RunRecord, 'hooks' | 'undeliveredNotifications'>;
   target: MetricsTarget;
   /** Builds the samples once the run counters (this run included) are known. */
   samples: (counters: RunCounters) => Sample[];
@@ -68,7 +78,7 @@ export interface FinishRunResult {
  */
 export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult> {
   const warnings: string[] = [];
-  const runId = randomUUID();
+  const runId = opts.runId ?? randomUUID();
   const host = opts.host ?? hostname();
   const scope = {
     kind: opts.kind,
@@ -114,6 +124,10 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
       ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
       ...(opts.error !== undefined ? { error: opts.error } : {}),
       ...(opts.summary !== undefined ? { summary: opts.summary } : {}),
+      ...(opts.hooked?.hooks?.length ? { hooks: opts.hooked.hooks } : {}),
+      ...(opts.hooked?.undeliveredNotifications?.length
+        ? { undeliveredNotifications: opts.hooked.undeliveredNotifications }
+        : {}),
     });
     warnings.push(...appended.warnings);
   };

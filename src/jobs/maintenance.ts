@@ -6,9 +6,11 @@
  * stats are about the whole repository, so `{tier}` in the grouping stands for the
  * command's name (`check`, `stats`) and their series carry no `tier` label.
  */
+
+import { profileDestinations } from '../config/destinations.js';
 import type { Config, TierConfig } from '../config/index.js';
-import { profileDestinations } from '../config/index.js';
 import { ResticCommandError } from '../errors.js';
+import type { HookResult } from '../hooks/run.js';
 import type { Sample } from '../metrics/build.js';
 import {
   CHECK_METRICS,
@@ -27,12 +29,82 @@ import type { SendOptions } from '../sinks/target.js';
 import { advanceCheckRotation, loadCheckRotation, saveCheckRotation } from '../state/check-rotation.js';
 import { getVersion } from '../version.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
-import { finishRunFields, type RepositoryRunOptions, withRepository } from './repository-run.js';
+import { hookedHistory, hookedWarnings, outputTail, resultError } from './hooked-report.js';
+import { type HookedRunOptions, type HookedRunReport, startHookedRun } from './hooked-run.js';
+import {
+  finishRunFields,
+  type RepositoryRun,
+  type RepositoryRunOptions,
+  withRepository,
+} from './repository-run.js';
+import type { RunFacts } from './run-facts.js';
 import { buildInfoSample, runSamples } from './run-metrics.js';
 
 /** Options every maintenance job takes. */
 export interface MaintenanceOptions extends RepositoryRunOptions {
   sendOptions?: SendOptions;
+  /** Each line a hook prints (escape it before printing). */
+  onHookLine?: HookedRunOptions['onHookLine'];
+}
+
+/** Starts the hooks and notifications of a maintenance run (none for a backup's own forget). */
+function startMaintenanceHooks(
+  opts: MaintenanceOptions & { isPartOfBackup?: boolean },
+  p: RepositoryRun,
+  kind: 'forget' | 'check' | 'stats',
+  tier?: string,
+) {
+  return startHookedRun({
+    run: p,
+    configFile: opts.loaded.file,
+    kind,
+    ...(tier !== undefined ? { tier } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.onHookLine ? { onHookLine: opts.onHookLine } : {}),
+    ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
+    ...(opts.isPartOfBackup ? { isDisabled: true } : {}),
+  });
+}
+
+/** The common fields of a forget or check result restic never ran for (a run-before hook failed, or interrupted). */
+function notRunFields(startedAt: number, failed: HookResult | undefined, isInterrupted: boolean) {
+  const endedAt = Date.now();
+  return {
+    outcome: 'failed' as const,
+    reason: isInterrupted ? ('interrupted' as const) : ('hook-failed' as const),
+    message: failed?.error ?? 'interrupted before restic started',
+    exitCode: null,
+    durationMs: endedAt - startedAt,
+    startedAt,
+    endedAt,
+    stderrTail: '',
+  };
+}
+
+/** The facts hooks and notifications get about a finished forget or check. */
+function commandFacts(
+  start: RunFacts,
+  r: {
+    outcome: RunOutcome;
+    reason?: string;
+    message: string;
+    exitCode: number | null;
+    durationMs: number;
+    endedAt: number;
+    stderrTail: string;
+  },
+): RunFacts {
+  const error = resultError(r);
+  return {
+    ...start,
+    outcome: historyOutcome(r.outcome, r.reason),
+    exitCode: r.exitCode,
+    ...(r.reason ? { reason: r.reason } : {}),
+    ...(error !== undefined ? { error } : {}),
+    endedAt: r.endedAt,
+    durationMs: r.durationMs,
+    ...(r.stderrTail ? { outputTail: outputTail(r.stderrTail) ?? '' } : {}),
+  };
 }
 
 function statusOf(outcome: RunOutcome): RunStatus {
@@ -54,23 +126,39 @@ export interface ForgetJobResult {
   tier: string;
   result: ForgetResult;
   finish: FinishRunResult;
+  /** What the run's hooks and notifications did. */
+  hooked: HookedRunReport;
   warnings: string[];
 }
 
 /** Applies a tier's keep options with `restic forget --tag <tier>` (and `--prune` when asked). */
 export async function runForgetJob(
-  opts: MaintenanceOptions & { tier: string; prune?: boolean },
+  opts: MaintenanceOptions & { tier: string; prune?: boolean; isPartOfBackup?: boolean },
 ): Promise<ForgetJobResult> {
   return withRepository(opts, 'forget {profile}', async (p) => {
     // Throws a usage error with a "did you mean" hint for an unknown tier.
     const target = profileDestinations(p.config, p.profileName, opts.tier);
     const tier = p.profile.tiers[opts.tier] as TierConfig;
-    const result = await runForget({
-      ...p.restic,
-      tags: [opts.tier],
-      keep: tierKeepPolicy(tier),
-      prune: opts.prune ?? p.profile.prune,
-    });
+    const hookedRun = startMaintenanceHooks(opts, p, 'forget', opts.tier);
+    const beforeFailed = await hookedRun.begin();
+    const result: ForgetResult =
+      beforeFailed || opts.signal?.aborted
+        ? {
+            ...notRunFields(hookedRun.facts.startedAt, beforeFailed, Boolean(opts.signal?.aborted)),
+            groups: [],
+            keptCount: 0,
+            removedCount: 0,
+            notRemovedCount: 0,
+            log: [],
+          }
+        : await runForget({
+            ...p.restic,
+            tags: [opts.tier],
+            keep: tierKeepPolicy(tier),
+            prune: opts.prune ?? p.profile.prune,
+          });
+    const facts = commandFacts(hookedRun.facts, result);
+    const hooked = await hookedRun.end(facts);
     const status = statusOf(result.outcome);
     // What the tier holds after forget: the kept snapshots of every group of the tag.
     const retention = tierRetention(
@@ -88,7 +176,10 @@ export async function runForgetJob(
       endedAt: result.endedAt,
       outcome: historyOutcome(result.outcome, result.reason),
       exitCode: result.exitCode,
+      runId: facts.runId,
       ...(result.reason ? { reason: result.reason } : {}),
+      ...(facts.error !== undefined ? { error: facts.error } : {}),
+      hooked: hookedHistory(hooked),
       summary: {
         kept: result.keptCount,
         removed: result.removedCount,
@@ -110,7 +201,7 @@ export async function runForgetJob(
             ...retentionSamples([retention]),
           );
         }
-        s.push(buildInfoSample(getVersion(), resticVersion));
+        s.push(buildInfoSample(getVersion(), resticVersion), ...hooked.samples('restic_forget'));
         return s;
       },
     });
@@ -119,7 +210,8 @@ export async function runForgetJob(
       tier: opts.tier,
       result,
       finish,
-      warnings: [...p.warnings, ...finish.warnings],
+      hooked,
+      warnings: [...p.warnings, ...hookedWarnings(hooked), ...finish.warnings],
     };
   });
 }
@@ -141,6 +233,8 @@ export interface CheckJobResult {
   profile: string;
   result: CheckResult;
   finish: FinishRunResult;
+  /** What the run's hooks and notifications did. */
+  hooked: HookedRunReport;
   warnings: string[];
 }
 
@@ -154,9 +248,19 @@ export async function runCheckJob(
     const subset = rotation
       ? `${rotation.next}/${rotation.cycle}`
       : (opts.readDataSubset ?? p.profile.check?.readDataSubset);
-    const result = await runCheck({ ...p.restic, ...(subset ? { readDataSubset: subset } : {}) });
+    const hookedRun = startMaintenanceHooks(opts, p, 'check');
+    const beforeFailed = await hookedRun.begin();
+    const result: CheckResult =
+      beforeFailed || opts.signal?.aborted
+        ? {
+            ...notRunFields(hookedRun.facts.startedAt, beforeFailed, Boolean(opts.signal?.aborted)),
+            errorCount: 0,
+            messages: [],
+            hasRepositoryErrors: false,
+          }
+        : await runCheck({ ...p.restic, ...(subset ? { readDataSubset: subset } : {}) });
     // The part counts as read when restic checked the repository (clean or with errors),
-    // not when it could not run (wrong password, locked, interrupted).
+    // not when it could not run (wrong password, locked, interrupted, a failed before hook).
     const hasRead = result.outcome === 'success' || result.hasRepositoryErrors;
     let after = rotation;
     if (rotation && hasRead) {
@@ -168,6 +272,8 @@ export async function runCheckJob(
       await saveCheckRotation(p.stateDir, p.profileName, after);
     }
     const fraction = readDataFraction(subset);
+    const facts = commandFacts(hookedRun.facts, result);
+    const hooked = await hookedRun.end(facts);
     const target = profileDestinations(p.config, p.profileName, 'check', { isRepositoryLevel: true });
     const status = statusOf(result.outcome);
     const resticVersion = await p.resticVersion;
@@ -178,8 +284,10 @@ export async function runCheckJob(
       endedAt: result.endedAt,
       outcome: historyOutcome(result.outcome, result.reason),
       exitCode: result.exitCode,
+      runId: facts.runId,
       ...(result.reason ? { reason: result.reason } : {}),
-      ...(result.outcome === 'failed' ? { error: result.message } : {}),
+      ...(facts.error !== undefined ? { error: facts.error } : {}),
+      hooked: hookedHistory(hooked),
       summary: {
         errors: result.errorCount,
         messages: result.messages.slice(0, 20),
@@ -208,9 +316,16 @@ export async function runCheckJob(
           ? [{ def: CHECK_METRICS.fullCycleCompletedTimestamp, value: after.fullCycleCompletedAt / 1000 }]
           : []),
         buildInfoSample(getVersion(), resticVersion),
+        ...hooked.samples('restic_check'),
       ],
     });
-    return { profile: p.profileName, result, finish, warnings: [...p.warnings, ...finish.warnings] };
+    return {
+      profile: p.profileName,
+      result,
+      finish,
+      hooked,
+      warnings: [...p.warnings, ...hookedWarnings(hooked), ...finish.warnings],
+    };
   });
 }
 
@@ -240,6 +355,8 @@ export interface StatsJobResult {
   error?: ResticCommandError;
   durationMs: number;
   finish: FinishRunResult;
+  /** What the run's hooks and notifications did. */
+  hooked: HookedRunReport;
   warnings: string[];
 }
 
@@ -258,59 +375,75 @@ export function tierSnapshotStats(snapshots: Snapshot[], tiers: string[]): Repos
 /** Repository size (raw and restored), snapshot count, and per tier the count and newest time. */
 export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobResult> {
   return withRepository(opts, 'stats {profile}', async (p) => {
+    const hookedRun = startMaintenanceHooks(opts, p, 'stats');
+    const beforeFailed = await hookedRun.begin();
     const startedAt = Date.now();
     const t0 = performance.now();
     let stats: RepositoryStats | undefined;
     let error: ResticCommandError | undefined;
-    try {
-      const raw = await runStats({ ...p.restic, mode: 'raw-data' });
-      const t1 = performance.now();
-      const snapshots = await listSnapshots({ ...p.restic });
-      const tierNames = Object.keys(p.profile.tiers);
-      const newest = new Set(
-        tierNames.flatMap((t) => {
-          const s = snapshots.filter((x) => x.tags.includes(t)).at(-1);
-          return s ? [s.id] : [];
-        }),
-      );
-      const sizes = await resolveSnapshotSizes(p.restic, {
-        stateDir: p.stateDir,
-        profile: p.profileName,
-        snapshots,
-        exact: newest,
-      });
-      let total = 0;
-      for (const v of sizes.bytes.values()) total += v;
-      const restore: StatsResult = {
-        mode: 'restore-size',
-        totalSize: total,
-        snapshotsCount: snapshots.length,
-        durationMs: performance.now() - t1,
-      };
-      const now = Date.now();
-      const tiers = tierSnapshotStats(snapshots, tierNames).map((t) => {
-        const id = snapshots.filter((x) => x.tags.includes(t.tier)).at(-1)?.id;
-        const size = id ? sizes.bytes.get(id) : undefined;
-        return size === undefined ? t : { ...t, latestSize: size };
-      });
-      const retention = tierNames.map((t) =>
-        tierRetention(
-          t,
-          p.profile.tiers[t] as TierConfig,
-          snapshots.filter((x) => x.tags.includes(t)).map((x) => x.time),
-          { now, ...(p.config.timezone ? { timezone: p.config.timezone } : {}) },
-        ),
-      );
-      stats = { raw, restore, tiers, retention, sizeSources: sizes.sources };
-    } catch (e) {
-      if (!(e instanceof ResticCommandError)) throw e;
-      error = e;
-    }
+    if (beforeFailed || opts.signal?.aborted) {
+      const r = notRunFields(hookedRun.facts.startedAt, beforeFailed, Boolean(opts.signal?.aborted));
+      error = new ResticCommandError(r.message, { command: 'stats', reason: r.reason });
+    } else
+      try {
+        const raw = await runStats({ ...p.restic, mode: 'raw-data' });
+        const t1 = performance.now();
+        const snapshots = await listSnapshots({ ...p.restic });
+        const tierNames = Object.keys(p.profile.tiers);
+        const newest = new Set(
+          tierNames.flatMap((t) => {
+            const s = snapshots.filter((x) => x.tags.includes(t)).at(-1);
+            return s ? [s.id] : [];
+          }),
+        );
+        const sizes = await resolveSnapshotSizes(p.restic, {
+          stateDir: p.stateDir,
+          profile: p.profileName,
+          snapshots,
+          exact: newest,
+        });
+        let total = 0;
+        for (const v of sizes.bytes.values()) total += v;
+        const restore: StatsResult = {
+          mode: 'restore-size',
+          totalSize: total,
+          snapshotsCount: snapshots.length,
+          durationMs: performance.now() - t1,
+        };
+        const now = Date.now();
+        const tiers = tierSnapshotStats(snapshots, tierNames).map((t) => {
+          const id = snapshots.filter((x) => x.tags.includes(t.tier)).at(-1)?.id;
+          const size = id ? sizes.bytes.get(id) : undefined;
+          return size === undefined ? t : { ...t, latestSize: size };
+        });
+        const retention = tierNames.map((t) =>
+          tierRetention(
+            t,
+            p.profile.tiers[t] as TierConfig,
+            snapshots.filter((x) => x.tags.includes(t)).map((x) => x.time),
+            { now, ...(p.config.timezone ? { timezone: p.config.timezone } : {}) },
+          ),
+        );
+        stats = { raw, restore, tiers, retention, sizeSources: sizes.sources };
+      } catch (e) {
+        if (!(e instanceof ResticCommandError)) throw e;
+        error = e;
+      }
     const durationMs = performance.now() - t0;
     const endedAt = startedAt + Math.round(durationMs);
     const outcome: RunOutcome = stats ? 'success' : 'failed';
     const target = profileDestinations(p.config, p.profileName, 'stats', { isRepositoryLevel: true });
     const exitCode = error ? (error.exitCode ?? -1) : 0;
+    const facts = commandFacts(hookedRun.facts, {
+      outcome,
+      ...(error ? { reason: error.reason } : {}),
+      message: error?.message ?? 'stats read',
+      exitCode: error ? (error.exitCode ?? null) : 0,
+      durationMs,
+      endedAt,
+      stderrTail: error?.stderrTail ?? '',
+    });
+    const hooked = await hookedRun.end(facts);
     const resticVersion = await p.resticVersion;
     const finish = await finishRun({
       ...finishRunFields(p, opts.sendOptions),
@@ -319,7 +452,10 @@ export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobRes
       endedAt,
       outcome: error?.reason === 'interrupted' ? 'interrupted' : outcome === 'success' ? 'success' : 'failed',
       exitCode,
+      runId: facts.runId,
       ...(error?.reason ? { reason: error.reason } : {}),
+      ...(facts.error !== undefined ? { error: facts.error } : {}),
+      hooked: hookedHistory(hooked),
       ...(stats
         ? {
             summary: {
@@ -364,18 +500,19 @@ export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobRes
           }
           s.push(...retentionSamples(stats.retention));
         }
-        s.push(buildInfoSample(getVersion(), resticVersion));
+        s.push(buildInfoSample(getVersion(), resticVersion), ...hooked.samples('restic_stats'));
         return s;
       },
     });
     return {
       profile: p.profileName,
       outcome,
+      hooked,
       ...(stats ? { stats } : {}),
       ...(error ? { error } : {}),
       durationMs,
       finish,
-      warnings: [...p.warnings, ...finish.warnings],
+      warnings: [...p.warnings, ...hookedWarnings(hooked), ...finish.warnings],
     };
   });
 }
