@@ -31,6 +31,7 @@ import type { FailureReason } from '../restic/types.js';
 import { formatBytes } from '../util/bytes.js';
 import { getVersion } from '../version.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
+import { resultError } from './hooked-report.js';
 import type { MaintenanceOptions } from './maintenance.js';
 import { finishRunFields, withRepository } from './repository-run.js';
 import { buildInfoSample, runSamples } from './run-metrics.js';
@@ -374,7 +375,7 @@ export async function runVerifyJob(opts: VerifyJobOptions): Promise<VerifyJobRes
         outcome: historyOutcome,
         exitCode,
         ...(reason ? { reason } : {}),
-        ...(outcome === 'failed' ? { error: message } : {}),
+        ...(outcome === 'failed' ? { error: resultError({ outcome, message }) ?? message } : {}),
         summary: {
           tier,
           message,
