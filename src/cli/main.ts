@@ -19,6 +19,7 @@ import * as runCommand from './commands/run.js';
 import * as scheduleCommand from './commands/schedule.js';
 import * as statsCommand from './commands/stats.js';
 import * as statusCommand from './commands/status.js';
+import * as verifyCommand from './commands/verify.js';
 import { ExitCode } from './exit-codes.js';
 
 declare const RESTICPROM_VERSION: string;
@@ -47,6 +48,7 @@ const commands: Array<{ register: (p: Command) => void }> = [
   forgetCommand,
   checkCommand,
   statsCommand,
+  verifyCommand,
   runCommand,
   configCommand,
   daemonCommand,

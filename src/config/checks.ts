@@ -131,7 +131,23 @@ function checkProfile(p: Rec, at: (string | number)[], out: RawProblem[]): void 
       }
     }
   }
-  for (const job of ['check', 'stats'] as const) {
+  if (isRec(p.check) && isSet(p.check['read-data']) && isSet(p.check['read-data-subset'])) {
+    out.push({
+      path: [...at, 'check', 'read-data'],
+      isAtKey: true,
+      message: 'read-data: rotate and read-data-subset are both set; keep one',
+    });
+  }
+  if (isRec(p.check) && isSet(p.check.cycle) && !isSet(p.check['read-data'])) {
+    out.push({ path: [...at, 'check', 'cycle'], isAtKey: true, message: 'cycle needs read-data: rotate' });
+  }
+  if (isRec(p.verify) && typeof p.verify.tier === 'string' && isRec(p.tiers) && !(p.verify.tier in p.tiers)) {
+    out.push({
+      path: [...at, 'verify', 'tier'],
+      message: `no tier "${p.verify.tier}" in this profile (tiers: ${Object.keys(p.tiers).join(', ')})`,
+    });
+  }
+  for (const job of ['check', 'stats', 'verify'] as const) {
     const block = p[job];
     if (isRec(block) && isSet(block.schedule) && isRec(p.tiers) && job in p.tiers) {
       const unit = `resticprom-${String(at[1])}-${job}`;

@@ -78,6 +78,7 @@ export function normalizeConfig(raw: RawConfig, opts: { file: string; env: NodeJ
       listen: raw.daemon?.listen ?? '127.0.0.1:9987',
       runMissed: raw.daemon?.['run-missed'] ?? true,
       gracePeriodMs: raw.daemon?.['grace-period'] === undefined ? 300_000 : ms(raw.daemon['grace-period']),
+      ...(raw.daemon?.['allowed-hosts'] ? { allowedHosts: raw.daemon['allowed-hosts'] } : {}),
       ...(daemonAuth
         ? {
             basicAuth: {
@@ -133,9 +134,28 @@ function normalizeProfile(p: RawProfile, ctx: Ctx): ProfileConfig {
     if (p.check.schedule !== undefined) out.check.schedule = p.check.schedule.trim();
     if (p.check['read-data-subset'] !== undefined) out.check.readDataSubset = p.check['read-data-subset'];
   }
+  if (p.check?.['read-data'] === 'rotate') {
+    out.check = { ...out.check, readDataRotateCycle: p.check.cycle ?? 7 };
+  }
   if (p.stats) {
     out.stats = {};
     if (p.stats.schedule !== undefined) out.stats.schedule = p.stats.schedule.trim();
+  }
+  if (p.verify) {
+    const v = p.verify;
+    const sampleBytes = v['sample-bytes'];
+    out.verify = {
+      sampleFiles: v['sample-files'] ?? 200,
+      sampleBytes:
+        sampleBytes === undefined
+          ? 2 * 1024 ** 3
+          : typeof sampleBytes === 'number'
+            ? sampleBytes
+            : parseBytes(sampleBytes),
+      maxAgeMs: v['max-age'] === undefined ? 8 * 86_400_000 : ms(v['max-age']),
+    };
+    if (v.schedule !== undefined) out.verify.schedule = v.schedule.trim();
+    if (v.tier !== undefined) out.verify.tier = v.tier;
   }
   addHooksAndNotifications(out, p, ctx);
   return out;

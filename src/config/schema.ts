@@ -229,8 +229,31 @@ const profile = strictObj({
           'must be like 5%, 1/7 or 500M (restic --read-data-subset)',
         )
         .optional(),
+      'read-data': z
+        .literal('rotate')
+        .optional()
+        .describe('rotate: each check reads the next 1/cycle of the data (--read-data-subset k/cycle)'),
+      cycle: z
+        .number()
+        .int()
+        .min(2)
+        .max(1000)
+        .optional()
+        .describe('Checks per full read of the data (default 7)'),
     },
     'restic check: schedule (cron) for the daemon and schedule install; read-data-subset also reads that much data',
+  )
+    .nullable()
+    .optional(),
+  verify: strictObj(
+    {
+      schedule: cron.optional(),
+      tier: nonEmpty.optional(),
+      'sample-files': z.number().int().min(1).max(10_000).optional(),
+      'sample-bytes': bytes.optional(),
+      'max-age': duration.optional(),
+    },
+    'Restore drill: schedule (cron), the tier whose latest snapshot is restored (default the first), how many files (default 200) and bytes (default 2GiB) at most, and max-age: how old the last successful drill may get (default 8d)',
   )
     .nullable()
     .optional(),
@@ -258,6 +281,12 @@ export const rawConfigSchema = strictObj({
     'run-missed': z.boolean().optional(),
     'grace-period': duration.optional(),
     'basic-auth': strictObj({ username: nonEmpty, 'password-file': nonEmpty }).optional(),
+    'allowed-hosts': z
+      .array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a host name like backup.example.org'))
+      .optional()
+      .describe(
+        'Host names the endpoint answers without basic auth besides IP addresses, localhost and the listen host',
+      ),
   })
     .nullable()
     .optional(),

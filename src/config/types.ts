@@ -123,6 +123,26 @@ export interface CheckConfig {
   schedule?: string;
   /** `--read-data-subset` (`5%`, `1/7`, `500M`); absent: metadata only. */
   readDataSubset?: string;
+  /**
+   * `read-data: rotate` with its `cycle`: each check reads the next part `k/cycle`
+   * (`--read-data-subset k/cycle`, k kept in the state directory), so every pack is
+   * read once per cycle. Absent: no rotation.
+   */
+  readDataRotateCycle?: number;
+}
+
+/** `verify:` of a profile: the restore drill (`resticprom verify`). */
+export interface VerifyConfig {
+  /** Cron expression on which the daemon and `schedule install` run `resticprom verify`; absent: by hand only. */
+  schedule?: string;
+  /** The tier whose latest snapshot is drilled. @default the profile's first tier */
+  tier?: string;
+  /** Files restored at most. @default 200 */
+  sampleFiles: number;
+  /** Bytes restored at most. @default 2147483648 (2GiB) */
+  sampleBytes: number;
+  /** How old the last successful drill may be (alert `ResticVerifyNotSucceeding`), ms. @default 691200000 (8d) */
+  maxAgeMs: number;
 }
 
 /** `stats:` of a profile: when `restic stats` runs on its own. */
@@ -199,6 +219,8 @@ export interface ProfileConfig {
   check?: CheckConfig;
   /** `stats:` its schedule; absent: stats runs only by hand. */
   stats?: StatsConfig;
+  /** `verify:` the restore drill; absent: defaults when run by hand, never scheduled. */
+  verify?: VerifyConfig;
   /** Tiers by name (the name is the restic tag); at least one. */
   tiers: Record<string, TierConfig>;
   /** Metric naming and delivery. */
@@ -224,6 +246,11 @@ export interface DaemonConfig {
   gracePeriodMs: number;
   /** Basic auth for the daemon's endpoint. */
   basicAuth?: { username: string; password: SecretSource };
+  /**
+   * Host names (`Host` header) the endpoint answers without basic auth, besides IP
+   * addresses, `localhost` and the listen host: the defence against DNS rebinding. @default none
+   */
+  allowedHosts?: string[];
 }
 
 /** The whole configuration file. */

@@ -2,6 +2,8 @@
  * Rule generator options from a resticprom configuration: one entry per profile and
  * tier, with the tier's max age, the profile's job and its Pushgateway grouping.
  */
+
+import { largestGapMs } from '../config/cadence.js';
 import type { Config } from '../config/index.js';
 import { expandTemplate, tierMaxAgeMs } from '../config/index.js';
 import { escapeRegex, type GenerateRulesOptions, type RulesTier } from './rules.js';
@@ -41,5 +43,19 @@ export function rulesOptionsFromConfig(
       });
     }
   }
-  return { ...extra, tiers };
+  // The longest window of the scheduled drills (each profile's verify.max-age, 8d by default).
+  const drills = Object.values(config.profiles).flatMap((p) =>
+    p.verify?.schedule ? [p.verify.maxAgeMs] : [],
+  );
+  const verifyMaxAge =
+    drills.length > 0 ? { verifyMaxAgeSeconds: Math.ceil(Math.max(...drills) / 1000) } : {};
+  // Twice the longest rotating check cycle: cycle x the largest gap of its schedule.
+  const cycles = Object.values(config.profiles).flatMap((p) =>
+    p.check?.readDataRotateCycle && p.check.schedule
+      ? [2 * p.check.readDataRotateCycle * largestGapMs(p.check.schedule)]
+      : [],
+  );
+  const cycleMaxAge =
+    cycles.length > 0 ? { checkCycleMaxAgeSeconds: Math.ceil(Math.max(...cycles) / 1000) } : {};
+  return { ...verifyMaxAge, ...cycleMaxAge, ...extra, tiers };
 }

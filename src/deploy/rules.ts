@@ -8,7 +8,13 @@
  * Rule file format: https://prometheus.io/docs/prometheus/latest/configuration/recording_rules/
  */
 import { parse, stringify } from 'yaml';
-import { BACKUP_METRICS, CHECK_METRICS, SEED_METRICS } from '../metrics/names.js';
+import {
+  BACKUP_METRICS,
+  CHECK_METRICS,
+  RETENTION_METRICS,
+  SEED_METRICS,
+  VERIFY_METRICS,
+} from '../metrics/names.js';
 import { formatPromDuration } from './duration.js';
 
 /** One tier the rules watch, with how old its last success may get. */
@@ -53,6 +59,13 @@ export interface GenerateRulesOptions {
   job?: string;
   /** How old the last successful `restic check` may be, seconds. @default 691200 (8 days) */
   checkMaxAgeSeconds?: number;
+  /**
+   * How old the last completed full read-data cycle (`check: { read-data: rotate }`) may be,
+   * seconds: twice the cycle's expected length. @default 1209600 (14 days: twice 7 daily checks)
+   */
+  checkCycleMaxAgeSeconds?: number;
+  /** How old the last successful restore drill (`resticprom verify`) may be, seconds. @default 691200 (8 days) */
+  verifyMaxAgeSeconds?: number;
   /** Anomaly thresholds; `false` leaves the two anomaly alerts out. @default {} (the defaults above) */
   anomaly?: RulesAnomalyOptions | false;
   /** `for:` of the alerts that have no duration of their own (a Prometheus duration). @default '5m' */
@@ -88,6 +101,11 @@ export const ALERT_NAMES = [
   'ResticMetricsPushesStopped',
   'ResticCheckErrors',
   'ResticCheckNotSucceeding',
+  'ResticCheckFullCycleLate',
+  'ResticVerifyFailed',
+  'ResticVerifyNotSucceeding',
+  'ResticRetentionBelowPolicy',
+  'ResticRetentionAbovePolicy',
   'ResticBackupSizeDrop',
   'ResticBackupChangedFilesSpike',
 ] as const;
@@ -363,6 +381,84 @@ export function generateRules(opts: GenerateRulesOptions): string {
     annotations: {
       summary: 'restic check of {{ $labels.profile }} has never succeeded',
       description: `The repository check of ${CHECK_WHO} fails and has never succeeded.`,
+    },
+  });
+  const cycleMaxAge = opts.checkCycleMaxAgeSeconds ?? 14 * 86_400;
+  alerts.push({
+    alert: 'ResticCheckFullCycleLate',
+    expr: `time() - ${C.fullCycleCompletedTimestamp.name}{${J}} > ${cycleMaxAge}`,
+    for: forDuration,
+    labels: { severity: 'warning' },
+    annotations: {
+      summary:
+        'The rotating data check of {{ $labels.profile }} has not read every pack for {{ $value | humanizeDuration }}',
+      description:
+        `The last full read-data cycle of ${CHECK_WHO} (every part read once, without errors) completed ` +
+        `{{ $value | humanizeDuration }} ago, more than twice the cycle's length (limit ${formatPromDuration(cycleMaxAge)}): ` +
+        'checks are missed or keep finding errors.',
+    },
+  });
+  const V = VERIFY_METRICS;
+  const verifyMaxAge = opts.verifyMaxAgeSeconds ?? 8 * 86_400;
+  alerts.push({
+    alert: 'ResticVerifyFailed',
+    expr: `${V.status.name}{${J}} == 0`,
+    for: forDuration,
+    labels: { severity: 'critical' },
+    annotations: {
+      summary: 'The restore drill of {{ $labels.profile }} failed',
+      description:
+        `The last restore drill (resticprom verify) of ${CHECK_WHO} failed: a sampled file did not restore as ` +
+        'backed up, or the restore itself failed. The run history and the log name the files.',
+    },
+  });
+  alerts.push({
+    alert: 'ResticVerifyNotSucceeding',
+    expr: `time() - ${V.lastSuccessTimestamp.name}{${J}} > ${verifyMaxAge}`,
+    for: forDuration,
+    labels: { severity: 'warning' },
+    annotations: {
+      summary: 'No successful restore drill of {{ $labels.profile }} for {{ $value | humanizeDuration }}',
+      description:
+        `The last successful restore drill of ${CHECK_WHO} was {{ $value | humanizeDuration }} ago ` +
+        `(limit ${formatPromDuration(verifyMaxAge)}).`,
+    },
+  });
+  alerts.push({
+    alert: 'ResticVerifyNotSucceeding',
+    expr: `${V.status.name}{${J}} == 0 unless ${V.lastSuccessTimestamp.name}{${J}}`,
+    for: forDuration,
+    labels: { severity: 'warning', reason: 'never-succeeded' },
+    annotations: {
+      summary: 'The restore drill of {{ $labels.profile }} has never succeeded',
+      description: `The restore drill of ${CHECK_WHO} fails and has never succeeded.`,
+    },
+  });
+  const R = RETENTION_METRICS;
+  const TAG_WHO = 'tier {{ $labels.tag }} of profile {{ $labels.profile }} on host {{ $labels.host }}';
+  alerts.push({
+    alert: 'ResticRetentionBelowPolicy',
+    expr: `${R.snapshots.name}{${J}} < ${R.expected.name}{${J}}`,
+    for: forDuration,
+    labels: { severity: 'warning' },
+    annotations: {
+      summary:
+        'Tier {{ $labels.tag }} of {{ $labels.profile }} keeps fewer snapshots than its policy promises',
+      description:
+        `The repository holds {{ $value }} snapshot(s) of ${TAG_WHO}, fewer than its keep policy and ` +
+        'schedule imply (restic_tier_snapshots_expected): backups were missed, so the retention it promises is not met.',
+    },
+  });
+  alerts.push({
+    alert: 'ResticRetentionAbovePolicy',
+    expr: `${R.snapshots.name}{${J}} > 2 * ${R.expected.name}{${J}} and ${R.expected.name}{${J}} > 0`,
+    for: forDuration,
+    labels: { severity: 'warning' },
+    annotations: {
+      summary: 'Tier {{ $labels.tag }} of {{ $labels.profile }} keeps far more snapshots than its policy',
+      description:
+        `The repository holds {{ $value }} snapshot(s) of ${TAG_WHO}, more than twice what its keep policy ` +
+        'implies: forget is not running, and the repository grows without bound.',
     },
   });
   if (opts.anomaly !== false) {

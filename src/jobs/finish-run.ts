@@ -10,7 +10,13 @@ import { commonLabels, renderSamples, type Sample } from '../metrics/build.js';
 import { deliver } from '../sinks/deliver.js';
 import type { SendOptions } from '../sinks/target.js';
 import type { DeliveryReport, Destination, MetricsPayload } from '../sinks/types.js';
-import { appendRun, type HistoryOutcome, type RunRecord, runCounters } from '../state/history.js';
+import {
+  appendRun,
+  type HistoryOutcome,
+  type RunKind,
+  type RunRecord,
+  runCounters,
+} from '../state/history.js';
 import { saveLatestMetrics } from '../state/latest.js';
 import type { RunCounters } from './run-metrics.js';
 
@@ -29,7 +35,7 @@ export interface MetricsTarget {
 
 export interface FinishRunOptions {
   stateDir: string;
-  kind: 'backup' | 'forget' | 'check' | 'stats' | 'run';
+  kind: RunKind;
   profile?: string;
   tier?: string;
   host?: string;

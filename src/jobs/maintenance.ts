@@ -12,7 +12,13 @@ import type { Config, TierConfig } from '../config/index.js';
 import { ResticCommandError } from '../errors.js';
 import type { HookResult } from '../hooks/run.js';
 import type { Sample } from '../metrics/build.js';
-import { CHECK_METRICS, FORGET_METRICS, type RunStatus, STATS_METRICS } from '../metrics/names.js';
+import {
+  CHECK_METRICS,
+  FORGET_METRICS,
+  RETENTION_METRICS,
+  type RunStatus,
+  STATS_METRICS,
+} from '../metrics/names.js';
 import { type CheckResult, runCheck } from '../restic/check.js';
 import { reportedExitCode } from '../restic/exit-status.js';
 import { type ForgetResult, type KeepPolicy, runForget } from '../restic/forget.js';
@@ -20,6 +26,7 @@ import { listSnapshots, type Snapshot } from '../restic/snapshots.js';
 import { runStats, type StatsResult } from '../restic/stats.js';
 import type { RunOutcome } from '../restic/types.js';
 import type { SendOptions } from '../sinks/target.js';
+import { advanceCheckRotation, loadCheckRotation, saveCheckRotation } from '../state/check-rotation.js';
 import { getVersion } from '../version.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
 import { hookedHistory, hookedWarnings, outputTail, resultError } from './hooked-report.js';
@@ -109,18 +116,10 @@ function historyOutcome(outcome: RunOutcome, reason: string | undefined): Histor
   return outcome === 'success' ? 'success' : outcome === 'incomplete' ? 'warning' : 'failed';
 }
 
-/** The keep options of a tier as restic's `forget` policy. */
-export function tierKeepPolicy(tier: Config['profiles'][string]['tiers'][string]): KeepPolicy {
-  const policy: KeepPolicy = {};
-  if (tier.keepLast !== undefined) policy.last = tier.keepLast;
-  if (tier.keepHourly !== undefined) policy.hourly = tier.keepHourly;
-  if (tier.keepDaily !== undefined) policy.daily = tier.keepDaily;
-  if (tier.keepWeekly !== undefined) policy.weekly = tier.keepWeekly;
-  if (tier.keepMonthly !== undefined) policy.monthly = tier.keepMonthly;
-  if (tier.keepYearly !== undefined) policy.yearly = tier.keepYearly;
-  if (tier.keepWithin !== undefined) policy.within = tier.keepWithin;
-  return policy;
-}
+import { retentionSamples, type TierRetention, tierKeepPolicy, tierRetention } from './retention.js';
+import { resolveSnapshotSizes, type SizeSource } from './snapshot-sizes.js';
+
+export { tierKeepPolicy };
 
 export interface ForgetJobResult {
   profile: string;
@@ -161,6 +160,13 @@ export async function runForgetJob(
     const facts = commandFacts(hookedRun.facts, result);
     const hooked = await hookedRun.end(facts);
     const status = statusOf(result.outcome);
+    // What the tier holds after forget: the kept snapshots of every group of the tag.
+    const retention = tierRetention(
+      opts.tier,
+      tier,
+      result.groups.flatMap((g) => g.keptTimes).filter((t) => Number.isFinite(t)),
+      { now: Date.now(), ...(p.config.timezone ? { timezone: p.config.timezone } : {}) },
+    );
     const resticVersion = await p.resticVersion;
     const finish = await finishRun({
       ...finishRunFields(p, opts.sendOptions),
@@ -192,6 +198,7 @@ export async function runForgetJob(
           s.push(
             { def: FORGET_METRICS.snapshotsKept, value: result.keptCount },
             { def: FORGET_METRICS.snapshotsRemoved, value: result.removedCount },
+            ...retentionSamples([retention]),
           );
         }
         s.push(buildInfoSample(getVersion(), resticVersion), ...hooked.samples('restic_forget'));
@@ -209,6 +216,19 @@ export async function runForgetJob(
   });
 }
 
+/**
+ * The part of the pack files a `--read-data-subset` reads: `k/n` is 1/n, `5%` is 0.05,
+ * none is 0; undefined for a size (`500M`), whose share of the repository is unknown here.
+ */
+export function readDataFraction(subset: string | undefined): number | undefined {
+  if (subset === undefined) return 0;
+  const part = /^(\d+)\/(\d+)$/.exec(subset);
+  if (part) return 1 / Number(part[2]);
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(subset);
+  if (pct) return Math.min(1, Number(pct[1]) / 100);
+  return undefined;
+}
+
 export interface CheckJobResult {
   profile: string;
   result: CheckResult;
@@ -223,7 +243,11 @@ export async function runCheckJob(
   opts: MaintenanceOptions & { readDataSubset?: string },
 ): Promise<CheckJobResult> {
   return withRepository(opts, 'check {profile}', async (p) => {
-    const subset = opts.readDataSubset ?? p.profile.check?.readDataSubset;
+    const cycle = opts.readDataSubset === undefined ? p.profile.check?.readDataRotateCycle : undefined;
+    const rotation = cycle ? await loadCheckRotation(p.stateDir, p.profileName, cycle) : undefined;
+    const subset = rotation
+      ? `${rotation.next}/${rotation.cycle}`
+      : (opts.readDataSubset ?? p.profile.check?.readDataSubset);
     const hookedRun = startMaintenanceHooks(opts, p, 'check');
     const beforeFailed = await hookedRun.begin();
     const result: CheckResult =
@@ -235,6 +259,19 @@ export async function runCheckJob(
             hasRepositoryErrors: false,
           }
         : await runCheck({ ...p.restic, ...(subset ? { readDataSubset: subset } : {}) });
+    // The part counts as read when restic checked the repository (clean or with errors),
+    // not when it could not run (wrong password, locked, interrupted, a failed before hook).
+    const hasRead = result.outcome === 'success' || result.hasRepositoryErrors;
+    let after = rotation;
+    if (rotation && hasRead) {
+      after = advanceCheckRotation(rotation, {
+        hasErrors: result.hasRepositoryErrors,
+        startedAt: result.startedAt,
+        endedAt: result.endedAt,
+      });
+      await saveCheckRotation(p.stateDir, p.profileName, after);
+    }
+    const fraction = readDataFraction(subset);
     const facts = commandFacts(hookedRun.facts, result);
     const hooked = await hookedRun.end(facts);
     const target = profileDestinations(p.config, p.profileName, 'check', { isRepositoryLevel: true });
@@ -251,7 +288,14 @@ export async function runCheckJob(
       ...(result.reason ? { reason: result.reason } : {}),
       ...(facts.error !== undefined ? { error: facts.error } : {}),
       hooked: hookedHistory(hooked),
-      summary: { errors: result.errorCount, messages: result.messages.slice(0, 20) },
+      summary: {
+        errors: result.errorCount,
+        messages: result.messages.slice(0, 20),
+        ...(subset ? { readDataSubset: subset } : {}),
+        ...(after?.fullCycleCompletedAt !== undefined
+          ? { fullCycleCompletedAt: after.fullCycleCompletedAt }
+          : {}),
+      },
       target,
       samples: (counters) => [
         ...runSamples(CHECK_METRICS, {
@@ -265,6 +309,12 @@ export async function runCheckJob(
         ...(result.reason && !result.hasRepositoryErrors
           ? []
           : [{ def: CHECK_METRICS.errors, value: result.errorCount }]),
+        ...(hasRead && fraction !== undefined
+          ? [{ def: CHECK_METRICS.readDataFraction, value: fraction }]
+          : []),
+        ...(after?.fullCycleCompletedAt !== undefined
+          ? [{ def: CHECK_METRICS.fullCycleCompletedTimestamp, value: after.fullCycleCompletedAt / 1000 }]
+          : []),
         buildInfoSample(getVersion(), resticVersion),
         ...hooked.samples('restic_check'),
       ],
@@ -282,9 +332,20 @@ export async function runCheckJob(
 /** What `stats` found. */
 export interface RepositoryStats {
   raw: StatsResult;
+  /**
+   * The restored size of all snapshots: the sum of each snapshot's size (see
+   * {@link resolveSnapshotSizes}), not a walk of every snapshot's trees.
+   */
   restore: StatsResult;
-  /** Per configured tier: snapshots with its tag, and the newest one's time (Unix ms). */
-  tiers: { tier: string; snapshots: number; latest?: number }[];
+  /**
+   * Per configured tier: snapshots with its tag, the newest one's time (Unix ms) and
+   * restored size (bytes).
+   */
+  tiers: { tier: string; snapshots: number; latest?: number; latestSize?: number }[];
+  /** Per configured tier: its retention figures. */
+  retention: TierRetention[];
+  /** Where the snapshot sizes came from this time (cache, summaries, restic restore-size runs). */
+  sizeSources: Record<SizeSource, number>;
 }
 
 export interface StatsJobResult {
@@ -326,9 +387,44 @@ export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobRes
     } else
       try {
         const raw = await runStats({ ...p.restic, mode: 'raw-data' });
-        const restore = await runStats({ ...p.restic, mode: 'restore-size' });
+        const t1 = performance.now();
         const snapshots = await listSnapshots({ ...p.restic });
-        stats = { raw, restore, tiers: tierSnapshotStats(snapshots, Object.keys(p.profile.tiers)) };
+        const tierNames = Object.keys(p.profile.tiers);
+        const newest = new Set(
+          tierNames.flatMap((t) => {
+            const s = snapshots.filter((x) => x.tags.includes(t)).at(-1);
+            return s ? [s.id] : [];
+          }),
+        );
+        const sizes = await resolveSnapshotSizes(p.restic, {
+          stateDir: p.stateDir,
+          profile: p.profileName,
+          snapshots,
+          exact: newest,
+        });
+        let total = 0;
+        for (const v of sizes.bytes.values()) total += v;
+        const restore: StatsResult = {
+          mode: 'restore-size',
+          totalSize: total,
+          snapshotsCount: snapshots.length,
+          durationMs: performance.now() - t1,
+        };
+        const now = Date.now();
+        const tiers = tierSnapshotStats(snapshots, tierNames).map((t) => {
+          const id = snapshots.filter((x) => x.tags.includes(t.tier)).at(-1)?.id;
+          const size = id ? sizes.bytes.get(id) : undefined;
+          return size === undefined ? t : { ...t, latestSize: size };
+        });
+        const retention = tierNames.map((t) =>
+          tierRetention(
+            t,
+            p.profile.tiers[t] as TierConfig,
+            snapshots.filter((x) => x.tags.includes(t)).map((x) => x.time),
+            { now, ...(p.config.timezone ? { timezone: p.config.timezone } : {}) },
+          ),
+        );
+        stats = { raw, restore, tiers, retention, sizeSources: sizes.sources };
       } catch (e) {
         if (!(e instanceof ResticCommandError)) throw e;
         error = e;
@@ -394,7 +490,15 @@ export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobRes
                 labels: { tag: t.tier },
               });
             }
+            if (t.latestSize !== undefined) {
+              s.push({
+                def: RETENTION_METRICS.latestSnapshotSizeBytes,
+                value: t.latestSize,
+                labels: { tag: t.tier },
+              });
+            }
           }
+          s.push(...retentionSamples(stats.retention));
         }
         s.push(buildInfoSample(getVersion(), resticVersion), ...hooked.samples('restic_stats'));
         return s;

@@ -103,6 +103,38 @@ export const FORGET_METRICS = {
 export const CHECK_METRICS = {
   ...runMetrics('restic_check'),
   errors: def('restic_check_errors', 'gauge', 'Errors found by the last repository check'),
+  readDataFraction: def(
+    'restic_check_read_data_fraction',
+    'gauge',
+    'Part of the pack files the last check read (1/cycle with read-data: rotate; 0 for metadata only)',
+  ),
+  fullCycleCompletedTimestamp: def(
+    'restic_check_full_cycle_completed_timestamp_seconds',
+    'gauge',
+    'When the last full read-data cycle (every part read once, without errors) completed, Unix seconds',
+  ),
+} as const;
+
+/** `resticprom verify`: the restore drill. */
+export const VERIFY_METRICS = {
+  ...runMetrics('restic_verify'),
+  files: def('restic_verify_files', 'gauge', 'Files the last restore drill restored and checked'),
+  bytes: def('restic_verify_bytes', 'gauge', 'Bytes the last restore drill restored and checked'),
+  mismatches: def(
+    'restic_verify_mismatches',
+    'gauge',
+    'Files of the last restore drill that did not restore as backed up (error, size, time or content)',
+  ),
+  comparedWithSourceFiles: def(
+    'restic_verify_compared_with_source_files',
+    'gauge',
+    'Files of the last restore drill compared byte for byte with the unchanged source file',
+  ),
+  snapshotAgeSeconds: def(
+    'restic_verify_snapshot_age_seconds',
+    'gauge',
+    'Age of the snapshot the last restore drill restored, at the drill, in seconds',
+  ),
 } as const;
 
 export const STATS_METRICS = {
@@ -120,6 +152,43 @@ export const STATS_METRICS = {
     'restic_stats_tier_latest_snapshot_timestamp_seconds',
     'gauge',
     'Time of the newest snapshot with the tier tag, Unix seconds',
+    ['tag'],
+  ),
+} as const;
+
+/**
+ * Retention per tier, from the snapshot list (after forget and in stats); `tag` is the tier.
+ */
+export const RETENTION_METRICS = {
+  snapshots: def('restic_tier_snapshots', 'gauge', 'Snapshots with the tier tag', ['tag']),
+  expected: def(
+    'restic_tier_snapshots_expected',
+    'gauge',
+    "Snapshots the tier's keep policy and schedule imply for its age",
+    ['tag'],
+  ),
+  oldestAgeSeconds: def(
+    'restic_tier_oldest_snapshot_age_seconds',
+    'gauge',
+    'Age of the oldest snapshot with the tier tag, in seconds',
+    ['tag'],
+  ),
+  largestGapSeconds: def(
+    'restic_tier_largest_gap_seconds',
+    'gauge',
+    'Largest interval between two consecutive snapshots of the tier, in seconds',
+    ['tag'],
+  ),
+  scheduleIntervalSeconds: def(
+    'restic_tier_schedule_interval_seconds',
+    'gauge',
+    "Largest interval between two runs of the tier's schedule, in seconds",
+    ['tag'],
+  ),
+  latestSnapshotSizeBytes: def(
+    'restic_tier_latest_snapshot_size_bytes',
+    'gauge',
+    "Size of the tier's newest snapshot when restored (restic stats --mode restore-size)",
     ['tag'],
   ),
 } as const;

@@ -43,6 +43,8 @@ export interface ForgetGroup {
   paths: string[];
   /** Full ids of the kept snapshots. */
   kept: string[];
+  /** When each kept snapshot was taken, Unix ms (in the order of `kept`; NaN when restic gave no time). */
+  keptTimes: number[];
   /** Full ids of the removed snapshots. */
   removed: string[];
   /** Full ids of the snapshots the policy removes but restic could not delete (still there). */
@@ -76,7 +78,7 @@ interface ResticForgetGroup {
   tags?: string[] | null;
   host?: string;
   paths?: string[] | null;
-  keep?: Array<{ id?: string }> | null;
+  keep?: Array<{ id?: string; time?: string }> | null;
   remove?: Array<{ id?: string }> | null;
 }
 
@@ -146,6 +148,9 @@ export async function runForget(opts: RunForgetOptions): Promise<ForgetResult> {
         host: g.host ?? '',
         paths: g.paths ?? [],
         kept: ids(g.keep),
+        keptTimes: (g.keep ?? [])
+          .filter((s) => typeof s.id === 'string')
+          .map((s) => (typeof s.time === 'string' ? Date.parse(s.time) : Number.NaN)),
         removed: planned.filter((id) => !failed.has(id)),
         notRemoved: planned.filter((id) => failed.has(id)),
       });

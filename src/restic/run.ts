@@ -37,7 +37,11 @@ export async function runResticCommand(
   command: string,
   args: string[],
   opts: ResticCommandOptions,
-  limits: { maxStdoutBytes?: number } = {},
+  limits: {
+    maxStdoutBytes?: number;
+    /** Receives every stdout line instead of the result keeping it (a listing too large to hold). */
+    onStdoutLine?: (line: string) => void;
+  } = {},
 ): Promise<ResticCommandRun> {
   const maxStdout = limits.maxStdoutBytes ?? 256 * 1024 * 1024;
   const now = opts.now ?? Date.now;
@@ -53,6 +57,10 @@ export async function runResticCommand(
     args: [...args, ...(opts.extraArgs ?? [])],
     maxLineBytes: maxStdout,
     onStdoutLine: (l) => {
+      if (limits.onStdoutLine) {
+        limits.onStdoutLine(l);
+        return;
+      }
       if (stdoutBytes + l.length > maxStdout) {
         dropped++;
         return;

@@ -32,7 +32,7 @@ import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
 import { escapeControl } from '../util/escape.js';
 import { getVersion } from '../version.js';
-import type { StatusView, TierStatusView } from '../web/api.js';
+import { repositoryRunsView, type StatusView, type TierStatusView } from '../web/api.js';
 import { type BasicAuthCredentials, resolveBasicAuth } from '../web/auth.js';
 import { DEFAULT_LISTEN, formatHostPort, isLoopbackHost, parseListen } from '../web/listen.js';
 import { startWebServer, type WebServer } from '../web/server.js';
@@ -155,7 +155,8 @@ function scheduleOf(cfg: Config, s: Slot): string | undefined {
   const p = cfg.profiles[s.profile];
   if (!p) return undefined;
   if (s.job === 'backup') return s.tier === undefined ? undefined : p.tiers[s.tier]?.schedule;
-  return s.job === 'check' ? p.check?.schedule : p.stats?.schedule;
+  if (s.job === 'check') return p.check?.schedule;
+  return s.job === 'stats' ? p.stats?.schedule : p.verify?.schedule;
 }
 
 /** Every slot of a configuration with its schedule: tiers first, then check and stats, per profile. */
@@ -166,6 +167,7 @@ function slotsOf(cfg: Config): (Slot & { schedule: string })[] {
       out.push({ job: 'backup', profile, tier, schedule: t.schedule });
     if (p.check?.schedule) out.push({ job: 'check', profile, schedule: p.check.schedule });
     if (p.stats?.schedule) out.push({ job: 'stats', profile, schedule: p.stats.schedule });
+    if (p.verify?.schedule) out.push({ job: 'verify', profile, schedule: p.verify.schedule });
   }
   return out;
 }
@@ -176,6 +178,7 @@ function countText(slots: readonly Slot[]): string {
   let text = `${n('backup')} tier(s)`;
   if (n('check') > 0) text += `, ${n('check')} check(s)`;
   if (n('stats') > 0) text += `, ${n('stats')} stats run(s)`;
+  if (n('verify') > 0) text += `, ${n('verify')} restore drill(s)`;
   return text;
 }
 
@@ -229,6 +232,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
       status: () => status(),
       extraMetrics: () => daemonMetrics(),
       ...(auth ? { basicAuth: auth } : {}),
+      allowedHosts: loaded.config.daemon?.allowedHosts ?? [],
       onWarning: (m) => log.warn(m),
     });
   } catch (err) {
@@ -417,11 +421,13 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
       isRunning: findActive({ job: 'backup', profile: r.profile, tier: r.tier }) !== undefined,
       isQueued: isQueued({ job: 'backup', profile: r.profile, tier: r.tier }),
     }));
+    const repo = await latestRuns(stateDir);
     return {
       generatedAt: report.now,
       timezone: cfg.timezone,
       daemon: { startedAt, version: getVersion(), configFile: loaded.file, configLoadedAt },
       tiers,
+      repositoryRuns: repositoryRunsView(repo.runs, Object.keys(cfg.profiles), report.now),
       warnings: report.warnings,
     };
   }
@@ -506,6 +512,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
     configLoadedAt = now();
     lastReloadOk = true;
     web.setBasicAuth(freshAuth);
+    web.setAllowedHosts(fresh.config.daemon?.allowedHosts ?? []);
     schedule(fresh);
     log.info(`configuration reloaded from ${fresh.file}: ${countText([...crons.values()])} scheduled`, {
       event: 'reload',
@@ -582,6 +589,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
 async function runInDaemon(req: DaemonRunRequest): Promise<DaemonRunOutcome> {
   if (req.job === 'check') return runCheckInDaemon(req);
   if (req.job === 'stats') return runStatsInDaemon(req);
+  if (req.job === 'verify') return runVerifyInDaemon(req);
   return runBackupInDaemon(req);
 }
 
@@ -691,6 +699,33 @@ async function runStatsInDaemon(req: DaemonRunRequest): Promise<DaemonRunOutcome
       reason: job.error?.reason,
       durationMs: Math.round(job.durationMs),
       ...(s ? { rawSizeBytes: s.raw.totalSize, snapshots: s.raw.snapshotsCount } : {}),
+      warnings: job.warnings.length > 0 ? job.warnings : undefined,
+    },
+  };
+}
+
+/** A restore drill through runVerifyJob, with the profile's `verify` settings. */
+async function runVerifyInDaemon(req: DaemonRunRequest): Promise<DaemonRunOutcome> {
+  const { runVerifyJob } = await import('../jobs/verify.js');
+  const job = await runVerifyJob(commonOf(req));
+  const took = formatDuration(job.durationMs);
+  const outcome = job.reason === 'interrupted' ? 'interrupted' : job.outcome;
+  const text =
+    outcome === 'success'
+      ? `succeeded in ${took}: ${job.message}`
+      : outcome === 'interrupted'
+        ? `interrupted after ${took}`
+        : `failed after ${took}: ${job.message}`;
+  return {
+    outcome,
+    message: text + deliveryText(job.finish.delivery),
+    fields: {
+      exitCode: job.exitCode,
+      reason: job.reason,
+      durationMs: Math.round(job.durationMs),
+      tier: job.tier,
+      files: job.report?.files,
+      mismatches: job.report?.mismatches.length,
       warnings: job.warnings.length > 0 ? job.warnings : undefined,
     },
   };

@@ -9,7 +9,7 @@ import { formatClockTime, formatTable } from '../util/table.js';
 import { cronToOnCalendar, nextRun, parseCron } from './cron.js';
 
 /** What a schedule runs: `resticprom backup` of a tier, or `resticprom check` / `stats` of a profile. */
-export type ScheduledJob = 'backup' | 'check' | 'stats';
+export type ScheduledJob = 'backup' | 'check' | 'stats' | 'verify';
 
 /** One scheduled run: a profile's tier (backup), or a profile's check or stats. */
 export interface ScheduleEntry {
@@ -42,7 +42,7 @@ export interface PlanScheduleOptions {
 
 /**
  * Lists the entries to schedule, in config order: per profile its tiers, then its
- * check, then its stats (those two only when they have a `schedule`).
+ * check, its stats, then its verify (those three only when they have a `schedule`).
  * @throws ConfigError listing every schedule that cannot be converted.
  */
 export function planSchedule(config: Config, options: PlanScheduleOptions = {}): ScheduleEntry[] {
@@ -59,6 +59,8 @@ export function planSchedule(config: Config, options: PlanScheduleOptions = {}):
     }
     if (p.check?.schedule) wanted.push({ job: 'check', schedule: p.check.schedule, path: 'check.schedule' });
     if (p.stats?.schedule) wanted.push({ job: 'stats', schedule: p.stats.schedule, path: 'stats.schedule' });
+    if (p.verify?.schedule)
+      wanted.push({ job: 'verify', schedule: p.verify.schedule, path: 'verify.schedule' });
     for (const w of wanted) {
       try {
         const parsed = parseCron(w.schedule);

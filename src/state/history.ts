@@ -45,7 +45,7 @@ import {
 import { acquireLockFile } from './lock.js';
 
 /** The kinds of run the history records. */
-export type RunKind = 'backup' | 'forget' | 'check' | 'stats' | 'run';
+export type RunKind = 'backup' | 'forget' | 'check' | 'stats' | 'verify' | 'run';
 
 /** How a run ended: `warning` is a backup that wrote a snapshot but could not read some files. */
 export type HistoryOutcome = 'success' | 'warning' | 'failed' | 'interrupted';
@@ -509,7 +509,7 @@ function parseLine(file: string, lineNo: number, line: string): ParsedLine {
   return { type: 'warning', message: `${file} line ${lineNo}: not a run record, skipped` };
 }
 
-const KINDS = new Set(['backup', 'forget', 'check', 'stats', 'run']);
+const KINDS = new Set(['backup', 'forget', 'check', 'stats', 'verify', 'run']);
 
 function isRecord(v: unknown): v is RunRecord {
   if (typeof v !== 'object' || v === null) return false;

@@ -3,7 +3,7 @@
  * camelCase objects with Unix-millisecond times, made for the status page and
  * for scripts (`curl -s localhost:9987/api/status | jq`).
  */
-import type { RunRecord } from '../state/history.js';
+import type { LatestRun, RunRecord } from '../state/history.js';
 
 /** A tier's health, as `resticprom status` judges it. */
 export type TierState = 'OK' | 'LATE' | 'FAILED' | 'NEVER';
@@ -38,6 +38,84 @@ export interface TierStatusView {
   isQueued: boolean;
 }
 
+/** The kinds of repository run `/api/status` shows per profile. */
+export const REPOSITORY_RUN_KINDS = ['forget', 'check', 'stats', 'verify'] as const;
+
+/** A profile's last forget, check, stats or verify on `/api/status`. */
+export interface RepositoryRunView {
+  profile: string;
+  kind: (typeof REPOSITORY_RUN_KINDS)[number];
+  /** The tier (forget: the tier forgotten; verify: the tier drilled); null for check and stats. */
+  tier: string | null;
+  /** success, warning, failed or interrupted. */
+  outcome: string;
+  /** When it ended, Unix ms. */
+  endedAt: number;
+  /** Age at `generatedAt`, ms. */
+  ageMs: number;
+  /** When the last successful run of this kind ended, Unix ms; null when none. */
+  lastSuccess: number | null;
+  /** The failed run's message (or its reason); null when it did not fail. */
+  error: string | null;
+  /** Its key numbers, by name: `kept`/`removed`, `errors`, `rawSize`/`snapshots`, `files`/`mismatches`. */
+  figures: Record<string, number>;
+}
+
+const FIGURES: Record<RepositoryRunView['kind'], readonly string[]> = {
+  forget: ['kept', 'removed'],
+  check: ['errors'],
+  stats: ['rawSize', 'restoreSize', 'snapshots'],
+  verify: ['files', 'bytes', 'mismatches', 'comparedWithSource'],
+};
+
+/**
+ * The last forget, check, stats and verify of each profile (the newest over its tiers for
+ * forget), newest figures from their history summaries, for `/api/status`.
+ */
+export function repositoryRunsView(
+  latest: readonly LatestRun[],
+  profiles: readonly string[],
+  now: number,
+): RepositoryRunView[] {
+  const out: RepositoryRunView[] = [];
+  for (const profile of profiles) {
+    for (const kind of REPOSITORY_RUN_KINDS) {
+      const mine = latest.filter((l) => l.kind === kind && l.profile === profile);
+      const last = mine.reduce<RunRecord | undefined>(
+        (m, l) => (m === undefined || l.last.endedAt > m.endedAt ? l.last : m),
+        undefined,
+      );
+      if (!last) continue;
+      const success = mine.reduce<number | null>(
+        (m, l) => (l.lastSuccess && (m === null || l.lastSuccess.endedAt > m) ? l.lastSuccess.endedAt : m),
+        null,
+      );
+      const s = (typeof last.summary === 'object' && last.summary !== null ? last.summary : {}) as Record<
+        string,
+        unknown
+      >;
+      const figures: Record<string, number> = {};
+      for (const k of FIGURES[kind]) {
+        const v = s[k];
+        if (typeof v === 'number' && Number.isFinite(v)) figures[k] = v;
+      }
+      const isBad = last.outcome === 'failed' || last.outcome === 'interrupted';
+      out.push({
+        profile,
+        kind,
+        tier: last.tier ?? (typeof s.tier === 'string' ? s.tier : null),
+        outcome: last.outcome,
+        endedAt: last.endedAt,
+        ageMs: Math.max(0, now - last.endedAt),
+        lastSuccess: success,
+        error: isBad ? (last.error ?? last.reason ?? null) : null,
+        figures,
+      });
+    }
+  }
+  return out;
+}
+
 /** The daemon itself on `/api/status`. */
 export interface DaemonView {
   /** When the daemon started, Unix ms. */
@@ -58,6 +136,8 @@ export interface StatusView {
   timezone: string;
   daemon: DaemonView | null;
   tiers: TierStatusView[];
+  /** Per profile, its last forget, check, stats and verify (kinds that never ran are absent). */
+  repositoryRuns: RepositoryRunView[];
   /** Problems met while reading the state (torn history lines, unreadable files). */
   warnings: string[];
 }
@@ -128,19 +208,37 @@ export function parseHistoryQuery(
 
 /** Selects the runs of a query from history records (oldest first) and shapes them for `/api/history`. */
 export function historyView(records: readonly RunRecord[], query: HistoryQuery): HistoryRunView[] {
-  const kind = query.kind ?? 'backup';
-  const limit = Math.min(query.limit ?? 100, MAX_HISTORY_LIMIT);
-  const picked = records.filter(
-    (r) =>
-      r.kind === kind &&
-      (query.profile === undefined || r.profile === query.profile) &&
-      (query.tier === undefined || r.tier === query.tier),
-  );
-  picked.sort((a, b) => a.startedAt - b.startedAt);
-  return picked.slice(-limit).map(toRunView);
+  return selectRuns(sortRuns(records.map(historyRunView)), query);
 }
 
-function toRunView(r: RunRecord): HistoryRunView {
+/** Sorts runs oldest first (by start time; stable, so file order breaks ties). */
+export function sortRuns(runs: HistoryRunView[]): HistoryRunView[] {
+  return runs.sort((a, b) => a.startedAt - b.startedAt);
+}
+
+/**
+ * Selects the newest `limit` runs of a query from runs sorted oldest first (see
+ * {@link sortRuns}), oldest first. It walks back from the newest run, so its cost
+ * is bounded by the runs it skips, not by the whole history.
+ */
+export function selectRuns(sorted: readonly HistoryRunView[], query: HistoryQuery): HistoryRunView[] {
+  const kind = query.kind ?? 'backup';
+  const limit = Math.min(query.limit ?? 100, MAX_HISTORY_LIMIT);
+  const picked: HistoryRunView[] = [];
+  for (let i = sorted.length - 1; i >= 0 && picked.length < limit; i--) {
+    const r = sorted[i] as HistoryRunView;
+    if (
+      r.kind === kind &&
+      (query.profile === undefined || r.profile === query.profile) &&
+      (query.tier === undefined || r.tier === query.tier)
+    )
+      picked.push(r);
+  }
+  return picked.reverse();
+}
+
+/** Shapes one history record for `/api/history` (sizes and counts from its summary). */
+export function historyRunView(r: RunRecord): HistoryRunView {
   const s = (typeof r.summary === 'object' && r.summary !== null ? r.summary : {}) as Record<string, unknown>;
   const num = (k: string): number | null =>
     typeof s[k] === 'number' && Number.isFinite(s[k]) ? (s[k] as number) : null;

@@ -176,6 +176,33 @@ export const PAGE_SCRIPT = String.raw`
     return el("table", { "class": "summary" }, [head, body]);
   }
 
+  var OUTCOME_STATE = { success: "OK", warning: "LATE", failed: "FAILED", interrupted: "FAILED" };
+  function figuresText(r) {
+    var f = r.figures;
+    if (r.kind === "forget") return "kept " + (f.kept === undefined ? "?" : f.kept) + ", removed " + (f.removed === undefined ? "?" : f.removed);
+    if (r.kind === "check") return f.errors === undefined ? "" : f.errors + " error(s) found";
+    if (r.kind === "stats") return (f.rawSize === undefined ? "" : fmtBytes(f.rawSize) + " stored, ") + (f.snapshots === undefined ? "" : f.snapshots + " snapshot(s)");
+    if (r.kind === "verify") return f.files === undefined ? "" : f.files + " file(s) verified, " + (f.mismatches || 0) + " mismatch(es)";
+    return "";
+  }
+  function renderRepository(status) {
+    var runs = status.repositoryRuns || [];
+    if (runs.length === 0) return el("p", { "class": "empty-repo", text: "No forget, check, stats or verify run recorded yet." });
+    var body = el("tbody");
+    runs.forEach(function (r) {
+      body.append(el("tr", { "class": "repo-row", "data-profile": r.profile, "data-kind": r.kind, "data-outcome": r.outcome }, [
+        el("td", { text: r.profile }),
+        el("td", { text: r.kind + (r.tier ? " " + r.tier : "") }),
+        el("td", {}, [el("span", { "class": "badge state-" + (OUTCOME_STATE[r.outcome] || "NEVER"), text: r.outcome })]),
+        el("td", { "class": "age num", text: fmtAge(r.ageMs) + " ago" }),
+        el("td", { "class": "figures", text: figuresText(r) }),
+        el("td", { "class": "error", text: r.error || "" })
+      ]));
+    });
+    var head = el("thead", {}, [el("tr", {}, ["Profile", "Run", "Outcome", "Age", "Figures", "Error"].map(function (h) { return el("th", { text: h }); }))]);
+    return el("table", { "class": "summary repository" }, [head, body]);
+  }
+
   function renderTier(t, runs, now) {
     var a = tierAttrs(t);
     a["class"] = "tier state-" + t.state + "-border";
@@ -216,6 +243,7 @@ export const PAGE_SCRIPT = String.raw`
         return getJson(q).then(function (h) { return h.runs; });
       })).then(function (histories) {
         document.getElementById("summary").replaceChildren(renderSummary(status));
+        document.getElementById("repository").replaceChildren(renderRepository(status));
         document.getElementById("tiers").replaceChildren.apply(document.getElementById("tiers"),
           status.tiers.map(function (t, i) { return renderTier(t, histories[i], status.generatedAt); }));
         var d = status.daemon;

@@ -59,4 +59,7 @@ svg.chart .point.s1 { fill: var(--s1); } svg.chart .point.s2 { fill: var(--s2); 
 svg.chart .point.bad { fill: var(--card); stroke: var(--failed); stroke-width: 2; }
 svg.chart .empty { fill: var(--muted); font-size: 12px; }
 footer { color: var(--muted); font-size: 12px; padding: 0 24px 24px; }
+h2.section { font-size: 15px; margin: 20px 0 8px; color: var(--muted); }
+table.repository td.error { white-space: normal; color: var(--failed); min-width: 18em; max-width: 40em; overflow-wrap: anywhere; }
+#summary, #repository { overflow-x: auto; }
 `;

@@ -25,6 +25,8 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 <main>
 <div id="error" role="alert"></div>
 <div id="summary"></div>
+<h2 class="section">Repository</h2>
+<div id="repository"></div>
 <div class="tiers" id="tiers"></div>
 </main>
 <footer>Refreshes every 10 s · <a href="metrics">/metrics</a> · <a href="api/status">/api/status</a></footer>

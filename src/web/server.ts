@@ -9,14 +9,19 @@
  * - `GET /`: the status page.
  *
  * With basic auth set, everything but `/healthz` answers 401 without the right
- * credentials. Only GET and HEAD are served.
+ * credentials. Without it, a request whose `Host` header is not this machine's
+ * (see {@link isAllowedHost}: the defence against DNS rebinding) answers 403.
+ * Only GET and HEAD are served; a request target that is not a URL path answers 400.
+ * Warnings met while answering are passed on at most once a minute per kind.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readHistory } from '../state/history.js';
 import { readLatestMetrics } from '../state/latest.js';
-import { type HistoryView, historyView, parseHistoryQuery, type StatusView } from './api.js';
+import { rateLimitWarnings } from '../util/rate-limit.js';
+import { parseHistoryQuery, type StatusView } from './api.js';
 import { BASIC_AUTH_CHALLENGE, type BasicAuthCredentials, checkBasicAuth } from './auth.js';
+import { createHistoryCache } from './history-cache.js';
+import { isAllowedHost } from './host-guard.js';
 import { formatHostPort, type ListenAddress } from './listen.js';
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './page.js';
 
@@ -35,6 +40,11 @@ export interface WebServerOptions {
   extraMetrics?: () => string;
   /** Credentials required on every path but `/healthz`. @default none (open) */
   basicAuth?: BasicAuthCredentials;
+  /**
+   * Host names answered without basic auth besides IP addresses, loopback names and
+   * the listen host (`daemon.allowed-hosts`). @default []
+   */
+  allowedHosts?: readonly string[];
   /** Called with problems met while answering (unreadable state files, errors). @default ignored */
   onWarning?: (message: string) => void;
 }
@@ -48,6 +58,8 @@ export interface WebServer {
   url: string;
   /** Replaces the credentials (after a config reload); undefined opens the endpoint. */
   setBasicAuth(auth: BasicAuthCredentials | undefined): void;
+  /** Replaces the extra allowed host names (after a config reload). */
+  setAllowedHosts(hosts: readonly string[]): void;
   /** Stops accepting connections, ends idle keep-alive ones, and resolves when closed. */
   close(): Promise<void>;
 }
@@ -58,10 +70,15 @@ export interface WebServer {
  */
 export async function startWebServer(opts: WebServerOptions): Promise<WebServer> {
   let auth = opts.basicAuth;
-  const warn = opts.onWarning ?? (() => {});
+  let allowedHosts = opts.allowedHosts ?? [];
+  const warn = rateLimitWarnings(opts.onWarning ?? (() => {}));
+  const history = createHistoryCache(opts.stateDir);
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err) => {
-      warn(`HTTP ${req.method} ${req.url}: ${err instanceof Error ? err.message : String(err)}`);
+      warn(
+        'request-failed',
+        `HTTP ${req.method} ${JSON.stringify(req.url)}: ${err instanceof Error ? err.message : String(err)}`,
+      );
       if (!res.headersSent) send(res, req, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
     });
@@ -72,7 +89,12 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   server.keepAliveTimeout = 5_000;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = parseTarget(req.url);
+    if (!url) {
+      warn('bad-request', `HTTP ${req.method} ${JSON.stringify(req.url)}: not a URL path, answered 400`);
+      send(res, req, 400, 'text/plain; charset=utf-8', 'bad request\n');
+      return;
+    }
     const path = url.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
@@ -83,6 +105,14 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       send(res, req, 200, 'text/plain; charset=utf-8', 'ok\n');
       return;
     }
+    if (!auth && !isAllowedHost(req.headers.host, { listenHost: opts.listen.host, allowedHosts })) {
+      warn(
+        'host-refused',
+        `HTTP request for Host ${JSON.stringify(req.headers.host)} refused (not this machine's name; add it to daemon.allowed-hosts or set daemon.basic-auth)`,
+      );
+      send(res, req, 403, 'text/plain; charset=utf-8', 'host not allowed\n');
+      return;
+    }
     if (auth && !checkBasicAuth(req.headers.authorization, auth)) {
       res.setHeader('WWW-Authenticate', BASIC_AUTH_CHALLENGE);
       send(res, req, 401, 'text/plain; charset=utf-8', 'unauthorized\n');
@@ -91,7 +121,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     switch (path) {
       case '/metrics': {
         const latest = await readLatestMetrics(opts.stateDir);
-        for (const w of latest.warnings) warn(w);
+        for (const w of latest.warnings) warn('state', w);
         const extra = opts.extraMetrics?.() ?? '';
         send(res, req, 200, METRICS_CONTENT_TYPE, latest.text + extra);
         return;
@@ -102,11 +132,15 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       }
       case '/api/history': {
         const query = parseHistoryQuery(url.searchParams);
-        const read = await readHistory(opts.stateDir);
-        const body: HistoryView = { runs: historyView(read.records, query), warnings: read.warnings };
-        sendJson(res, req, body);
+        send(res, req, 200, JSON_CONTENT_TYPE, await history.answer(query));
         return;
       }
+      case '/favicon.ico':
+        // The page has no icon; answering 204 spares browsers a 404 in their console.
+        res.statusCode = 204;
+        res.setHeader('Cache-Control', 'max-age=86400');
+        res.end();
+        return;
       case '/':
       case '/index.html':
         res.setHeader('Content-Security-Policy', STATUS_PAGE_CSP);
@@ -124,7 +158,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       resolve();
     });
   });
-  server.on('error', (err) => warn(`HTTP server: ${err.message}`));
+  server.on('error', (err) => warn('server', `HTTP server: ${err.message}`));
   const addr = server.address() as AddressInfo;
   return {
     host: addr.address,
@@ -133,12 +167,27 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     setBasicAuth: (a) => {
       auth = a;
     },
+    setAllowedHosts: (hosts) => {
+      allowedHosts = hosts;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       }),
   };
+}
+
+/**
+ * The URL of a request target (`/path?query`, or the absolute form a proxy sends);
+ * undefined when it is not one, e.g. `//[` (an authority that is no host).
+ */
+function parseTarget(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
 }
 
 /** The host to put in a URL for a bound address (`0.0.0.0` and `::` are not reachable as such). */
@@ -159,6 +208,8 @@ function send(res: ServerResponse, req: IncomingMessage, status: number, type: s
   res.end(req.method === 'HEAD' ? undefined : buf);
 }
 
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
 function sendJson(res: ServerResponse, req: IncomingMessage, value: unknown): void {
-  send(res, req, 200, 'application/json; charset=utf-8', `${JSON.stringify(value)}\n`);
+  send(res, req, 200, JSON_CONTENT_TYPE, `${JSON.stringify(value)}\n`);
 }

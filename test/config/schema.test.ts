@@ -95,8 +95,17 @@ describe('configJsonSchema', () => {
     assert.deepEqual(Object.keys(objectOf(props.check)?.properties as object), [
       'schedule',
       'read-data-subset',
+      'read-data',
+      'cycle',
     ]);
     assert.deepEqual(Object.keys(objectOf(props.stats)?.properties as object), ['schedule']);
+    assert.deepEqual(Object.keys(objectOf(props.verify)?.properties as object), [
+      'schedule',
+      'tier',
+      'sample-files',
+      'sample-bytes',
+      'max-age',
+    ]);
     const doc = parse(SPEC_EXAMPLE);
     doc.profiles.nfs.check = { schedule: '0 5 * * 0', 'read-data-subset': '5%' };
     doc.profiles.nfs.stats = { schedule: '15 * * * *' };

@@ -193,7 +193,7 @@ describe('Prometheus, Alertmanager and Grafana files', () => {
     const r = run('promtool', ['check', 'config', join(DEPLOY, 'prometheus/prometheus.yml')]);
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /SUCCESS: 1 rule files found/);
-    assert.match(r.out, /SUCCESS: 22 rules found/);
+    assert.match(r.out, /SUCCESS: 28 rules found/);
     const cfg = parseYaml(readFileSync(join(DEPLOY, 'prometheus/prometheus.yml'), 'utf8')) as Obj;
     const jobs = cfg.scrape_configs as Obj[];
     assert.equal(jobs.find((j) => j.job_name === 'pushgateway')?.honor_labels, true);

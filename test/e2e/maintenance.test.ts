@@ -120,11 +120,14 @@ profiles:
       ) as {
         total_size: number;
       };
-      const restore = JSON.parse(
-        resticSync(repo, ['stats', '--json', '--mode', 'restore-size'], { restic: restic.bin }),
-      ) as {
-        total_size: number;
-      };
+      // The restored size of all snapshots is the sum of each snapshot's restored size.
+      const sizeOf = (id: string) =>
+        (
+          JSON.parse(
+            resticSync(repo, ['stats', '--json', '--mode', 'restore-size', id], { restic: restic.bin }),
+          ) as { total_size: number }
+        ).total_size;
+      const restore = { total_size: all.reduce((n, s) => n + sizeOf(s.id), 0) };
       assert.ok(raw.total_size > 0 && restore.total_size > 0);
 
       const group = await gatewayGroup(gw.url, { job: 'nfs_backup', instance: 'stats' });
