@@ -106,6 +106,7 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
           outcome: backupOutcome(result),
           exitCode: result.exitCode,
           ...(result.reason ? { reason: result.reason } : {}),
+          ...(result.outcome !== 'success' && result.message ? { error: result.message } : {}),
           ...(result.summary ? { summary: result.summary } : {}),
           target: to,
           samples: (counters) =>

@@ -10,7 +10,7 @@ import { commonLabels, renderSamples, type Sample } from '../metrics/build.js';
 import { deliver } from '../sinks/deliver.js';
 import type { SendOptions } from '../sinks/target.js';
 import type { DeliveryReport, Destination, MetricsPayload } from '../sinks/types.js';
-import { appendRun, type HistoryOutcome, runCounters } from '../state/history.js';
+import { appendRun, type HistoryOutcome, runCounters, toErrorLine } from '../state/history.js';
 import { saveLatestMetrics } from '../state/latest.js';
 import type { RunCounters } from './run-metrics.js';
 
@@ -38,6 +38,8 @@ export interface FinishRunOptions {
   outcome: HistoryOutcome;
   exitCode: number | null;
   reason?: string;
+  /** What went wrong, in the command's words; kept in the history as one masked, bounded line. */
+  error?: string;
   summary?: unknown;
   target: MetricsTarget;
   /** Builds the samples once the run counters (this run included) are known. */
@@ -110,6 +112,7 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
       outcome: opts.outcome,
       exitCode: opts.exitCode,
       ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+      ...(opts.error ? { error: toErrorLine(opts.error) } : {}),
       ...(opts.summary !== undefined ? { summary: opts.summary } : {}),
     });
     warnings.push(...appended.warnings);

@@ -82,6 +82,7 @@ export async function runForgetJob(
       outcome: historyOutcome(result.outcome, result.reason),
       exitCode: result.exitCode,
       ...(result.reason ? { reason: result.reason } : {}),
+      ...(result.outcome !== 'success' ? { error: result.message } : {}),
       summary: { kept: result.keptCount, removed: result.removedCount },
       target,
       samples: (counters) => {
@@ -137,6 +138,7 @@ export async function runCheckJob(
       outcome: historyOutcome(result.outcome, result.reason),
       exitCode: result.exitCode,
       ...(result.reason ? { reason: result.reason } : {}),
+      ...(result.outcome !== 'success' ? { error: result.message } : {}),
       summary: { errors: result.errorCount, messages: result.messages.slice(0, 20) },
       target,
       samples: (counters) => [
@@ -218,6 +220,7 @@ export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobRes
       outcome: error?.reason === 'interrupted' ? 'interrupted' : outcome === 'success' ? 'success' : 'failed',
       exitCode,
       ...(error?.reason ? { reason: error.reason } : {}),
+      ...(error ? { error: error.message } : {}),
       ...(stats
         ? {
             summary: {

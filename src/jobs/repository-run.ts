@@ -10,6 +10,7 @@ import type { ResticCommandOptions } from '../restic/backup.js';
 import { getResticVersionCached } from '../restic/version.js';
 import type { SendOptions } from '../sinks/target.js';
 import { ensureStateDir } from '../state/dir.js';
+import { configTierKeys, noteTiersSeen } from '../state/first-seen.js';
 import { acquireRepositoryLock } from '../state/lock.js';
 import { resolveJobStateDir } from './state-dir.js';
 import { unlockIfAsked } from './unlock.js';
@@ -62,6 +63,8 @@ export async function withRepository<T>(
   const [profileName, profile] = resolveProfile(config, opts.profile);
   check?.(config, profileName);
   await ensureStateDir(stateDir);
+  // `status` tells a tier whose first run is not due yet (WAITING) from one that never ran (NEVER).
+  await noteTiersSeen(stateDir, configTierKeys(config));
   const lock = await acquireRepositoryLock(stateDir, profile.repository, {
     waitMs: config.lock.waitMs,
     command: command.replace('{profile}', profileName),

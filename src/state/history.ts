@@ -26,6 +26,7 @@ import { createReadStream } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LockBusyError, StateError } from '../errors.js';
+import { maskCredentials } from '../restic/exit-codes.js';
 import type { DeliveryReport } from '../sinks/types.js';
 import { syncDir } from './dir.js';
 import { acquireLockFile } from './lock.js';
@@ -59,10 +60,31 @@ export interface RunRecord {
   exitCode: number | null;
   /** Why it failed (e.g. `wrong-password`). */
   reason?: string;
+  /**
+   * What went wrong, in the command's own words (restic's `Fatal:` line, a spawn error): one
+   * line, credentials masked, at most {@link MAX_ERROR_LENGTH} characters ({@link toErrorLine}).
+   */
+  error?: string;
   /** The command's camelCase domain summary (e.g. a BackupSummary), as given. */
   summary?: unknown;
   /** Where the run's metrics went. */
   delivery?: Pick<DeliveryReport, 'delivered' | 'queued' | 'deadLettered'>;
+}
+
+/** The longest {@link RunRecord.error} kept, in characters. */
+export const MAX_ERROR_LENGTH = 500;
+
+/**
+ * Turns a run's error message into what the history keeps: control characters and line
+ * breaks become spaces, credentials in URLs are masked, and the text is cut to
+ * {@link MAX_ERROR_LENGTH} characters (ending in `...` when cut).
+ * @example toErrorLine('Fatal: unable to open s3://key:secret@host\n') // 'Fatal: unable to open s3://***@host'
+ */
+export function toErrorLine(text: string): string {
+  const one = maskCredentials(
+    text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/[\x00-\x1f\x7f]+/g, ' '),
+  ).trim();
+  return one.length > MAX_ERROR_LENGTH ? `${one.slice(0, MAX_ERROR_LENGTH - 3)}...` : one;
 }
 
 /** Run counts by outcome. */
