@@ -12,6 +12,7 @@ import * as demoCommand from './commands/demo.js';
 import * as flushCommand from './commands/flush.js';
 import * as forgetCommand from './commands/forget.js';
 import * as pushCommand from './commands/push.js';
+import * as repositoryCommand from './commands/repository.js';
 import * as rulesCommand from './commands/rules.js';
 import * as runCommand from './commands/run.js';
 import * as scheduleCommand from './commands/schedule.js';
@@ -46,6 +47,7 @@ const commands: Array<{ register: (p: Command) => void }> = [
   pushCommand,
   flushCommand,
   statusCommand,
+  repositoryCommand,
   scheduleCommand,
   demoCommand,
 ];

@@ -86,6 +86,8 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
       const result = await runBackup({
         ...p.restic,
         paths: p.profile.paths,
+        filesFrom: p.profile.filesFrom,
+        isOneFileSystem: p.profile.oneFileSystem,
         tags: [opts.tier],
         exclude: p.profile.exclude,
         excludeIfPresent: p.profile.excludeIfPresent,

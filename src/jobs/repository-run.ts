@@ -4,6 +4,7 @@
  * restic options from the profile, and restic's version for the build info metric.
  */
 import { join } from 'node:path';
+import { readEnvFile } from '../config/env-file.js';
 import type { Config, LoadedConfig, ProfileConfig } from '../config/index.js';
 import { resolveProfile } from '../config/index.js';
 import type { ResticCommandOptions } from '../restic/backup.js';
@@ -73,16 +74,9 @@ export async function withRepository<T>(
     ...(opts.onWait ? { onWait: opts.onWait } : {}),
   });
   try {
+    const { restic: base, warnings: envWarnings } = await profileResticOptions(config, profile, env);
     const restic: ResticCommandOptions = {
-      resticBinary: config.resticBinary,
-      repository: profile.repository,
-      password: profile.password,
-      env: { ...env, ...profile.env },
-      ...(profile.cpuLimit !== undefined ? { cpuLimit: profile.cpuLimit } : {}),
-      ...(profile.nice !== undefined ? { nice: profile.nice } : {}),
-      ...(profile.inactivityTimeoutMs !== undefined
-        ? { inactivityTimeoutMs: profile.inactivityTimeoutMs }
-        : {}),
+      ...base,
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onLog ? { onLog: opts.onLog } : {}),
     };
@@ -104,11 +98,37 @@ export async function withRepository<T>(
       env,
       restic,
       resticVersion,
-      warnings: [...lock.warnings, ...(unlockWarning ? [unlockWarning] : [])],
+      warnings: [...lock.warnings, ...envWarnings, ...(unlockWarning ? [unlockWarning] : [])],
     });
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * restic's options for a profile: binary, repository, password, environment (the process's,
+ * then the profile's `env-file`, read now since credentials rotate, then its `env`), CPU,
+ * priority and inactivity limits. Returns the env-file's mode warning too.
+ * @throws ConfigError when the env-file cannot be read or has a bad line.
+ */
+export async function profileResticOptions(
+  config: Pick<Config, 'resticBinary'>,
+  profile: ProfileConfig,
+  env: NodeJS.ProcessEnv,
+): Promise<{ restic: ResticCommandOptions; warnings: string[] }> {
+  const envFile = profile.envFile ? await readEnvFile(profile.envFile) : { vars: {}, warnings: [] };
+  const restic: ResticCommandOptions = {
+    resticBinary: config.resticBinary,
+    repository: profile.repository,
+    password: profile.password,
+    env: { ...env, ...envFile.vars, ...profile.env },
+    ...(profile.cpuLimit !== undefined ? { cpuLimit: profile.cpuLimit } : {}),
+    ...(profile.nice !== undefined ? { nice: profile.nice } : {}),
+    ...(profile.inactivityTimeoutMs !== undefined
+      ? { inactivityTimeoutMs: profile.inactivityTimeoutMs }
+      : {}),
+  };
+  return { restic, warnings: envFile.warnings };
 }
 
 /** The fields of `finishRun` every job on a repository fills the same way. */
