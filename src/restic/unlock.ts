@@ -4,7 +4,7 @@
  * the profile's `unlock-stale-locks` is true.
  */
 import type { ResticCommandOptions } from './backup.js';
-import { assertResticSucceeded, findJsonLine, runResticCommand } from './run.js';
+import { assertResticSucceeded, runResticCommand } from './run.js';
 
 /**
  * Runs `restic unlock` and returns restic's own line (e.g. `successfully removed locks`).
@@ -41,7 +41,7 @@ export async function listLocks(opts: ResticCommandOptions): Promise<ResticLock[
   for (const id of ids) {
     const lock: ResticLock = { id };
     const cat = await runResticCommand('cat lock', ['cat', 'lock', id, '--no-lock'], opts);
-    const json = cat.classification.outcome === 'success' ? findJsonLine(cat.stdout, 'object') : undefined;
+    const json = cat.classification.outcome === 'success' ? parseJson(cat.stdout.join('\n')) : undefined;
     if (json && typeof json === 'object') {
       const j = json as Record<string, unknown>;
       if (typeof j.time === 'string') lock.time = Date.parse(j.time);
@@ -91,4 +91,13 @@ export function describeLock(lock: ResticLock): string {
   if (lock.time !== undefined && Number.isFinite(lock.time))
     parts.push(`created ${new Date(lock.time).toISOString()}`);
   return `lock ${lock.id.slice(0, 8)}${parts.length ? ` (${parts.join(', ')})` : ''}`;
+}
+
+/** restic prints a lock as indented JSON over several lines. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

@@ -13,6 +13,7 @@ import { ExitCode } from '../../src/cli/exit-codes.js';
 import { MAX_ERROR_LENGTH, toErrorLine } from '../../src/state/history.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
 import { readHistory } from '../helpers/e2e.js';
+import { resticMatrix } from '../helpers/matrix.js';
 import { makeRepo } from '../helpers/restic.js';
 import { makeTempDir } from '../helpers/services.js';
 
@@ -21,7 +22,7 @@ after(() => {
   for (const c of temps) c();
 });
 
-function setup(repository: string, passwordFile: string) {
+function setup(repository: string, passwordFile: string, resticBin = 'restic') {
   const t = makeTempDir('resticprom-failmsg-');
   temps.push(t.cleanup);
   const stateDir = join(t.dir, 'state');
@@ -30,6 +31,7 @@ function setup(repository: string, passwordFile: string) {
     config,
     `timezone: UTC
 state-dir: ${stateDir}
+restic-binary: ${resticBin}
 profiles:
   nfs:
     repository: ${repository}
@@ -56,73 +58,6 @@ describe('the error message of a failed run', () => {
     const long = toErrorLine(`x${'y'.repeat(1000)}`);
     assert.equal(long.length, MAX_ERROR_LENGTH);
     assert.ok(long.endsWith('...'));
-  });
-
-  it('a backup to a missing repository: history keeps restic’s message, status shows reason and message', async () => {
-    const t = makeTempDir('resticprom-failmsg-pw-');
-    temps.push(t.cleanup);
-    const passwordFile = join(t.dir, 'password');
-    writeFileSync(passwordFile, 'pw-failmsg\n', { mode: 0o600 });
-    const missing = join(t.dir, 'no-such-repo');
-    const { config, stateDir } = setup(missing, passwordFile);
-    const backup = await runCli(['backup', '--config', config, '--tier', 'daily', '-q'], {
-      env: { RESTIC_CACHE_DIR: join(t.dir, 'cache') },
-    });
-    assert.equal(backup.code, ExitCode.REPO_MISSING, backup.stderr);
-
-    const [rec] = readHistory(stateDir);
-    assert.equal(rec?.outcome, 'failed');
-    assert.equal(rec?.reason, 'repository-missing');
-    assert.match(
-      rec?.error ?? '',
-      new RegExp(
-        `^restic backup failed: the repository does not exist or cannot be opened \\(exit (1|10); restic: .*${missing.replace(/[/.]/g, '\\$&')}`,
-      ),
-    );
-    assert.doesNotMatch(rec?.error ?? '', /\n/);
-
-    const status = await runCli(['status', '--config', config]);
-    assert.equal(status.code, ExitCode.UNHEALTHY, status.stderr);
-    const lines = status.stdout.trimEnd().split('\n');
-    assert.match(
-      lines[1] ?? '',
-      /^nfs +daily +FAILED +\d{4}-\d\d-\d\d \d\d:\d\d failed \(exit (1|10), repository-missing\)/,
-    );
-    assert.equal(lines[2], '');
-    assert.equal(lines[3], `nfs/daily: ${rec?.error}`);
-    assert.equal(lines.length, 4);
-
-    const wide = await runCli(['status', '--config', config, '--verbose']);
-    assert.equal(wide.code, ExitCode.UNHEALTHY, wide.stderr);
-    const [head, row, ...rest] = wide.stdout.trimEnd().split('\n');
-    assert.match(head ?? '', /DEAD {2}REASON {14}ERROR$/);
-    assert.ok(row?.endsWith(`repository-missing  ${rec?.error}`), row);
-    assert.deepEqual(rest, []);
-
-    const json = JSON.parse((await runCli(['status', '--config', config, '--json'])).stdout) as {
-      rows: { lastRun?: { error?: string; reason?: string } }[];
-    };
-    assert.equal(json.rows[0]?.lastRun?.error, rec?.error);
-  });
-
-  it('a wrong password: the history names it, the password is nowhere in it', async () => {
-    const t = makeTempDir('resticprom-failmsg-repo-');
-    temps.push(t.cleanup);
-    const repo = makeRepo(t.dir, 'right-Pw-71xq');
-    const wrong = join(t.dir, 'wrong');
-    writeFileSync(wrong, 'wrong-Pw-93kz\n', { mode: 0o600 });
-    const { config, stateDir } = setup(repo.repository, wrong);
-    const backup = await runCli(['backup', '--config', config, '--tier', 'daily', '-q'], {
-      env: { RESTIC_CACHE_DIR: repo.cacheDir },
-    });
-    assert.equal(backup.code, ExitCode.WRONG_PASSWORD, backup.stderr);
-    const [rec] = readHistory(stateDir);
-    assert.equal(rec?.reason, 'wrong-password');
-    assert.match(
-      rec?.error ?? '',
-      /^restic backup failed: wrong repository password \(exit (1|12); restic: .+\)$/,
-    );
-    assert.doesNotMatch(JSON.stringify(rec), /Pw-93kz|Pw-71xq/);
   });
 
   it('run: a command that fails or cannot start is named with its exit, not its arguments', async () => {
@@ -157,3 +92,78 @@ describe('the error message of a failed run', () => {
     assert.equal(runs[1]?.error, 'dump-db could not be started: spawn /nonexistent/dump-db ENOENT');
   });
 });
+
+for (const restic of resticMatrix()) {
+  describe(`the error message of a failed backup (restic ${restic.version})`, { skip: restic.skip }, () => {
+    before(async () => {
+      await ensureBuilt();
+    });
+
+    it('a backup to a missing repository: history keeps restic’s message, status shows reason and message', async () => {
+      const t = makeTempDir('resticprom-failmsg-pw-');
+      temps.push(t.cleanup);
+      const passwordFile = join(t.dir, 'password');
+      writeFileSync(passwordFile, 'pw-failmsg\n', { mode: 0o600 });
+      const missing = join(t.dir, 'no-such-repo');
+      const { config, stateDir } = setup(missing, passwordFile, restic.bin);
+      const backup = await runCli(['backup', '--config', config, '--tier', 'daily', '-q'], {
+        env: { RESTIC_CACHE_DIR: join(t.dir, 'cache') },
+      });
+      assert.equal(backup.code, ExitCode.REPO_MISSING, backup.stderr);
+
+      const [rec] = readHistory(stateDir);
+      assert.equal(rec?.outcome, 'failed');
+      assert.equal(rec?.reason, 'repository-missing');
+      assert.match(
+        rec?.error ?? '',
+        new RegExp(
+          `^restic backup failed: the repository does not exist or cannot be opened \\(exit (1|10); restic: .*${missing.replace(/[/.]/g, '\\$&')}`,
+        ),
+      );
+      assert.doesNotMatch(rec?.error ?? '', /\n/);
+
+      const status = await runCli(['status', '--config', config]);
+      assert.equal(status.code, ExitCode.UNHEALTHY, status.stderr);
+      const lines = status.stdout.trimEnd().split('\n');
+      assert.match(
+        lines[1] ?? '',
+        /^nfs +daily +FAILED +\d{4}-\d\d-\d\d \d\d:\d\d failed \(exit (1|10), repository-missing\)/,
+      );
+      assert.equal(lines[2], '');
+      assert.equal(lines[3], `nfs/daily: ${rec?.error}`);
+      assert.equal(lines.length, 4);
+
+      const wide = await runCli(['status', '--config', config, '--verbose']);
+      assert.equal(wide.code, ExitCode.UNHEALTHY, wide.stderr);
+      const [head, row, ...rest] = wide.stdout.trimEnd().split('\n');
+      assert.match(head ?? '', /DEAD {2}REASON {14}ERROR$/);
+      assert.ok(row?.endsWith(`repository-missing  ${rec?.error}`), row);
+      assert.deepEqual(rest, []);
+
+      const json = JSON.parse((await runCli(['status', '--config', config, '--json'])).stdout) as {
+        rows: { lastRun?: { error?: string; reason?: string } }[];
+      };
+      assert.equal(json.rows[0]?.lastRun?.error, rec?.error);
+    });
+
+    it('a wrong password: the history names it, the password is nowhere in it', async () => {
+      const t = makeTempDir('resticprom-failmsg-repo-');
+      temps.push(t.cleanup);
+      const repo = makeRepo(t.dir, 'right-Pw-71xq', { restic: restic.bin });
+      const wrong = join(t.dir, 'wrong');
+      writeFileSync(wrong, 'wrong-Pw-93kz\n', { mode: 0o600 });
+      const { config, stateDir } = setup(repo.repository, wrong, restic.bin);
+      const backup = await runCli(['backup', '--config', config, '--tier', 'daily', '-q'], {
+        env: { RESTIC_CACHE_DIR: repo.cacheDir },
+      });
+      assert.equal(backup.code, ExitCode.WRONG_PASSWORD, backup.stderr);
+      const [rec] = readHistory(stateDir);
+      assert.equal(rec?.reason, 'wrong-password');
+      assert.match(
+        rec?.error ?? '',
+        /^restic backup failed: wrong repository password \(exit (1|12); restic: .+\)$/,
+      );
+      assert.doesNotMatch(JSON.stringify(rec), /Pw-93kz|Pw-71xq/);
+    });
+  });
+}
