@@ -224,8 +224,9 @@ profiles:
       assert.equal(b.code, 0, b.stderr);
       const rec = readHistory(stateDir).at(-1);
       assert.equal(rec?.outcome, 'success');
-      assert.equal((rec?.summary as { totalFilesProcessed?: number }).totalFilesProcessed, 1);
-      assert.equal((rec?.summary as { totalBytesProcessed?: number }).totalBytesProcessed, 4);
+      const summary = (rec?.summary ?? {}) as { totalFilesProcessed?: number; totalBytesProcessed?: number };
+      assert.equal(summary.totalFilesProcessed, 1);
+      assert.equal(summary.totalBytesProcessed, 4);
     });
   });
 }
