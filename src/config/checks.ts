@@ -145,9 +145,12 @@ function checkProfile(p: Rec, at: (string | number)[], out: RawProblem[]): void 
   const filesFrom = p['files-from'];
   const hasFilesFrom = typeof filesFrom === 'string' || (Array.isArray(filesFrom) && filesFrom.length > 0);
   if (!hasPaths && !hasFilesFrom) {
+    // Worded like the schema's other required keys when `paths` is missing altogether.
     out.push({
-      path: Array.isArray(p.paths) ? [...at, 'paths'] : at,
-      message: 'nothing to back up: list at least one of paths, or a files-from file',
+      path: [...at, 'paths'],
+      message: Array.isArray(p.paths)
+        ? 'nothing to back up: list at least one path, or set files-from'
+        : 'is required',
     });
   }
   if (isRec(p.tiers)) {

@@ -117,9 +117,10 @@ function normalizeProfile(p: RawProfile, ctx: Ctx): ProfileConfig {
     prune: p.prune ?? false,
     tiers,
     metrics: normalizeMetrics(p.metrics ?? undefined, ctx),
-    oneFileSystem: p['one-file-system'] ?? false,
-    filesFrom: list(p['files-from']).map((f) => resolve(ctx.dir, f)),
   };
+  if (p['one-file-system'] !== undefined) out.oneFileSystem = p['one-file-system'];
+  const filesFrom = list(p['files-from']).map((f) => resolve(ctx.dir, f));
+  if (filesFrom.length > 0) out.filesFrom = filesFrom;
   if (p['env-file'] !== undefined) out.envFile = resolve(ctx.dir, p['env-file']);
   if (p['cpu-limit'] !== undefined) out.cpuLimit = p['cpu-limit'];
   if (p.nice !== undefined) out.nice = p.nice;

@@ -130,10 +130,10 @@ export interface ProfileConfig {
   tiers: Record<string, TierConfig>;
   /** Metric naming and delivery. */
   metrics: MetricsConfig;
-  /** `one-file-system`: restic's `--one-file-system` (do not cross mount points). @default false */
-  oneFileSystem: boolean;
-  /** `files-from`: restic's `--files-from` files (paths to back up, one a line), absolute. @default [] */
-  filesFrom: string[];
+  /** `one-file-system`: restic's `--one-file-system` (do not cross mount points); absent: false. */
+  oneFileSystem?: boolean;
+  /** `files-from`: restic's `--files-from` files (paths to back up, one a line), absolute; absent: none. */
+  filesFrom?: string[];
   /**
    * `env-file`: a systemd-style `KEY=VALUE` file (absolute) whose variables restic gets, e.g.
    * cloud credentials; read at each run, checked for its mode like a password file.

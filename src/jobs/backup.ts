@@ -86,8 +86,8 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
       const result = await runBackup({
         ...p.restic,
         paths: p.profile.paths,
-        filesFrom: p.profile.filesFrom,
-        isOneFileSystem: p.profile.oneFileSystem,
+        filesFrom: p.profile.filesFrom ?? [],
+        isOneFileSystem: p.profile.oneFileSystem ?? false,
         tags: [opts.tier],
         exclude: p.profile.exclude,
         excludeIfPresent: p.profile.excludeIfPresent,

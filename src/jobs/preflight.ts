@@ -142,10 +142,11 @@ export async function preflightConfig(
         false,
       );
     }
-    for (const [i, f] of p.filesFrom.entries()) {
+    const filesFrom = p.filesFrom ?? [];
+    for (const [i, f] of filesFrom.entries()) {
       files++;
       await checkFile(
-        [...at, 'files-from', ...(p.filesFrom.length > 1 ? [i] : [])],
+        [...at, 'files-from', ...(filesFrom.length > 1 ? [i] : [])],
         f,
         'files-from',
         found,
