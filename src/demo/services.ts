@@ -275,3 +275,50 @@ export function groupValues(
   const fam = group[family] as { metrics: { labels: Record<string, string>; value?: string }[] } | undefined;
   return (fam?.metrics ?? []).map((m) => ({ labels: m.labels, value: m.value ?? '' }));
 }
+
+/** Options of {@link startVictoriaMetrics}. */
+export interface VictoriaMetricsOptions {
+  /** The executable. @default 'victoria-metrics' (Debian's, from PATH) */
+  bin?: string;
+  port?: number;
+  /** Extra flags. */
+  args?: string[];
+}
+
+/** A running single-node VictoriaMetrics, with its storage folder removed by `stop`. */
+export interface RunningVictoriaMetrics extends RunningService {
+  /** Runs an instant query (its Prometheus-compatible API) and returns the result vector. */
+  query: (promql: string) => Promise<PromSample[]>;
+}
+
+/**
+ * Starts single-node VictoriaMetrics on loopback with its own storage folder and waits until
+ * it is ready. It takes Prometheus remote write on `/api/v1/write` and (1.92+) OTLP on
+ * `/opentelemetry/v1/metrics`, and answers PromQL on `/api/v1/query`.
+ */
+export async function startVictoriaMetrics(
+  opts: VictoriaMetricsOptions = {},
+): Promise<RunningVictoriaMetrics> {
+  const port = opts.port ?? (await freePort());
+  const { dir, cleanup } = makeTempDir('resticprom-vm-');
+  const args = [
+    `-httpListenAddr=127.0.0.1:${port}`,
+    `-storageDataPath=${join(dir, 'data')}`,
+    '-loggerLevel=ERROR',
+    // Samples are searchable at once, not after the default 30 s of caching.
+    '-search.latencyOffset=0s',
+    '-search.disableCache',
+    ...(opts.args ?? []),
+  ];
+  const svc = startProcess(opts.bin ?? 'victoria-metrics', args, `http://127.0.0.1:${port}`, port);
+  await waitReady(`${svc.url}/health`, 30_000);
+  const stop = svc.stop;
+  return {
+    ...svc,
+    stop: async () => {
+      await stop();
+      cleanup();
+    },
+    query: (promql) => queryPrometheus(svc.url, promql),
+  };
+}

@@ -186,3 +186,26 @@ export function stackMatrix(): Stack[] {
     };
   });
 }
+
+/** A Pushgateway with the Prometheus that scrapes it: Debian 12's pair and the newest pair. */
+export interface ServerPair {
+  pushgateway: MatrixEntry;
+  prometheus: MatrixEntry;
+  skip: false | string;
+  /** e.g. `Prometheus 3.5.3, Pushgateway 1.11.2`, for test names. */
+  label: string;
+}
+
+/** Prometheus 2.42 with Pushgateway 1.5.1, Prometheus 3.x with Pushgateway 1.11. */
+export function serverMatrix(): ServerPair[] {
+  const gws = pushgatewayMatrix();
+  return prometheusMatrix().map((prometheus, i) => {
+    const pushgateway = gws[i] as MatrixEntry;
+    return {
+      pushgateway,
+      prometheus,
+      skip: prometheus.skip || pushgateway.skip,
+      label: `Prometheus ${prometheus.version}, Pushgateway ${pushgateway.version}`,
+    };
+  });
+}

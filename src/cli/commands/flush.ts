@@ -38,7 +38,7 @@ async function flushAction(flags: FlushFlags): Promise<number> {
   const { parseDestinations, parseHttpOptions } = await import('../destinations.js');
   const { describeTarget, expandTargets } = await import('../../sinks/target.js');
   const { credentialsFor, flushPending } = await import('../../sinks/deliver.js');
-  const { resolveStateDir } = await import('../../state/dir.js');
+  const { commandStateDir } = await import('../state-dir.js');
   const log = await makeLog(flags);
   // RESTICPROM_GATEWAY is a default for new pushes, not a filter on what waits.
   const destinations = parseDestinations(flags, { ...process.env, RESTICPROM_GATEWAY: undefined });
@@ -56,7 +56,7 @@ async function flushAction(flags: FlushFlags): Promise<number> {
     };
   }
   const known = new Set(destinations.flatMap((d) => expandTargets(d)).map((t) => describeTarget(t)));
-  const stateDir = flags.stateDir ?? resolveStateDir();
+  const stateDir = await commandStateDir(flags);
   let report: Awaited<ReturnType<typeof flushPending>>;
   try {
     report = await flushPending({
