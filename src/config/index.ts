@@ -10,6 +10,7 @@ export {
   tierMaxAgeMs,
 } from './cadence.js';
 export {
+  configDestinations,
   expandTemplate,
   type ProfileDestinations,
   profileDestinations,

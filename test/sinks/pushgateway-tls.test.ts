@@ -238,4 +238,5 @@ basic_auth_users:
     });
   });
 }
+
 import { pushgatewayMatrix } from '../helpers/matrix.js';

@@ -276,4 +276,5 @@ describe('expandTargets and describeTarget', () => {
     );
   });
 });
+
 import { pushgatewayMatrix } from '../helpers/matrix.js';
