@@ -1,7 +1,7 @@
 // Builds the library (tsc: ESM + declarations) and the CLI bundle (esbuild).
 // The CLI is split into chunks so a command's heavy modules load only when it runs.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 process.chdir(new URL('..', import.meta.url).pathname);
@@ -35,6 +35,8 @@ await build({
   },
   logLevel: 'warning',
 });
+// The bin is run directly (a symlink on PATH, a unit's ExecStart): it must be executable.
+chmodSync(`${next}/resticprom.js`, 0o755);
 if (existsSync('dist/bin')) renameSync('dist/bin', old);
 renameSync(next, 'dist/bin');
 rmSync(old, { recursive: true, force: true });
