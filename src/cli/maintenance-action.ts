@@ -7,6 +7,7 @@ import type { ForgetResult } from '../restic/forget.js';
 import type { FailureReason } from '../restic/types.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
+import { formatClockTime } from '../util/table.js';
 import { backupExitCode, reportDelivery, withDelivery } from './backup-action.js';
 import type { CommonOptions } from './commands/common.js';
 import { ExitCode } from './exit-codes.js';
@@ -122,7 +123,7 @@ export async function statsAction(flags: Flags & { json?: boolean }): Promise<nu
       const tiers = s.tiers
         .map(
           (t) =>
-            `${t.tier}: ${t.snapshots}${t.latest ? ` (newest ${new Date(t.latest).toISOString()})` : ''}`,
+            `${t.tier}: ${t.snapshots}${t.latest ? ` (newest ${formatClockTime(t.latest, base.loaded.config.timezone)})` : ''}`,
         )
         .join(', ');
       process.stdout.write(
