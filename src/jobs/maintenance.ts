@@ -84,7 +84,11 @@ export async function runForgetJob(
       exitCode: result.exitCode,
       ...(result.reason ? { reason: result.reason } : {}),
       ...(result.outcome !== 'success' ? { error: result.message } : {}),
-      summary: { kept: result.keptCount, removed: result.removedCount },
+      summary: {
+        kept: result.keptCount,
+        removed: result.removedCount,
+        ...(result.notRemovedCount > 0 ? { notRemoved: result.notRemovedCount } : {}),
+      },
       target,
       samples: (counters) => {
         const s: Sample[] = runSamples(FORGET_METRICS, {

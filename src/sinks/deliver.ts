@@ -15,7 +15,7 @@ import {
   type SendFunction,
   setRunInFlight,
 } from './outbox.js';
-import { describeTarget, expandTargets, type SendOptions, type Target } from './target.js';
+import { checkFamiliesFor, describeTarget, expandTargets, type SendOptions, type Target } from './target.js';
 import type { DeliveryReport, Destination, HttpOptions, MetricsPayload } from './types.js';
 
 /** Bounds and locking of the outbox, see {@link Outbox}. */
@@ -75,7 +75,8 @@ export interface DeliverResult extends DeliveryReport {
  * go in parallel. A retryable failure leaves the entry queued, a refusal (non-retryable
  * 4xx) moves it to `dead/`. `isComplete` honours `require: 'all' | 'any'` of a multi-gateway
  * destination. Every queue, drop and dead letter is in the result.
- * @throws {InvalidMetricsError} when the text is not valid exposition (nothing sent or stored).
+ * @throws {InvalidMetricsError} when the text is not valid exposition, or a target cannot carry
+ *   it (a summary for OTLP): nothing sent or stored.
  * @throws {StateError} when the state directory cannot be used.
  */
 export async function deliver(
@@ -86,11 +87,14 @@ export async function deliver(
   if (destinations.length === 0) throw new UsageError('no destination given');
   checkJob(payload.job);
   checkGroupingLabels(payload.grouping);
-  if ((payload.method ?? 'post') !== 'delete') {
-    validateExposition(payload.text, { groupingLabels: ['job', ...Object.keys(payload.grouping)] });
-  }
   const perDestination = destinations.map((d) => expandTargets(d));
   const targets = perDestination.flat();
+  if ((payload.method ?? 'post') !== 'delete') {
+    const families = validateExposition(payload.text, {
+      groupingLabels: ['job', ...Object.keys(payload.grouping)],
+    });
+    for (const t of targets) checkFamiliesFor(t, families);
+  }
   const run = opts.run ? { runId: opts.run.id } : undefined;
   if (opts.run) setRunInFlight(opts.run.id, true);
   try {

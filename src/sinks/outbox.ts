@@ -746,7 +746,8 @@ function groupKey(e: OutboxEntry): string {
 /** True when sending this entry makes every older entry of its group irrelevant. */
 function replacesGroup(e: OutboxEntry): boolean {
   if (e.target.kind === 'textfile') return true;
-  if (e.target.kind === 'remote-write') return false; // samples are history: all of them go, in order
+  // Samples are history: all of them go, in order.
+  if (e.target.kind === 'remote-write' || e.target.kind === 'otlp') return false;
   const m: PushMethod = e.payload.method;
   return m === 'put' || m === 'delete';
 }
@@ -786,9 +787,11 @@ export function targetLabel(e: Pick<OutboxEntry, 'target' | 'targetId'>): string
   return `${targetNoun(e.target)} ${where}`;
 }
 
-/** What people call a target kind in messages. */
+/** What people call a target kind in messages: `gateway`, `remote write`, `otlp`, `textfile`. */
 export function targetNoun(t: { kind: string }): string {
-  return t.kind === 'pushgateway' ? 'gateway' : t.kind === 'remote-write' ? 'remote write' : 'textfile';
+  if (t.kind === 'pushgateway') return 'gateway';
+  if (t.kind === 'remote-write') return 'remote write';
+  return t.kind;
 }
 
 /** One line saying why sending an entry failed, naming the target; never a secret. */

@@ -3,9 +3,12 @@
  * delivers a payload to a target. The outbox and `deliver()` build on this.
  */
 import { maskUrl } from '../errors.js';
+import type { ParsedFamily } from '../metrics/exposition.js';
+import { checkOtlpFamilies } from './otlp-encode.js';
 import type {
   Destination,
   MetricsPayload,
+  OtlpDestination,
   PushgatewayDestination,
   RemoteWriteDestination,
   TextfileDestination,
@@ -17,8 +20,8 @@ export type PushgatewayTarget = Omit<PushgatewayDestination, 'urls' | 'require'>
   url: string;
 };
 
-/** One place a payload goes to: a single gateway, a remote write endpoint, or a textfile. */
-export type Target = PushgatewayTarget | RemoteWriteDestination | TextfileDestination;
+/** One place a payload goes to: a single gateway, a remote write or OTLP endpoint, or a textfile. */
+export type Target = PushgatewayTarget | RemoteWriteDestination | OtlpDestination | TextfileDestination;
 
 /** Dependencies and hooks of a delivery; tests swap them. */
 export interface SendOptions {
@@ -73,10 +76,20 @@ export function describeTarget(t: Target): string {
 }
 
 /**
+ * Refuses, before anything is stored or sent, families that a target's protocol cannot
+ * carry: a summary for OTLP. The other kinds take every family the exposition validator accepts.
+ * @throws InvalidMetricsError naming the family and its line
+ */
+export function checkFamiliesFor(target: Target, families: ParsedFamily[]): void {
+  if (target.kind === 'otlp') checkOtlpFamilies(families);
+}
+
+/**
  * Delivers a payload to one target, retrying by itself (see the target's
  * `timeoutMs` and `retries`). Pushgateway: PUT (`push`), POST (`add`) or DELETE
  * (`delete`, the text is ignored) to the group's URL. Remote write: one
- * WriteRequest with every sample at `payload.measuredAt`. Textfile: an atomic
+ * WriteRequest with every sample at `payload.measuredAt`. OTLP: one
+ * ExportMetricsServiceRequest, likewise at `measuredAt`. Textfile: an atomic
  * write of the `.prom` file (`delete` removes it).
  *
  * @throws InvalidMetricsError when the payload is not valid (before any network call)
@@ -96,6 +109,10 @@ export async function sendToTarget(
     case 'remote-write': {
       const { sendRemoteWrite } = await import('./remote-write.js');
       return sendRemoteWrite(payload, target, opts);
+    }
+    case 'otlp': {
+      const { sendOtlp } = await import('./otlp.js');
+      return sendOtlp(payload, target, opts);
     }
     case 'textfile': {
       const { writeTextfile } = await import('./textfile.js');
