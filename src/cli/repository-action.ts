@@ -9,7 +9,7 @@ import { describeLock } from '../restic/unlock.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
 import { formatClockTime, formatTable } from '../util/table.js';
-import { escapeText } from '../util/text.js';
+import { escapeControl } from '../util/escape.js';
 import { backupExitCode } from './backup-action.js';
 import type { CommonOptions } from './commands/common.js';
 import { ExitCode } from './exit-codes.js';
@@ -41,7 +41,7 @@ async function withJob(
     return code ?? ExitCode.INTERRUPTED;
   } catch (err) {
     if (!(err instanceof ResticCommandError)) throw err;
-    log.error(`${command} failed: ${escapeText(err.message)}`);
+    log.error(`${command} failed: ${escapeControl(err.message)}`);
     return backupExitCode({ outcome: 'failed', reason: err.reason as FailureReason });
   } finally {
     cmd.done();
@@ -54,10 +54,10 @@ export function initAction(flags: Flags): Promise<number> {
     const job = await runInitJob(base);
     for (const w of job.warnings) log.warn(w);
     if (job.result.outcome !== 'success') {
-      log.error(`init ${job.profile} failed: ${escapeText(job.result.message)}`);
+      log.error(`init ${job.profile} failed: ${escapeControl(job.result.message)}`);
       return backupExitCode(job.result);
     }
-    log.info(`init ${job.profile}: created the repository ${escapeText(job.repository)}`);
+    log.info(`init ${job.profile}: created the repository ${escapeControl(job.repository)}`);
     return ExitCode.OK;
   });
 }
@@ -69,9 +69,9 @@ export function unlockAction(flags: Flags): Promise<number> {
     for (const w of job.warnings) log.warn(w);
     if (job.removed.length === 0) log.info(`unlock ${job.profile}: no stale locks`);
     for (const l of job.removed)
-      log.info(`unlock ${job.profile}: removed stale ${escapeText(describeLock(l))}`);
+      log.info(`unlock ${job.profile}: removed stale ${escapeControl(describeLock(l))}`);
     for (const l of job.kept)
-      log.info(`unlock ${job.profile}: kept ${escapeText(describeLock(l))}: its process is alive`);
+      log.info(`unlock ${job.profile}: kept ${escapeControl(describeLock(l))}: its process is alive`);
     return ExitCode.OK;
   });
 }
@@ -100,7 +100,7 @@ export function snapshotsAction(flags: Flags & { tier?: string; json?: boolean }
     }
     const tz = loaded.config.timezone;
     const blocks = job.tiers.map((t) => {
-      const head = `${escapeText(job.profile)}/${escapeText(t.tier)}: ${t.snapshots.length} snapshot(s)\n`;
+      const head = `${escapeControl(job.profile)}/${escapeControl(t.tier)}: ${t.snapshots.length} snapshot(s)\n`;
       if (t.snapshots.length === 0) return head;
       const rows = [...t.snapshots]
         .reverse()
@@ -108,7 +108,7 @@ export function snapshotsAction(flags: Flags & { tier?: string; json?: boolean }
           formatClockTime(s.time, tz),
           formatDuration(Math.max(0, now - s.time)),
           s.summary ? formatBytes(s.summary.totalBytesProcessed) : '-',
-          escapeText(s.shortId),
+          escapeControl(s.shortId),
         ]);
       return head + formatTable(['TIME', 'AGE', 'SIZE', 'ID'], rows);
     });

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { RunStatus } from '../metrics/names.js';
 import { JOB_METRICS } from '../metrics/names.js';
 import type { SendOptions } from '../sinks/target.js';
+import { oneLine } from '../util/escape.js';
 import { getVersion } from '../version.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome, type MetricsTarget } from './finish-run.js';
 import { buildInfoSample, runSamples } from './run-metrics.js';
@@ -82,7 +83,7 @@ export async function runBatchJob(opts: BatchJobOptions): Promise<BatchJobResult
     outcome: historyOutcome,
     exitCode: outcome.code,
     ...(outcome.spawnError ? { reason: outcome.spawnError } : {}),
-    ...(status === 'success' ? {} : { error: describeFailure(opts.command, outcome) }),
+    ...(status === 'success' ? {} : { error: oneLine(describeFailure(opts.command, outcome)) }),
     target: opts.target,
     samples: (counters) => [
       ...runSamples(JOB_METRICS, { status, exitCode: outcome.code, durationMs, endedAt, counters }),

@@ -10,7 +10,7 @@ import { commonLabels, renderSamples, type Sample } from '../metrics/build.js';
 import { deliver } from '../sinks/deliver.js';
 import type { SendOptions } from '../sinks/target.js';
 import type { DeliveryReport, Destination, MetricsPayload } from '../sinks/types.js';
-import { appendRun, type HistoryOutcome, runCounters, toErrorLine } from '../state/history.js';
+import { appendRun, type HistoryOutcome, type RunRecord, runCounters } from '../state/history.js';
 import { saveLatestMetrics } from '../state/latest.js';
 import type { RunCounters } from './run-metrics.js';
 
@@ -38,9 +38,13 @@ export interface FinishRunOptions {
   outcome: HistoryOutcome;
   exitCode: number | null;
   reason?: string;
-  /** What went wrong, in the command's words; kept in the history as one masked, bounded line. */
+  /** The run's error message: one line, secrets masked, at most 500 characters. */
   error?: string;
   summary?: unknown;
+  /** The run's id. @default a new UUID */
+  runId?: string;
+  /** What its hooks and notifications did, for the history. */
+  hooked?: Pick<RunRecord, 'hooks' | 'undeliveredNotifications'>;
   target: MetricsTarget;
   /** Builds the samples once the run counters (this run included) are known. */
   samples: (counters: RunCounters) => Sample[];
@@ -68,7 +72,7 @@ export interface FinishRunResult {
  */
 export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult> {
   const warnings: string[] = [];
-  const runId = randomUUID();
+  const runId = opts.runId ?? randomUUID();
   const host = opts.host ?? hostname();
   const scope = {
     kind: opts.kind,
@@ -112,8 +116,12 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
       outcome: opts.outcome,
       exitCode: opts.exitCode,
       ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
-      ...(opts.error ? { error: toErrorLine(opts.error) } : {}),
+      ...(opts.error !== undefined ? { error: opts.error } : {}),
       ...(opts.summary !== undefined ? { summary: opts.summary } : {}),
+      ...(opts.hooked?.hooks?.length ? { hooks: opts.hooked.hooks } : {}),
+      ...(opts.hooked?.undeliveredNotifications?.length
+        ? { undeliveredNotifications: opts.hooked.undeliveredNotifications }
+        : {}),
     });
     warnings.push(...appended.warnings);
   };

@@ -386,7 +386,10 @@ export class Outbox {
   ): Promise<{ kept: OutboxEntry[]; waiting: Map<string, string> }> {
     const waiting = new Map<string, string>();
     if (!entries.some((e) => e.runId !== undefined)) return { kept: entries, waiting };
-    const recorded = await recordedRuns(this.stateDir);
+    const recorded = await recordedRuns(
+      this.stateDir,
+      entries.flatMap((e) => (e.runId === undefined ? [] : [e.runId])),
+    );
     const kept: OutboxEntry[] = [];
     for (const e of entries) {
       const runId = e.runId;

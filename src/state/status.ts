@@ -19,8 +19,8 @@ import type { Config } from '../config/types.js';
 import { nextRun } from '../schedule/cron.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
+import { escapeControl } from '../util/escape.js';
 import { type Cell, formatClockTime, formatTable } from '../util/table.js';
-import { escapeText } from '../util/text.js';
 import { configTierKeys, noteTiersSeen, tierKey } from './first-seen.js';
 import { type HistoryOutcome, type LatestRun, latestRuns, type RunRecord } from './history.js';
 
@@ -43,7 +43,7 @@ export interface StatusRow {
     outcome: HistoryOutcome;
     exitCode: number | null;
     reason?: string;
-    /** What went wrong, one line (credentials masked). */
+    /** The run's error message (one line), when it did not succeed. */
     error?: string;
   };
   /** When the config first named the tier, Unix ms (set while the tier has never run). */
@@ -117,7 +117,7 @@ export async function computeStatus(options: ComputeStatusOptions): Promise<Stat
           outcome: last.outcome,
           exitCode: last.exitCode,
           ...(last.reason !== undefined ? { reason: last.reason } : {}),
-          ...(last.error !== undefined ? { error: last.error } : {}),
+          ...(last.error !== undefined && last.outcome !== 'success' ? { error: last.error } : {}),
         };
       }
       if (lastSuccess) {
@@ -224,7 +224,7 @@ export function formatStatusTable(report: StatusReport, options: FormatStatusOpt
     ...(options.isWide ? ['REASON', 'ERROR'] : []),
   ];
   const rows: Cell[][] = report.rows.map((r) => {
-    const why = r.lastRun?.reason !== undefined && !options.isWide ? `, ${escapeText(r.lastRun.reason)}` : '';
+    const why = r.lastRun?.reason !== undefined && !options.isWide ? `, ${escapeControl(r.lastRun.reason)}` : '';
     const lastRun = r.lastRun
       ? `${formatClockTime(r.lastRun.endedAt, tz)} ${r.lastRun.outcome}${
           r.lastRun.outcome === 'success' ? '' : ` (exit ${r.lastRun.exitCode ?? 'signal'}${why})`
@@ -248,16 +248,18 @@ export function formatStatusTable(report: StatusReport, options: FormatStatusOpt
       String(r.deadLetters),
       ...(options.isWide
         ? [
-            r.state === 'FAILED' ? escapeText(r.lastRun?.reason ?? '-') : '-',
-            r.state === 'FAILED' ? escapeText(r.lastRun?.error ?? '-') : '-',
+            r.state === 'FAILED' ? escapeControl(r.lastRun?.reason ?? '-') : '-',
+            r.state === 'FAILED' ? escapeControl(r.lastRun?.error ?? '-') : '-',
           ]
         : []),
     ];
   });
   const table = formatTable(header, rows);
   if (options.isWide) return table;
-  const errors = report.rows
-    .filter((r) => r.state === 'FAILED' && r.lastRun?.error !== undefined)
-    .map((r) => `${escapeText(`${r.profile}/${r.tier}`)}: ${escapeText(r.lastRun?.error ?? '')}\n`);
-  return errors.length ? `${table}\n${errors.join('')}` : table;
+  // Why each failed tier failed, under the table (a hook's message, restic's error).
+  const why = report.rows
+    .filter((r) => r.state === 'FAILED' && r.lastRun?.error)
+    .map((r) => `${escapeControl(`${r.profile}/${r.tier}`)}: ${escapeControl(r.lastRun?.error ?? '')}\n`)
+    .join('');
+  return table + why;
 }

@@ -83,6 +83,8 @@ describe('configJsonSchema', () => {
       'keep-yearly',
       'keep-within',
       'max-age',
+      'hooks',
+      'notifications',
     ]);
   });
 

@@ -10,7 +10,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ExitCode } from '../../src/cli/exit-codes.js';
-import { MAX_ERROR_LENGTH, toErrorLine } from '../../src/state/history.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
 import { readHistory } from '../helpers/e2e.js';
 import { resticMatrix } from '../helpers/matrix.js';
@@ -48,16 +47,6 @@ profiles:
 describe('the error message of a failed run', () => {
   before(async () => {
     await ensureBuilt();
-  });
-
-  it('toErrorLine keeps one line, masks credentials and cuts at 500 characters', () => {
-    assert.equal(
-      toErrorLine('Fatal: unable to open rest:https://bob:s3cret@host/repo\nIs there a repository\x1b[2K?'),
-      'Fatal: unable to open rest:https://***@host/repo Is there a repository?',
-    );
-    const long = toErrorLine(`x${'y'.repeat(1000)}`);
-    assert.equal(long.length, MAX_ERROR_LENGTH);
-    assert.ok(long.endsWith('...'));
   });
 
   it('run: a command that fails or cannot start is named with its exit, not its arguments', async () => {

@@ -57,20 +57,23 @@ export function register(program: Command): void {
     .option('--repository', "also open each profile's repository with its password (restic cat config)")
     .action(
       runAction(async (flags: ValidateFlags, cmd: Command) => {
-        const [{ loadConfig }, { preflightConfig }, { ConfigError, formatConfigProblem }, { escapeText }] =
+        const [{ loadConfig }, { preflightConfig }, { ConfigError, formatConfigProblem }, { escapeControl }] =
           await Promise.all([
             import('../../config/load.js'),
             import('../../jobs/preflight.js'),
             import('../../errors.js'),
-            import('../../util/text.js'),
+            import('../../util/escape.js'),
           ]);
         const file = flags.config ?? (cmd.optsWithGlobals() as ValidateFlags).config;
         const loaded = await loadConfig(file === undefined ? {} : { file });
-        for (const w of loaded.warnings) process.stderr.write(`warning: ${escapeText(w)}\n`);
+        for (const w of loaded.warnings) process.stderr.write(`warning: ${escapeControl(w)}\n`);
+        const { checkNotificationSetup } = await import('../../config/notify-checks.js');
+        const notifyProblems = await checkNotificationSetup(loaded);
         const report = await preflightConfig(loaded, { isRepositoryCheck: Boolean(flags.repository) });
         for (const w of report.warnings)
-          process.stderr.write(`warning: ${escapeText(formatConfigProblem(w))}\n`);
-        if (report.problems.length > 0) throw new ConfigError(report.problems);
+          process.stderr.write(`warning: ${escapeControl(formatConfigProblem(w))}\n`);
+        const problems = [...notifyProblems, ...report.problems];
+        if (problems.length > 0) throw new ConfigError(problems);
         const profiles = Object.values(loaded.config.profiles);
         const tiers = profiles.reduce((n, p) => n + Object.keys(p.tiers).length, 0);
         process.stdout.write(
@@ -78,7 +81,7 @@ export function register(program: Command): void {
         );
         let code: number = ExitCode.OK;
         for (const r of report.repositories) {
-          process.stdout.write(`${r.profile}: ${r.state}: ${escapeText(r.message)}\n`);
+          process.stdout.write(`${r.profile}: ${r.state}: ${escapeControl(r.message)}\n`);
           if (code === ExitCode.OK && r.state !== 'ok') {
             code =
               r.state === 'missing'
