@@ -224,7 +224,8 @@ export function formatStatusTable(report: StatusReport, options: FormatStatusOpt
     ...(options.isWide ? ['REASON', 'ERROR'] : []),
   ];
   const rows: Cell[][] = report.rows.map((r) => {
-    const why = r.lastRun?.reason !== undefined && !options.isWide ? `, ${escapeControl(r.lastRun.reason)}` : '';
+    const why =
+      r.lastRun?.reason !== undefined && !options.isWide ? `, ${escapeControl(r.lastRun.reason)}` : '';
     const lastRun = r.lastRun
       ? `${formatClockTime(r.lastRun.endedAt, tz)} ${r.lastRun.outcome}${
           r.lastRun.outcome === 'success' ? '' : ` (exit ${r.lastRun.exitCode ?? 'signal'}${why})`
