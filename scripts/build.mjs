@@ -2,7 +2,7 @@
 // The CLI is split into chunks so a command's heavy modules load only when it runs.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
@@ -53,6 +53,8 @@ await build({
   logLevel: 'warning',
   plugins: [openTelemetryEsm],
 });
+// The bin is run directly (a symlink on PATH, a unit's ExecStart): it must be executable.
+chmodSync(`${next}/resticprom.js`, 0o755);
 if (existsSync('dist/bin')) renameSync('dist/bin', old);
 renameSync(next, 'dist/bin');
 rmSync(old, { recursive: true, force: true });

@@ -14,6 +14,7 @@ import * as flushCommand from './commands/flush.js';
 import * as forgetCommand from './commands/forget.js';
 import * as notifyCommand from './commands/notify.js';
 import * as pushCommand from './commands/push.js';
+import * as repositoryCommand from './commands/repository.js';
 import * as rulesCommand from './commands/rules.js';
 import * as runCommand from './commands/run.js';
 import * as scheduleCommand from './commands/schedule.js';
@@ -57,6 +58,7 @@ const commands: Array<{ register: (p: Command) => void }> = [
   flushCommand,
   notifyCommand,
   statusCommand,
+  repositoryCommand,
   scheduleCommand,
   demoCommand,
 ];

@@ -2,10 +2,12 @@
  * The `forget`, `check` and `stats` commands' implementations.
  */
 import type { MaintenanceOptions } from '../jobs/maintenance.js';
-import { runCheckJob, runForgetJob, runStatsJob } from '../jobs/maintenance.js';
+import { previewForgetJob, runCheckJob, runForgetJob, runStatsJob } from '../jobs/maintenance.js';
+import type { ForgetResult } from '../restic/forget.js';
 import type { FailureReason } from '../restic/types.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
+import { formatClockTime } from '../util/table.js';
 import { backupExitCode, reportDelivery, withDelivery } from './backup-action.js';
 import type { CommonOptions } from './commands/common.js';
 import { ExitCode } from './exit-codes.js';
@@ -36,9 +38,26 @@ async function prepare(flags: Flags): Promise<Prepared> {
 }
 
 /** `forget`: resolves to the exit code. */
-export async function forgetAction(flags: Flags & { tier: string; prune?: boolean }): Promise<number> {
+export async function forgetAction(
+  flags: Flags & { tier: string; prune?: boolean; dryRun?: boolean },
+): Promise<number> {
   const { log, base, unlessInterrupted, done } = await prepare(flags);
   try {
+    if (flags.dryRun) {
+      const preview = await unlessInterrupted(
+        'forget --dry-run',
+        previewForgetJob({ ...base, tier: flags.tier, ...(flags.prune ? { prune: true } : {}) }),
+      );
+      if (!preview) return ExitCode.INTERRUPTED;
+      for (const w of preview.warnings) log.warn(w);
+      const r = preview.result;
+      if (r.outcome === 'failed') {
+        log.error(`forget --dry-run ${preview.profile}/${preview.tier} failed: ${r.message}`);
+        return backupExitCode(r);
+      }
+      process.stdout.write(formatForgetPreview(preview.profile, preview.tier, r));
+      return ExitCode.OK;
+    }
     const job = await unlessInterrupted(
       'forget',
       runForgetJob({ ...base, tier: flags.tier, ...(flags.prune ? { prune: true } : {}) }),
@@ -111,7 +130,7 @@ export async function statsAction(flags: Flags & { json?: boolean }): Promise<nu
       const tiers = s.tiers
         .map(
           (t) =>
-            `${t.tier}: ${t.snapshots}${t.latest ? ` (newest ${new Date(t.latest).toISOString()})` : ''}`,
+            `${t.tier}: ${t.snapshots}${t.latest ? ` (newest ${formatClockTime(t.latest, base.loaded.config.timezone)})` : ''}`,
         )
         .join(', ');
       process.stdout.write(
@@ -125,4 +144,12 @@ export async function statsAction(flags: Flags & { json?: boolean }): Promise<nu
   } finally {
     done();
   }
+}
+
+/** `would remove 2 of 9 snapshot(s) of nfs/daily (nothing removed, nothing pushed):` then one short id a line. */
+function formatForgetPreview(profile: string, tier: string, r: ForgetResult): string {
+  const total = r.keptCount + r.removedCount;
+  const head = `forget --dry-run ${profile}/${tier}: would keep ${r.keptCount} and remove ${r.removedCount} of ${total} snapshot(s); nothing was removed or pushed\n`;
+  const lines = r.groups.flatMap((g) => g.removed.map((id) => `  remove ${id.slice(0, 8)}\n`));
+  return head + lines.join('');
 }

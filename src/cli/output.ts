@@ -2,6 +2,7 @@
  * How the CLI talks to people and log shippers: one logger with a text or JSON
  * format, `--quiet`, and colours only on a terminal without NO_COLOR.
  */
+import { formatClockTime } from '../util/table.js';
 export type LogFormat = 'text' | 'json';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -20,6 +21,16 @@ export interface LoggerOptions {
   verbose?: boolean;
   stream?: NodeJS.WritableStream;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Start each text line with the time, `YYYY-MM-DD HH:MM:SS` (a long-running process's log
+   * read without journald's own stamps: `docker logs`, a file). JSON lines always carry `time`.
+   * @default false
+   */
+  isTimestamped?: boolean;
+  /** Time zone of those times. @default the process's */
+  timeZone?: string;
+  /** The clock, Unix ms. @default Date.now */
+  now?: () => number;
 }
 
 /** True when colours may be used on `stream`: a TTY, NO_COLOR unset, TERM not dumb. */
@@ -30,6 +41,7 @@ export function hasColor(stream: NodeJS.WritableStream = process.stderr, env = p
 /** Creates a logger writing to stderr (so stdout stays clean for data). */
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const format = opts.format ?? 'text';
+  const now = opts.now ?? Date.now;
   const stream = opts.stream ?? process.stderr;
   const color = format === 'text' && hasColor(stream, opts.env ?? process.env);
   const paint = (code: string, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -37,12 +49,13 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     if (opts.quiet && (level === 'info' || level === 'debug')) return;
     if (level === 'debug' && !opts.verbose) return;
     if (format === 'json') {
-      stream.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
+      stream.write(`${JSON.stringify({ time: new Date(now()).toISOString(), level, msg, ...fields })}\n`);
       return;
     }
     const prefix =
       level === 'error' ? paint('31', 'error: ') : level === 'warn' ? paint('33', 'warning: ') : '';
-    stream.write(`${prefix}${msg}\n`);
+    const time = opts.isTimestamped ? `${formatClockTime(now(), opts.timeZone, true)} ` : '';
+    stream.write(`${time}${prefix}${msg}\n`);
   };
   return {
     debug: (m, f) => write('debug', m, f),

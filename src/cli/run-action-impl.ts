@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { runBatchJob } from '../jobs/batch-job.js';
+import { formatDuration } from '../util/duration.js';
 import { reportDelivery } from './backup-action.js';
 import { makeLog, parseOutboxLimits } from './commands/push.js';
 import type { RunFlags } from './commands/run.js';
@@ -39,10 +40,11 @@ export async function runCommandAction(command: string[], flags: RunFlags): Prom
       signal: controller.signal,
     });
     if (r.spawnError) log.error(`could not start ${bin}: ${r.spawnError}`);
-    const took = (r.durationMs / 1000).toFixed(3);
-    if (r.status === 'success') log.info(`job ${flags.job}: ${bin} succeeded in ${took}s`);
-    else log.warn(`job ${flags.job}: ${bin} failed with exit code ${r.exitCode} after ${took}s`);
-    reportDelivery(log, r.finish.delivery);
+    const took = formatDuration(r.durationMs);
+    if (r.status === 'success') log.info(`job ${flags.job}: ${bin} succeeded in ${took}`);
+    else log.error(`job ${flags.job}: ${bin} failed with exit code ${r.exitCode} after ${took}`);
+    // The fallback textfile is named once, below.
+    reportDelivery(log, isFallback ? { ...r.finish.delivery, delivered: [] } : r.finish.delivery);
     if (isFallback)
       log.info(
         `no destination given: metrics written to ${destinations[0]?.kind === 'textfile' ? destinations[0].path : ''}`,

@@ -54,6 +54,29 @@ export function checkLabelName(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Returns why `value` is not a `restic check --read-data-subset` restic accepts, or
+ * undefined: a percentage above 0 and at most 100 (`5%`, `2.5%`), `n/m` with
+ * 1 <= n <= m (`1/7`), or a size above 0 (`500M`, `2G`).
+ * Upstream: https://restic.readthedocs.io/en/stable/045_working_with_repos.html#checking-integrity-and-consistency
+ */
+export function checkReadDataSubset(value: string): string | undefined {
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(value);
+  if (pct) {
+    const n = Number(pct[1]);
+    return n > 0 && n <= 100 ? undefined : `"${value}": a percentage must be above 0% and at most 100%`;
+  }
+  const frac = /^(\d+)\/(\d+)$/.exec(value);
+  if (frac) {
+    const n = Number(frac[1]);
+    const m = Number(frac[2]);
+    return n >= 1 && m >= 1 && n <= m ? undefined : `"${value}": n/m needs 1 <= n <= m (e.g. 1/7)`;
+  }
+  const size = /^(\d+)[KMGT]?$/.exec(value);
+  if (size) return Number(size[1]) > 0 ? undefined : `"${value}": the size must be above 0`;
+  return `"${value}" must be like 5%, 1/7 or 500M (restic --read-data-subset)`;
+}
+
 /** Checks the rules across keys of a whole file as written; returns every problem. */
 export function checkConfigRules(data: unknown): RawProblem[] {
   const out: RawProblem[] = [];
@@ -117,6 +140,18 @@ function checkProfile(p: Rec, at: (string | number)[], out: RawProblem[]): void 
         });
       }
     }
+  }
+  const hasPaths = Array.isArray(p.paths) && p.paths.length > 0;
+  const filesFrom = p['files-from'];
+  const hasFilesFrom = typeof filesFrom === 'string' || (Array.isArray(filesFrom) && filesFrom.length > 0);
+  if (!hasPaths && !hasFilesFrom) {
+    // Worded like the schema's other required keys when `paths` is missing altogether.
+    out.push({
+      path: [...at, 'paths'],
+      message: Array.isArray(p.paths)
+        ? 'nothing to back up: list at least one path, or set files-from'
+        : 'is required',
+    });
   }
   if (isRec(p.tiers)) {
     if (Object.keys(p.tiers).length === 0)

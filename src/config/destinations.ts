@@ -104,3 +104,21 @@ export function profileDestinations(
     isFallback,
   };
 }
+
+/**
+ * Every destination the config sends to: each profile's tiers, and its check and stats
+ * (whose `{tier}` is the command's name). `flush` resolves the credentials of waiting
+ * metrics from them, in its own context (its own `${CREDENTIALS_DIRECTORY}`, its own
+ * environment), rather than from what the run that queued them could read.
+ */
+export function configDestinations(config: Config): Destination[] {
+  const out: Destination[] = [];
+  for (const [name, p] of Object.entries(config.profiles)) {
+    for (const tier of Object.keys(p.tiers))
+      out.push(...profileDestinations(config, name, tier).destinations);
+    for (const job of ['check', 'stats']) {
+      out.push(...profileDestinations(config, name, job, { isRepositoryLevel: true }).destinations);
+    }
+  }
+  return out;
+}

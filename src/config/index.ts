@@ -17,6 +17,7 @@ export {
   tierMaxAgeMs,
 } from './cadence.js';
 export {
+  configDestinations,
   expandTemplate,
   type ProfileDestinations,
   profileDestinations,

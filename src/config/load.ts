@@ -157,6 +157,16 @@ export function parseConfigText(
   };
 }
 
+/**
+ * Gives problems found after loading (a missing password file, an unknown restic flag)
+ * the file and line of their key in the config text, like the loader's own problems.
+ */
+export function locateProblems(text: string, file: string, problems: RawProblem[]): ConfigProblem[] {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false });
+  return toConfigProblems(problems, doc, lineCounter, file);
+}
+
 /** Where the alias a toJS error names (`...: nope`) starts, else the first alias. */
 function aliasOffset(doc: Document, message: string): number | undefined {
   const named = /: (\S+)$/.exec(message)?.[1];

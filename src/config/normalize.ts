@@ -101,6 +101,10 @@ export function normalizeConfig(raw: RawConfig, opts: { file: string; env: NodeJ
   };
 }
 
+function list(v: string | string[] | null | undefined): string[] {
+  return typeof v === 'string' ? [v] : (v ?? []);
+}
+
 function normalizeProfile(p: RawProfile, ctx: Ctx): ProfileConfig {
   let password: ResticPasswordSource;
   if (p['password-file'] !== undefined) password = { file: resolve(ctx.dir, p['password-file']) };
@@ -113,7 +117,7 @@ function normalizeProfile(p: RawProfile, ctx: Ctx): ProfileConfig {
     repository: p.repository,
     password,
     env: strMap(p.env),
-    paths: p.paths,
+    paths: p.paths ?? [],
     exclude: p.exclude ?? [],
     excludeIfPresent: p['exclude-if-present'] ?? [],
     excludeFile: (typeof excludeFile === 'string' ? [excludeFile] : (excludeFile ?? [])).map((f) =>
@@ -126,6 +130,10 @@ function normalizeProfile(p: RawProfile, ctx: Ctx): ProfileConfig {
     tiers,
     metrics: normalizeMetrics(p.metrics ?? undefined, ctx),
   };
+  if (p['one-file-system'] !== undefined) out.oneFileSystem = p['one-file-system'];
+  const filesFrom = list(p['files-from']).map((f) => resolve(ctx.dir, f));
+  if (filesFrom.length > 0) out.filesFrom = filesFrom;
+  if (p['env-file'] !== undefined) out.envFile = resolve(ctx.dir, p['env-file']);
   if (p['cpu-limit'] !== undefined) out.cpuLimit = p['cpu-limit'];
   if (p.nice !== undefined) out.nice = p.nice;
   if (p['inactivity-timeout'] !== undefined) out.inactivityTimeoutMs = ms(p['inactivity-timeout']);

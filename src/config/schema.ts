@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
 import { checkCron } from './cadence.js';
+import { checkReadDataSubset } from './checks.js';
 import { parseBytes } from './units.js';
 
 /** Marks the message of an unknown-key issue so the loader can add a "did you mean" hint. */
@@ -208,7 +209,7 @@ const profile = strictObj({
   'password-command': nonEmpty.optional(),
   password: z.string().optional(),
   env: stringMap.optional(),
-  paths: z.array(nonEmpty).min(1),
+  paths: z.array(nonEmpty).optional(),
   exclude: stringList.nullable().optional(),
   'exclude-if-present': stringList.nullable().optional(),
   'exclude-file': z.union([nonEmpty, stringList]).nullable().optional(),
@@ -228,6 +229,9 @@ const profile = strictObj({
           /^(\d+(\.\d+)?%|\d+\/\d+|\d+[KMGT]?)$/,
           'must be like 5%, 1/7 or 500M (restic --read-data-subset)',
         )
+        .refine((v) => checkReadDataSubset(v) === undefined, {
+          error: (i) => checkReadDataSubset(String(i.input)),
+        })
         .optional(),
       'read-data': z
         .literal('rotate')
@@ -267,6 +271,10 @@ const profile = strictObj({
   metrics: metrics.nullable().optional(),
   hooks: hooks.nullable().optional(),
   notifications,
+  // What to back up and restic's environment, from files and flags (issue: operator's daily life).
+  'one-file-system': z.boolean().optional(),
+  'files-from': z.union([nonEmpty, stringList]).nullable().optional(),
+  'env-file': nonEmpty.optional(),
 });
 
 /** The schema of the whole file, kebab-case keys as written. */

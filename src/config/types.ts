@@ -193,7 +193,7 @@ export interface ProfileConfig {
   password: ResticPasswordSource;
   /** Extra environment for restic (e.g. `AWS_ACCESS_KEY_ID`). @default {} */
   env: Record<string, string>;
-  /** What to back up, passed to restic as written; at least one. */
+  /** What to back up, passed to restic as written; may be empty when {@link filesFrom} is set. */
   paths: string[];
   /** `--exclude` patterns. @default [] */
   exclude: string[];
@@ -229,6 +229,15 @@ export interface ProfileConfig {
   hooks?: HooksConfig;
   /** Receivers told about every run of the profile. */
   notifications?: NotificationConfig[];
+  /** `one-file-system`: restic's `--one-file-system` (do not cross mount points); absent: false. */
+  oneFileSystem?: boolean;
+  /** `files-from`: restic's `--files-from` files (paths to back up, one a line), absolute; absent: none. */
+  filesFrom?: string[];
+  /**
+   * `env-file`: a systemd-style `KEY=VALUE` file (absolute) whose variables restic gets, e.g.
+   * cloud credentials; read at each run, checked for its mode like a password file.
+   */
+  envFile?: string;
 }
 
 /** `daemon:` settings for `resticprom daemon`. */

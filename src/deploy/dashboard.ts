@@ -70,6 +70,13 @@ const ALL = `job=~"$job",profile=~"$profile",tier=~"$tier",host=~"$host"`;
 /** Repository-wide series (stats, check) may carry no tier label. */
 const REPO = `job=~"$job",profile=~"$profile",host=~"$host"`;
 const WHO = '{{profile}}/{{tier}} {{host}}';
+/** Every grouping label a push can carry: the default grouping's `instance` is the tier, a custom one may be the host. */
+const GROUP_WHO = '{{job}} {{instance}} {{profile}} {{tier}} {{host}}';
+const RUNS = B.runsTotal.name;
+/** Failed or interrupted runs over all runs of the last day, per profile, tier and host. */
+const FAILURE_RATE =
+  `sum by (profile, tier, host) (increase(${RUNS}{outcome=~"failed|interrupted",${ALL}}[1d]))` +
+  ` / sum by (profile, tier, host) (increase(${RUNS}{${ALL}}[1d]))`;
 
 const STATUS_MAPPINGS: ValueMapping[] = [
   {
@@ -291,6 +298,17 @@ export function generateDashboard(opts: DashboardOptions = {}): DashboardJson {
   builder.withPanel(
     place(
       timeseries(
+        'Failure rate',
+        'Share of the runs of the last day that failed or were interrupted, from the run counters (they survive restarts).',
+        'percentunit',
+      ).withTarget(query(FAILURE_RATE, WHO)),
+      12,
+      8,
+    ),
+  );
+  builder.withPanel(
+    place(
+      timeseries(
         'Bytes processed and added',
         'Bytes read from the source, and bytes new to the repository.',
         'bytes',
@@ -417,7 +435,7 @@ export function generateDashboard(opts: DashboardOptions = {}): DashboardJson {
         'Time since last push',
         "Per Pushgateway group: time since the last accepted push (the gateway's push_time_seconds).",
       )
-        .withTarget(query(`time() - push_time_seconds{job=~"$job"}`, '{{job}} {{instance}}'))
+        .withTarget(query(`time() - push_time_seconds{job=~"$job"}`, GROUP_WHO))
         .unit('s')
         .colorMode(common.BigValueColorMode.Value)
         .thresholds(thresholds([[null, 'text']])),
@@ -432,10 +450,7 @@ export function generateDashboard(opts: DashboardOptions = {}): DashboardJson {
         'Per Pushgateway group: 1 when the last push was refused (push_failure_time_seconds newer than push_time_seconds).',
       )
         .withTarget(
-          query(
-            `push_failure_time_seconds{job=~"$job"} > bool push_time_seconds{job=~"$job"}`,
-            '{{job}} {{instance}}',
-          ),
+          query(`push_failure_time_seconds{job=~"$job"} > bool push_time_seconds{job=~"$job"}`, GROUP_WHO),
         )
         .mappings([
           {
@@ -460,7 +475,21 @@ export function generateDashboard(opts: DashboardOptions = {}): DashboardJson {
   // A plain JSON value: the SDK's objects carry marker methods (e.g. on queries).
   const model = JSON.parse(JSON.stringify(builder.build())) as DashboardJson;
   model.schemaVersion = SCHEMA_VERSION;
-  model.annotations = { list: [] };
+  model.annotations = {
+    list: [
+      {
+        name: 'Backup failures',
+        datasource: DS,
+        enable: true,
+        iconColor: 'red',
+        // A failed run counts once in the counter: an annotation where it grew.
+        expr: `increase(${RUNS}{outcome=~"failed|interrupted",${ALL}}[5m]) > 0`,
+        step: '1m',
+        titleFormat: 'backup failed',
+        textFormat: '{{profile}}/{{tier}} on {{host}}',
+      },
+    ],
+  };
   model.panels.forEach((p, i) => {
     p.id = i + 1;
   });

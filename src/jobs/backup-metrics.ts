@@ -6,6 +6,7 @@ import type { Sample } from '../metrics/build.js';
 import { BACKUP_METRICS as M, SEED_METRICS as S, type STATUS_VALUE } from '../metrics/names.js';
 import { reportedExitCode } from '../restic/exit-status.js';
 import type { BackupResult } from '../restic/types.js';
+import { msToSeconds } from '../util/duration.js';
 import { buildInfoSample, type RunCounters, runSamples } from './run-metrics.js';
 
 /** Status of a backup result as pushed: success, warning (incomplete) or failed. */
@@ -40,7 +41,7 @@ export function backupSamples(result: BackupResult, ctx: BackupMetricsContext): 
   const sum = result.summary;
   if (sum && status !== 'failed' && !sum.dryRun) {
     samples.push(
-      { def: S.time, value: result.durationMs / 1000 },
+      { def: S.time, value: msToSeconds(result.durationMs) },
       { def: S.processedFiles, value: sum.totalFilesProcessed },
       { def: S.processedBytes, value: sum.totalBytesProcessed },
       { def: S.filesNew, value: sum.filesNew },

@@ -107,6 +107,8 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
           : await runBackup({
               ...p.restic,
               paths: p.profile.paths,
+              filesFrom: p.profile.filesFrom ?? [],
+              isOneFileSystem: p.profile.oneFileSystem ?? false,
               tags: [opts.tier],
               exclude: p.profile.exclude,
               excludeIfPresent: p.profile.excludeIfPresent,

@@ -3,10 +3,12 @@
  * pass its output and exit code through, and push what happened.
  */
 import { spawn } from 'node:child_process';
+import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { RunStatus } from '../metrics/names.js';
 import { JOB_METRICS } from '../metrics/names.js';
 import type { SendOptions } from '../sinks/target.js';
+import { oneLine } from '../util/escape.js';
 import { getVersion } from '../version.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome, type MetricsTarget } from './finish-run.js';
 import { buildInfoSample, runSamples } from './run-metrics.js';
@@ -81,6 +83,7 @@ export async function runBatchJob(opts: BatchJobOptions): Promise<BatchJobResult
     outcome: historyOutcome,
     exitCode: outcome.code,
     ...(outcome.spawnError ? { reason: outcome.spawnError } : {}),
+    ...(status === 'success' ? {} : { error: oneLine(describeFailure(opts.command, outcome)) }),
     target: opts.target,
     samples: (counters) => [
       ...runSamples(JOB_METRICS, { status, exitCode: outcome.code, durationMs, endedAt, counters }),
@@ -98,4 +101,15 @@ export async function runBatchJob(opts: BatchJobOptions): Promise<BatchJobResult
     ...(outcome.spawnError ? { spawnError: outcome.spawnError } : {}),
     finish,
   };
+}
+
+/** `db-dump exited with code 2`: how the command failed, naming the program only (its arguments may hold secrets). */
+function describeFailure(
+  command: string,
+  outcome: { code: number; signal?: NodeJS.Signals; spawnError?: string },
+) {
+  const name = basename(command);
+  if (outcome.spawnError) return `${name} could not be started: ${outcome.spawnError}`;
+  if (outcome.signal) return `${name} was killed by ${outcome.signal}`;
+  return `${name} exited with code ${outcome.code}`;
 }

@@ -229,6 +229,35 @@ export function readDataFraction(subset: string | undefined): number | undefined
   return undefined;
 }
 
+/** What {@link previewForgetJob} found: what a tier's forget would keep and remove. */
+export interface ForgetPreview {
+  profile: string;
+  tier: string;
+  result: ForgetResult;
+  warnings: string[];
+}
+
+/**
+ * `forget --dry-run`: what a tier's keep options would remove (`restic forget --dry-run`).
+ * Nothing is removed, recorded in the history or pushed.
+ */
+export async function previewForgetJob(
+  opts: MaintenanceOptions & { tier: string; prune?: boolean },
+): Promise<ForgetPreview> {
+  return withRepository(opts, 'forget --dry-run {profile}', async (p) => {
+    profileDestinations(p.config, p.profileName, opts.tier); // a usage error with a hint for an unknown tier
+    const tier = p.profile.tiers[opts.tier] as TierConfig;
+    const result = await runForget({
+      ...p.restic,
+      tags: [opts.tier],
+      keep: tierKeepPolicy(tier),
+      prune: opts.prune ?? p.profile.prune,
+      dryRun: true,
+    });
+    return { profile: p.profileName, tier: opts.tier, result, warnings: p.warnings };
+  });
+}
+
 export interface CheckJobResult {
   profile: string;
   result: CheckResult;

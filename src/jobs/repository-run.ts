@@ -5,11 +5,13 @@
  */
 import { join } from 'node:path';
 import { resolveProfile } from '../config/destinations.js';
+import { readEnvFile } from '../config/env-file.js';
 import type { Config, LoadedConfig, ProfileConfig } from '../config/index.js';
 import type { ResticCommandOptions } from '../restic/backup.js';
 import { getResticVersionCached } from '../restic/version.js';
 import type { SendOptions } from '../sinks/target.js';
 import { ensureStateDir } from '../state/dir.js';
+import { configTierKeys, noteTiersSeen } from '../state/first-seen.js';
 import { acquireRepositoryLock } from '../state/lock.js';
 import { unlockIfAsked } from './unlock.js';
 
@@ -62,6 +64,8 @@ export async function withRepository<T>(
   const [profileName, profile] = resolveProfile(config, opts.profile);
   check?.(config, profileName);
   await ensureStateDir(stateDir);
+  // `status` tells a tier whose first run is not due yet (WAITING) from one that never ran (NEVER).
+  await noteTiersSeen(stateDir, configTierKeys(config));
   const lock = await acquireRepositoryLock(stateDir, profile.repository, {
     waitMs: config.lock.waitMs,
     command: command.replace('{profile}', profileName),
@@ -70,16 +74,9 @@ export async function withRepository<T>(
     ...(opts.onWait ? { onWait: opts.onWait } : {}),
   });
   try {
+    const { restic: base, warnings: envWarnings } = await profileResticOptions(config, profile, env);
     const restic: ResticCommandOptions = {
-      resticBinary: config.resticBinary,
-      repository: profile.repository,
-      password: profile.password,
-      env: { ...env, ...profile.env },
-      ...(profile.cpuLimit !== undefined ? { cpuLimit: profile.cpuLimit } : {}),
-      ...(profile.nice !== undefined ? { nice: profile.nice } : {}),
-      ...(profile.inactivityTimeoutMs !== undefined
-        ? { inactivityTimeoutMs: profile.inactivityTimeoutMs }
-        : {}),
+      ...base,
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onLog ? { onLog: opts.onLog } : {}),
     };
@@ -101,11 +98,37 @@ export async function withRepository<T>(
       env,
       restic,
       resticVersion,
-      warnings: [...lock.warnings, ...(unlockWarning ? [unlockWarning] : [])],
+      warnings: [...lock.warnings, ...envWarnings, ...(unlockWarning ? [unlockWarning] : [])],
     });
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * restic's options for a profile: binary, repository, password, environment (the process's,
+ * then the profile's `env-file`, read now since credentials rotate, then its `env`), CPU,
+ * priority and inactivity limits. Returns the env-file's mode warning too.
+ * @throws ConfigError when the env-file cannot be read or has a bad line.
+ */
+export async function profileResticOptions(
+  config: Pick<Config, 'resticBinary'>,
+  profile: ProfileConfig,
+  env: NodeJS.ProcessEnv,
+): Promise<{ restic: ResticCommandOptions; warnings: string[] }> {
+  const envFile = profile.envFile ? await readEnvFile(profile.envFile) : { vars: {}, warnings: [] };
+  const restic: ResticCommandOptions = {
+    resticBinary: config.resticBinary,
+    repository: profile.repository,
+    password: profile.password,
+    env: { ...env, ...envFile.vars, ...profile.env },
+    ...(profile.cpuLimit !== undefined ? { cpuLimit: profile.cpuLimit } : {}),
+    ...(profile.nice !== undefined ? { nice: profile.nice } : {}),
+    ...(profile.inactivityTimeoutMs !== undefined
+      ? { inactivityTimeoutMs: profile.inactivityTimeoutMs }
+      : {}),
+  };
+  return { restic, warnings: envFile.warnings };
 }
 
 /** The fields of `finishRun` every job on a repository fills the same way. */

@@ -4,6 +4,7 @@
 import type { Sample } from '../metrics/build.js';
 import { BUILD_INFO, type MetricDef, type RunStatus, STATUS_VALUE } from '../metrics/names.js';
 import type { HistoryOutcome } from '../state/history.js';
+import { msToSeconds } from '../util/duration.js';
 
 /** Runs recorded so far by outcome, this run included (from the history, so they survive restarts). */
 export type RunCounters = Partial<Record<HistoryOutcome, number>>;
@@ -30,7 +31,7 @@ export interface RunFacts {
 /** Duration, end time, exit code, status, run counters, and the last success time on success only. */
 export function runSamples(defs: RunMetricDefs, facts: RunFacts): Sample[] {
   const samples: Sample[] = [
-    { def: defs.durationSeconds, value: facts.durationMs / 1000 },
+    { def: defs.durationSeconds, value: msToSeconds(facts.durationMs) },
     { def: defs.endTimestamp, value: facts.endedAt / 1000 },
     { def: defs.exitCode, value: facts.exitCode },
     { def: defs.status, value: STATUS_VALUE[facts.status] },

@@ -4,12 +4,13 @@
  */
 import type { ProfileConfig } from '../config/index.js';
 import type { ResticCommandOptions } from '../restic/backup.js';
-import { runUnlock } from '../restic/unlock.js';
+import { describeLock, unlockStale } from '../restic/unlock.js';
 
 /**
  * Runs `restic unlock` when `profile.unlockStaleLocks` is true, while resticprom's own
- * repository lock is held (so no run of ours is the lock's owner). Returns a warning
- * when it failed; the run goes on, and restic reports a lock that is really held.
+ * repository lock is held (so no run of ours is the lock's owner). Returns a line naming
+ * the stale locks it removed, or a warning when it failed (the run goes on, and restic
+ * reports a lock that is really held); undefined when there was nothing to say.
  */
 export async function unlockIfAsked(
   profile: ProfileConfig,
@@ -17,8 +18,9 @@ export async function unlockIfAsked(
 ): Promise<string | undefined> {
   if (!profile.unlockStaleLocks) return undefined;
   try {
-    await runUnlock(restic);
-    return undefined;
+    const { removed } = await unlockStale(restic);
+    if (removed.length === 0) return undefined;
+    return `unlock-stale-locks removed ${removed.length} stale restic lock(s): ${removed.map(describeLock).join('; ')}`;
   } catch (err) {
     return `restic unlock (unlock-stale-locks) failed: ${err instanceof Error ? err.message : String(err)}`;
   }

@@ -55,8 +55,12 @@ export interface ResticCommandOptions {
 
 /** Options of {@link runBackup}. */
 export interface RunBackupOptions extends ResticCommandOptions {
-  /** Files and directories to back up. */
+  /** Files and directories to back up; may be empty when {@link filesFrom} names some. */
   paths: string[];
+  /** `--files-from` files: the paths to back up, one a line. */
+  filesFrom?: string[];
+  /** `--one-file-system`: do not cross into other file systems. @default false */
+  isOneFileSystem?: boolean;
   /** Tags of the snapshot (`--tag`), e.g. the tier name. */
   tags?: string[];
   /** `--exclude` patterns. */
@@ -83,6 +87,8 @@ export function buildBackupArgs(opts: RunBackupOptions): string[] {
   if (opts.host !== undefined) args.push('--host', opts.host);
   for (const e of opts.exclude ?? []) args.push('--exclude', e);
   for (const f of opts.excludeIfPresent ?? []) args.push('--exclude-if-present', f);
+  for (const f of opts.filesFrom ?? []) args.push('--files-from', f);
+  if (opts.isOneFileSystem) args.push('--one-file-system');
   args.push(...(opts.extraArgs ?? []));
   // `--` keeps a path that starts with `-` from being read as a flag
   args.push('--', ...opts.paths);
@@ -119,8 +125,8 @@ export function commonSpawnOptions(opts: ResticCommandOptions) {
  * if (r.outcome === 'success') console.log(r.summary?.snapshotId);
  */
 export async function runBackup(opts: RunBackupOptions): Promise<BackupResult> {
-  if (opts.paths.length === 0)
-    throw new RangeError('runBackup: paths must name at least one file or directory');
+  if (opts.paths.length === 0 && (opts.filesFrom ?? []).length === 0)
+    throw new RangeError('runBackup: paths or filesFrom must name at least one file or directory');
   const now = opts.now ?? Date.now;
   const parser = createBackupParser({
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),

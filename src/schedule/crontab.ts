@@ -40,6 +40,11 @@ export function renderCronBlock(entries: ScheduleEntry[], options: RenderCronOpt
     const argv = [...options.command, ...entryCommandArgs(e, options.configFile)];
     lines.push(`# ${entryLabel(e)}`, `${cronFields(e.schedule)} ${argv.map(quoteShell).join(' ')}`);
   }
+  const flush = [...options.command, 'flush', '--config', options.configFile, '--quiet'];
+  lines.push(
+    '# deliver the metrics waiting in the outbox',
+    `*/15 * * * * ${flush.map(quoteShell).join(' ')}`,
+  );
   lines.push(CRON_END);
   return `${lines.join('\n')}\n`;
 }

@@ -107,6 +107,8 @@ export function entryCommandArgs(
     '--profile',
     entry.profile,
     ...(entry.job === 'backup' && entry.tier !== undefined ? ['--tier', entry.tier] : []),
+    // Scheduled runs report through their metrics; cron mails whatever is printed.
+    '--quiet',
   ];
 }
 

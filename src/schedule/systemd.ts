@@ -31,8 +31,105 @@ export interface RenderUnitsOptions {
   command: string[];
   /** Absolute path of the configuration file, passed as `--config`. */
   configFile: string;
-  /** Units for the system manager (adds a dependency on the network being online). @default true */
+  /**
+   * Units for the system manager: adds a dependency on the network being online, restic's
+   * cache in `CacheDirectory=`, and {@link SERVICE_HARDENING}. @default true
+   */
   isSystem?: boolean;
+  /** Folders a system unit may write besides its cache (state directory, local repositories, textfile folders). */
+  writablePaths?: string[];
+}
+
+/**
+ * The sandbox of every system service resticprom writes and ships (deploy/systemd/):
+ * read everything (a backup must), write only what `ReadWritePaths=` lists, the cache and
+ * the state directory, keep root's power to read files (CAP_DAC_READ_SEARCH) and nothing more.
+ * systemd.exec(5): https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html
+ */
+export const SERVICE_HARDENING: readonly string[] = [
+  'ProtectSystem=strict',
+  'ProtectHome=read-only',
+  'PrivateTmp=yes',
+  'PrivateDevices=yes',
+  'NoNewPrivileges=yes',
+  'ProtectKernelTunables=yes',
+  'ProtectKernelModules=yes',
+  'ProtectKernelLogs=yes',
+  'ProtectControlGroups=yes',
+  'ProtectClock=yes',
+  'ProtectHostname=yes',
+  'RestrictSUIDSGID=yes',
+  'RestrictRealtime=yes',
+  'RestrictNamespaces=yes',
+  'LockPersonality=yes',
+  'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
+  'CapabilityBoundingSet=CAP_DAC_READ_SEARCH',
+  'SystemCallArchitectures=native',
+  'UMask=0077',
+];
+
+/**
+ * Exit codes a job's service treats as success: a backup's 3 (snapshot written, some files
+ * unreadable) and every job's 75 (metrics waiting in the outbox) are reported through the
+ * metrics, and must not mark the unit failed.
+ */
+export function successExitStatus(job: ScheduleEntry['job'] | 'flush'): string {
+  return job === 'backup' ? 'SuccessExitStatus=3 75' : 'SuccessExitStatus=75';
+}
+
+/** The [Service] lines that are the same for every job: exit statuses, cache, sandbox. */
+function serviceLines(job: ScheduleEntry['job'] | 'flush', options: RenderUnitsOptions): string[] {
+  const isSystem = options.isSystem ?? true;
+  return [
+    successExitStatus(job),
+    ...(isSystem
+      ? [
+          'CacheDirectory=resticprom',
+          'Environment=RESTIC_CACHE_DIR=%C/resticprom',
+          ...(options.writablePaths ?? []).map((p) => `ReadWritePaths=-${escapeValue(p)}`),
+          ...SERVICE_HARDENING,
+        ]
+      : []),
+  ];
+}
+
+/**
+ * Renders `resticprom-flush.service` and `.timer`: every 15 minutes (and 5 minutes after
+ * boot) `resticprom flush --config FILE --quiet` delivers what waits in the outbox, with the
+ * destination credentials of the config read in its own unit.
+ */
+export function renderFlushUnits(options: RenderUnitsOptions): UnitFile[] {
+  const isSystem = options.isSystem ?? true;
+  const argv = [...options.command, 'flush', '--config', options.configFile, '--quiet'];
+  const service = [
+    SYSTEMD_MARKER,
+    '[Unit]',
+    'Description=resticprom: deliver the metrics waiting in the outbox',
+    ...(isSystem ? ['Wants=network-online.target', 'After=network-online.target'] : []),
+    '',
+    '[Service]',
+    'Type=oneshot',
+    `ExecStart=${argv.map(quoteExecArg).join(' ')}`,
+    ...serviceLines('flush', options),
+    '',
+  ].join('\n');
+  const timer = [
+    SYSTEMD_MARKER,
+    '[Unit]',
+    'Description=resticprom: deliver the metrics waiting in the outbox, every 15 minutes',
+    '',
+    '[Timer]',
+    'OnBootSec=5m',
+    'OnUnitActiveSec=15m',
+    '',
+    '[Install]',
+    'WantedBy=timers.target',
+    '',
+  ].join('\n');
+  return [
+    { name: 'resticprom-flush.service', content: service },
+    { name: 'resticprom-flush.timer', content: timer },
+  ];
 }
 
 /**
@@ -67,6 +164,7 @@ export function renderSystemdUnits(entry: ScheduleEntry, options: RenderUnitsOpt
     `ExecStart=${argv.map(quoteExecArg).join(' ')}`,
     // `nice` is applied by resticprom to restic alone (nice -n, ionice); a Nice= here
     // would add up with it, since niceness is relative.
+    ...serviceLines(entry.job, options),
     '',
   ].join('\n');
   const timer = [
@@ -108,6 +206,8 @@ export interface SystemdTargetOptions {
   activate?: 'system' | 'user' | false;
   /** The systemctl executable. @default 'systemctl' */
   systemctl?: string;
+  /** The folder whose presence says systemd runs as PID 1 (sd_booted(3)). @default '/run/systemd/system' */
+  runDir?: string;
 }
 
 /** What an install or remove changed. */
@@ -134,16 +234,43 @@ export async function installSystemdUnits(
     throw new StateError(`cannot create ${dir}: ${errText(err)}`, dir, { cause: err });
   });
   const managed = await findManagedUnits(dir);
-  for (const u of units) {
-    const path = join(dir, u.name);
-    const existing = await readFile(path, 'utf8').catch(() => undefined);
-    if (existing !== undefined && !existing.startsWith(SYSTEMD_MARKER)) {
-      throw new UsageError(`${path} exists and was not written by resticprom; move it away first`);
-    }
-  }
+  await assertNotForeign(units, dir);
   const change: SystemdChange = { written: [], removed: [], commands: [] };
   const wanted = new Set(units.map((u) => u.name));
   const stale = managed.filter((n) => !wanted.has(n));
+  // What the folder held before, to put back when systemctl fails: nothing is left half-done.
+  const previous = new Map<string, string | undefined>();
+  for (const n of [...units.map((u) => u.name), ...stale]) {
+    previous.set(n, await readFile(join(dir, n), 'utf8').catch(() => undefined));
+  }
+  try {
+    return await applyUnits(units, stale, options, change);
+  } catch (err) {
+    for (const [n, text] of previous) {
+      const path = join(dir, n);
+      if (text === undefined) await rm(path, { force: true }).catch(() => {});
+      else await writeFileAtomic(path, text, { mode: 0o644 }).catch(() => {});
+    }
+    if (err instanceof ResticpromError && err.code === 'SCHEDULE_FAILED') {
+      throw new ResticpromError(
+        'SCHEDULE_FAILED',
+        `${err.message}; the unit files were put back as they were`,
+        {
+          cause: err,
+        },
+      );
+    }
+    throw err;
+  }
+}
+
+async function applyUnits(
+  units: UnitFile[],
+  stale: string[],
+  options: SystemdTargetOptions,
+  change: SystemdChange,
+): Promise<SystemdChange> {
+  const dir = options.dir;
   if (options.activate) {
     const timers = stale.filter((n) => n.endsWith('.timer'));
     if (timers.length > 0) await systemctl(options, ['disable', '--now', ...timers], change);
@@ -167,6 +294,47 @@ export async function installSystemdUnits(
     if (timers.length > 0) await systemctl(options, ['enable', '--now', ...timers], change);
   }
   return change;
+}
+
+/**
+ * What {@link installSystemdUnits} would do, without doing it: the files it would write
+ * (with their content), the marked files it would delete, the systemctl commands.
+ * @throws UsageError when a same-named unit without the marker exists.
+ */
+export async function planSystemdUnits(
+  units: UnitFile[],
+  options: SystemdTargetOptions,
+): Promise<SystemdChange & { files: { path: string; content: string }[] }> {
+  const managed = await findManagedUnits(options.dir);
+  await assertNotForeign(units, options.dir);
+  const wanted = new Set(units.map((u) => u.name));
+  const stale = managed.filter((n) => !wanted.has(n));
+  const bin = options.systemctl ?? 'systemctl';
+  const pre = options.activate === 'user' ? ['--user'] : [];
+  const commands: string[][] = [];
+  if (options.activate) {
+    const staleTimers = stale.filter((n) => n.endsWith('.timer'));
+    if (staleTimers.length > 0) commands.push([bin, ...pre, 'disable', '--now', ...staleTimers]);
+    commands.push([bin, ...pre, 'daemon-reload']);
+    const timers = units.filter((u) => u.name.endsWith('.timer')).map((u) => u.name);
+    if (timers.length > 0) commands.push([bin, ...pre, 'enable', '--now', ...timers]);
+  }
+  return {
+    written: units.map((u) => join(options.dir, u.name)),
+    removed: stale.map((n) => join(options.dir, n)),
+    commands,
+    files: units.map((u) => ({ path: join(options.dir, u.name), content: u.content })),
+  };
+}
+
+async function assertNotForeign(units: UnitFile[], dir: string): Promise<void> {
+  for (const u of units) {
+    const path = join(dir, u.name);
+    const existing = await readFile(path, 'utf8').catch(() => undefined);
+    if (existing !== undefined && !existing.startsWith(SYSTEMD_MARKER)) {
+      throw new UsageError(`${path} exists and was not written by resticprom; move it away first`);
+    }
+  }
 }
 
 /** Deletes every unit file in `dir` that resticprom wrote (first line {@link SYSTEMD_MARKER}). */

@@ -29,6 +29,7 @@ import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LockBusyError, StateError } from '../errors.js';
+import { maskCredentials } from '../restic/exit-codes.js';
 import type { DeliveryReport } from '../sinks/types.js';
 import { syncDir } from './dir.js';
 import {

@@ -3,7 +3,10 @@
  * the outbox: what `resticprom status` shows.
  *
  * States, in order of precedence:
- * - `NEVER`: the history has no backup of the tier.
+ * - `WAITING`: the history has no backup of the tier yet, and its first scheduled run
+ *   after the config first named it ({@link noteTiersSeen}), plus its max age, has not
+ *   passed: a fresh install is not a failure. Healthy.
+ * - `NEVER`: the history has no backup of the tier, and that time has passed.
  * - `FAILED`: the last backup failed or was interrupted.
  * - `LATE`: the last success (a `success` or `warning` run: a snapshot was
  *   written) is older than the tier's max age ({@link tierMaxAgeMs}).
@@ -18,10 +21,11 @@ import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
 import { escapeControl } from '../util/escape.js';
 import { type Cell, formatClockTime, formatTable } from '../util/table.js';
+import { configTierKeys, noteTiersSeen, tierKey } from './first-seen.js';
 import { type HistoryOutcome, type LatestRun, latestRuns, type RunRecord } from './history.js';
 
 /** The state of one tier. */
-export type TierState = 'OK' | 'LATE' | 'FAILED' | 'NEVER';
+export type TierState = 'OK' | 'WAITING' | 'LATE' | 'FAILED' | 'NEVER';
 
 /** One profile/tier of `resticprom status`. */
 export interface StatusRow {
@@ -42,6 +46,10 @@ export interface StatusRow {
     /** The run's error message (one line), when it did not succeed. */
     error?: string;
   };
+  /** When the config first named the tier, Unix ms (set while the tier has never run). */
+  firstSeen?: number;
+  /** While `WAITING`: when the tier turns `NEVER` unless a backup is recorded, Unix ms. */
+  waitingUntil?: number;
   /** When the last success ended, Unix ms. */
   lastSuccess?: number;
   /** Age of the last success at `now`, ms. */
@@ -87,6 +95,7 @@ export async function computeStatus(options: ComputeStatusOptions): Promise<Stat
   const { runs, warnings } = await latestRuns(stateDir, { kind: 'backup' });
   const pendingDeliveries = await countEntries(join(stateDir, 'outbox'), (n) => n.endsWith('.json'));
   const deadLetters = await countEntries(join(stateDir, 'outbox', 'dead'), () => true);
+  const seen = await noteTiersSeen(stateDir, configTierKeys(config), now);
   const rows: StatusRow[] = [];
   for (const [profile, p] of Object.entries(config.profiles)) {
     for (const [tier, t] of Object.entries(p.tiers)) {
@@ -124,8 +133,20 @@ export async function computeStatus(options: ComputeStatusOptions): Promise<Stat
       } catch {
         // the loader validated the schedule; an expression croner rejects just has no next run
       }
-      if (!last) row.state = 'NEVER';
-      else if (last.outcome === 'failed' || last.outcome === 'interrupted') row.state = 'FAILED';
+      if (!last) {
+        const firstSeen = seen[tierKey(profile, tier)] ?? now;
+        row.firstSeen = firstSeen;
+        row.state = 'NEVER';
+        try {
+          const first = nextRun(t.schedule, { timeZone: config.timezone, after: new Date(firstSeen) });
+          if (first && now < first.getTime() + maxAgeMs) {
+            row.state = 'WAITING';
+            row.waitingUntil = first.getTime() + maxAgeMs;
+          }
+        } catch {
+          // no next run: it stays NEVER
+        }
+      } else if (last.outcome === 'failed' || last.outcome === 'interrupted') row.state = 'FAILED';
       else if (row.ageMs === undefined || row.ageMs > maxAgeMs) row.state = 'LATE';
       else row.state = 'OK';
       rows.push(row);
@@ -134,9 +155,9 @@ export async function computeStatus(options: ComputeStatusOptions): Promise<Stat
   return { now, rows, warnings };
 }
 
-/** True when every row is OK (the `status` command then exits 0). */
+/** True when every row is OK or WAITING (the `status` command then exits 0). */
 export function isHealthy(rows: readonly StatusRow[]): boolean {
-  return rows.every((r) => r.state === 'OK');
+  return rows.every((r) => r.state === 'OK' || r.state === 'WAITING');
 }
 
 /** Merges the latest runs of one profile/tier across jobs (the job name may have changed). */
@@ -168,13 +189,24 @@ export interface FormatStatusOptions {
   timeZone?: string;
   /** Colour the state column with ANSI codes. @default false */
   isColored?: boolean;
+  /** The wide form: REASON and ERROR columns instead of the lines under the table. @default false */
+  isWide?: boolean;
 }
 
-const STATE_COLOR: Record<TierState, string> = { OK: '32', LATE: '33', FAILED: '31', NEVER: '35' };
+const STATE_COLOR: Record<TierState, string> = {
+  OK: '32',
+  WAITING: '36',
+  LATE: '33',
+  FAILED: '31',
+  NEVER: '35',
+};
 
 /**
- * Renders a status report as a table: profile, tier, state, last run, last success
- * and its age, max age, next run, last size, pending deliveries, dead letters.
+ * Renders a status report as a table: profile, tier, state, last run (with the failure's
+ * reason), last success and its age, max age, next run, last size, pending deliveries,
+ * dead letters. Each FAILED tier's error message follows the table on its own line
+ * (`nfs/daily: <message>`); the wide form shows REASON and ERROR columns instead.
+ * Text from the history is escaped (control characters shown as `\xNN`).
  */
 export function formatStatusTable(report: StatusReport, options: FormatStatusOptions = {}): string {
   const tz = options.timeZone;
@@ -189,11 +221,14 @@ export function formatStatusTable(report: StatusReport, options: FormatStatusOpt
     'LAST SIZE',
     'PENDING',
     'DEAD',
+    ...(options.isWide ? ['REASON', 'ERROR'] : []),
   ];
   const rows: Cell[][] = report.rows.map((r) => {
+    const why =
+      r.lastRun?.reason !== undefined && !options.isWide ? `, ${escapeControl(r.lastRun.reason)}` : '';
     const lastRun = r.lastRun
       ? `${formatClockTime(r.lastRun.endedAt, tz)} ${r.lastRun.outcome}${
-          r.lastRun.outcome === 'success' ? '' : ` (exit ${r.lastRun.exitCode ?? 'signal'})`
+          r.lastRun.outcome === 'success' ? '' : ` (exit ${r.lastRun.exitCode ?? 'signal'}${why})`
         }`
       : '-';
     const lastSuccess =
@@ -212,12 +247,20 @@ export function formatStatusTable(report: StatusReport, options: FormatStatusOpt
       r.lastSize !== undefined ? formatBytes(r.lastSize) : '-',
       String(r.pendingDeliveries),
       String(r.deadLetters),
+      ...(options.isWide
+        ? [
+            r.state === 'FAILED' ? escapeControl(r.lastRun?.reason ?? '-') : '-',
+            r.state === 'FAILED' ? escapeControl(r.lastRun?.error ?? '-') : '-',
+          ]
+        : []),
     ];
   });
+  const table = formatTable(header, rows);
+  if (options.isWide) return table;
   // Why each failed tier failed, under the table (a hook's message, restic's error).
   const why = report.rows
     .filter((r) => r.state === 'FAILED' && r.lastRun?.error)
-    .map((r) => `${r.profile}/${r.tier}: ${escapeControl(r.lastRun?.error ?? '')}\n`)
+    .map((r) => `${escapeControl(`${r.profile}/${r.tier}`)}: ${escapeControl(r.lastRun?.error ?? '')}\n`)
     .join('');
-  return formatTable(header, rows) + why;
+  return table + why;
 }

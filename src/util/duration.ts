@@ -40,3 +40,12 @@ export function formatDuration(ms: number): string {
     return `${neg}${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
   return `${neg}${Math.floor(s / 86_400)}d${Math.floor((s % 86_400) / 3600)}h`;
 }
+
+/**
+ * Milliseconds as seconds rounded to the millisecond, for metric values: a duration
+ * measured with performance.now() is not printed with float noise (`0.7842993099999999`).
+ * @example msToSeconds(784.29930999) // 0.784
+ */
+export function msToSeconds(ms: number): number {
+  return Math.round(ms) / 1000;
+}

@@ -25,10 +25,11 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 }
 
 /**
- * Formats Unix ms as `YYYY-MM-DD HH:MM` in a time zone.
+ * Formats Unix ms as `YYYY-MM-DD HH:MM` (with `isSeconds`, `YYYY-MM-DD HH:MM:SS`) in a
+ * time zone: the one time format resticprom shows people.
  * @example formatClockTime(Date.UTC(2024, 4, 1, 10, 2), 'UTC') // '2024-05-01 10:02'
  */
-export function formatClockTime(ms: number, timeZone?: string): string {
+export function formatClockTime(ms: number, timeZone?: string, isSeconds = false): string {
   const fmt = new Intl.DateTimeFormat('en-CA', {
     ...(timeZone ? { timeZone } : {}),
     year: 'numeric',
@@ -36,8 +37,9 @@ export function formatClockTime(ms: number, timeZone?: string): string {
     day: '2-digit',
     hour: '2-digit',
     minute: '2-digit',
+    ...(isSeconds ? { second: '2-digit' as const } : {}),
     hourCycle: 'h23',
   });
   const p = Object.fromEntries(fmt.formatToParts(ms).map((x) => [x.type, x.value]));
-  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}${isSeconds ? `:${p.second}` : ''}`;
 }

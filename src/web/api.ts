@@ -6,13 +6,13 @@
 import type { LatestRun, RunRecord } from '../state/history.js';
 
 /** A tier's health, as `resticprom status` judges it. */
-export type TierState = 'OK' | 'LATE' | 'FAILED' | 'NEVER';
+export type TierState = 'OK' | 'WAITING' | 'LATE' | 'FAILED' | 'NEVER';
 
 /** One profile/tier on `/api/status`. */
 export interface TierStatusView {
   profile: string;
   tier: string;
-  /** OK, LATE (last success older than `maxAgeMs`), FAILED (last run failed), NEVER (no success yet). */
+  /** OK, WAITING (not run yet, first run not due), LATE (last success older than `maxAgeMs`), FAILED (last run failed), NEVER (no run although one was due). */
   state: TierState;
   /** When the last run ended, Unix ms; null when it never ran. */
   lastRun: number | null;
@@ -156,6 +156,8 @@ export interface HistoryRunView {
   outcome: string;
   exitCode: number | null;
   reason: string | null;
+  /** What went wrong, one line (credentials masked); null when the run succeeded or predates it. */
+  error: string | null;
   /** Wall-clock duration, seconds. */
   durationSeconds: number;
   processedBytes: number | null;
@@ -252,6 +254,7 @@ export function historyRunView(r: RunRecord): HistoryRunView {
     outcome: r.outcome,
     exitCode: r.exitCode,
     reason: r.reason ?? null,
+    error: r.error ?? null,
     durationSeconds: Math.max(0, r.endedAt - r.startedAt) / 1000,
     processedBytes: num('totalBytesProcessed'),
     addedBytes: num('dataAdded'),

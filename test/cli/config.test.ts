@@ -19,10 +19,15 @@ after(() => cleanup());
 describe('resticprom config', () => {
   it('validate prints one ok line and exits 0', async () => {
     const file = join(dir, 'spec.yaml');
-    writeFileSync(file, SPEC_EXAMPLE, { mode: 0o600 });
+    const pass = join(dir, 'nfs.pass');
+    writeFileSync(pass, 'pw\n', { mode: 0o600 });
+    writeFileSync(file, SPEC_EXAMPLE.replace('/etc/resticprom/nfs.pass', pass), { mode: 0o600 });
     const r = await runCli(['config', 'validate', '--config', file]);
     assert.equal(r.stderr, '');
-    assert.equal(r.stdout, `ok: ${file}: 1 profile, 4 tiers\n`);
+    assert.equal(
+      r.stdout,
+      `ok: ${file}: 1 profile, 4 tiers; checked 1 referenced file, check.read-data-subset syntax\n`,
+    );
     assert.equal(r.code, 0);
   });
 
@@ -37,7 +42,10 @@ describe('resticprom config', () => {
     );
     const r = await runCli(['config', 'validate'], { env: { RESTICPROM_CONFIG: file } });
     assert.equal(r.code, 0);
-    assert.equal(r.stdout, `ok: ${file}: 1 profile, 4 tiers\n`);
+    assert.equal(
+      r.stdout,
+      `ok: ${file}: 1 profile, 4 tiers; checked 0 referenced files, check.read-data-subset syntax\n`,
+    );
     assert.equal(
       r.stderr,
       `warning: ${file} contains a password inline (profiles.nfs.password) and is readable by others (mode 0644): chmod 600 ${file}\n`,
@@ -91,9 +99,14 @@ describe('resticprom config', () => {
     assert.equal(readFileSync(file, 'utf8'), renderStarterConfig());
     assert.equal(statSync(file).mode & 0o777, 0o600);
 
+    // The starter names /etc/resticprom/nfs.pass: validate says it must be created first.
     const valid = await runCli(['config', 'validate', '--config', file]);
-    assert.equal(valid.stdout, `ok: ${file}: 1 profile, 4 tiers\n`);
-    assert.equal(valid.code, 0);
+    assert.equal(valid.stdout, '');
+    assert.equal(
+      valid.stderr,
+      `${file}:15: profiles.nfs.password-file: password-file /etc/resticprom/nfs.pass does not exist\n`,
+    );
+    assert.equal(valid.code, 2);
   });
 
   it('init - prints the starter file', async () => {

@@ -50,10 +50,14 @@ describe('resticprom schedule', () => {
     const res = await runCli(['schedule', 'install', '--config', config, '--dir', units]);
     assert.equal(res.code, 0, res.stderr);
     assert.equal(res.stderr, '');
-    const names = TIERS.flatMap(([t]) => [`resticprom-nfs-${t}.service`, `resticprom-nfs-${t}.timer`]);
+    const names = [
+      ...TIERS.flatMap(([t]) => [`resticprom-nfs-${t}.service`, `resticprom-nfs-${t}.timer`]),
+      'resticprom-flush.service',
+      'resticprom-flush.timer',
+    ];
     const out = res.stdout.split('\n');
     assert.deepEqual(
-      out.slice(0, 8),
+      out.slice(0, 10),
       names.map((n) => `wrote ${join(units, n)}`),
     );
     assert.match(
@@ -70,7 +74,7 @@ describe('resticprom schedule', () => {
       const service = readFileSync(join(units, `resticprom-nfs-${tier}.service`), 'utf8');
       assert.ok(
         service.includes(
-          `\nExecStart=${process.execPath} ${CLI} backup --config ${config} --profile nfs --tier ${tier}\n`,
+          `\nExecStart=${process.execPath} ${CLI} backup --config ${config} --profile nfs --tier ${tier} --quiet\n`,
         ),
         service,
       );
@@ -100,7 +104,7 @@ describe('resticprom schedule', () => {
     assert.ok(text.startsWith('*/5 * * * * /usr/local/bin/poll\n# BEGIN resticprom (managed)\n'));
     assert.ok(
       text.includes(
-        `\n30 1 * * * ${process.execPath} ${CLI} backup --config ${config} --profile nfs --tier daily\n`,
+        `\n30 1 * * * ${process.execPath} ${CLI} backup --config ${config} --profile nfs --tier daily --quiet\n`,
       ),
     );
     const removed = await runCli(['schedule', 'remove', '--cron', '--file', file]);
@@ -150,12 +154,14 @@ describe('resticprom schedule', () => {
     );
     assert.match(
       res.stdout,
-      / resticprom-nfs-monthly\.timer resticprom-nfs-check\.timer resticprom-nfs-stats\.timer\n$/,
+      / resticprom-nfs-monthly\.timer resticprom-nfs-check\.timer resticprom-nfs-stats\.timer resticprom-flush\.timer\n$/,
     );
     for (const j of jobs) {
       const service = readFileSync(join(units, `resticprom-nfs-${j}.service`), 'utf8');
       assert.ok(
-        service.includes(`\nExecStart=${process.execPath} ${CLI} ${j} --config ${config} --profile nfs\n`),
+        service.includes(
+          `\nExecStart=${process.execPath} ${CLI} ${j} --config ${config} --profile nfs --quiet\n`,
+        ),
         service,
       );
     }
@@ -186,7 +192,7 @@ describe('resticprom schedule', () => {
     assert.equal(viaCron.code, 0, viaCron.stderr);
     assert.ok(
       readFileSync(cron, 'utf8').includes(
-        `\n# nfs check\n0 5 * * 0 ${process.execPath} ${CLI} check --config ${config} --profile nfs\n# nfs stats\n15 * * * * ${process.execPath} ${CLI} stats --config ${config} --profile nfs\n# END resticprom\n`,
+        `\n# nfs check\n0 5 * * 0 ${process.execPath} ${CLI} check --config ${config} --profile nfs --quiet\n# nfs stats\n15 * * * * ${process.execPath} ${CLI} stats --config ${config} --profile nfs --quiet\n# deliver the metrics waiting in the outbox\n*/15 * * * * ${process.execPath} ${CLI} flush --config ${config} --quiet\n# END resticprom\n`,
       ),
     );
 

@@ -55,17 +55,17 @@ describe('resticprom status', () => {
     await ensureBuilt();
   });
 
-  it('exits 4 and shows NEVER when nothing ran', async () => {
+  it('exits 0 and shows WAITING when nothing ran yet on a fresh install', async () => {
     const { config } = setup();
     const res = await runCli(['status', '--config', config]);
-    assert.equal(res.code, 4, res.stderr);
+    assert.equal(res.code, 0, res.stderr);
     const lines = res.stdout.trimEnd().split('\n');
     assert.match(
       lines[0] ?? '',
-      /^PROFILE {2}TIER {4}STATE {2}LAST RUN {2}LAST SUCCESS {2}MAX AGE {2}NEXT RUN/,
+      /^PROFILE {2}TIER {4}STATE {4}LAST RUN {2}LAST SUCCESS {2}MAX AGE {2}NEXT RUN/,
     );
-    assert.match(lines[1] ?? '', /^nfs {6}daily {3}NEVER {2}- /);
-    assert.match(lines[2] ?? '', /^nfs {6}weekly {2}NEVER {2}- /);
+    assert.match(lines[1] ?? '', /^nfs {6}daily {3}WAITING {2}- /);
+    assert.match(lines[2] ?? '', /^nfs {6}weekly {2}WAITING {2}- /);
     assert.equal(lines.length, 3);
     assert.doesNotMatch(res.stdout, /\x1b\[/); // not a terminal: no colours
   });

@@ -70,7 +70,8 @@ describe('configJsonSchema', () => {
     assert.deepEqual(schema.required, ['profiles']);
     assert.deepEqual(JSON.parse(JSON.stringify(schema)), schema);
     const profile = (schema.properties as Record<string, Schema>).profiles?.additionalProperties as Schema;
-    assert.deepEqual(profile.required, ['repository', 'paths', 'tiers']);
+    // `paths` may be left out when `files-from` lists them (a rule the loader checks).
+    assert.deepEqual(profile.required, ['repository', 'tiers']);
     const tier = (profile.properties as Record<string, Schema>).tiers?.additionalProperties as Schema;
     assert.deepEqual(Object.keys(tier.properties as object), [
       'schedule',
@@ -119,14 +120,12 @@ describe('configJsonSchema', () => {
     assert.deepEqual(check(schema, parse(renderStarterConfig())), []);
   });
 
-  it('rejects an unknown key, a negative keep-last, missing paths and a bad log format', () => {
+  it('rejects an unknown key, a negative keep-last and a bad log format', () => {
     const doc = parse(SPEC_EXAMPLE);
     doc['log-format'] = 'xml';
     doc.profiles.nfs.tiers.daily['keep-last'] = -1;
     doc.profiles.nfs.exclud = [];
-    delete doc.profiles.nfs.paths;
     assert.deepEqual(check(schema, doc), [
-      '$.profiles.nfs.paths: required',
       '$.profiles.nfs.tiers.daily.keep-last: below minimum',
       '$.profiles.nfs.exclud: not allowed',
       '$.log-format: not in enum',

@@ -49,17 +49,20 @@ const SEED_TIERS = `      sub-daily: { schedule: "0 */4 * * *" }
 `;
 
 const CMD = ['/usr/bin/node', '/opt/resticprom/cli.js'];
+/** Every block ends with the outbox's flush, every 15 minutes. */
+const FLUSH_LINES =
+  '# deliver the metrics waiting in the outbox\n*/15 * * * * /usr/bin/node /opt/resticprom/cli.js flush --config /c.yaml --quiet\n';
 const BLOCK = `${CRON_BEGIN}
 # Written by \`resticprom schedule install --cron\`; \`resticprom schedule remove --cron\` deletes this block.
 # nfs/sub-daily
-0 */4 * * * /usr/bin/node /opt/resticprom/cli.js backup --config /c.yaml --profile nfs --tier sub-daily
+0 */4 * * * /usr/bin/node /opt/resticprom/cli.js backup --config /c.yaml --profile nfs --tier sub-daily --quiet
 # nfs/daily
-30 1 * * * /usr/bin/node /opt/resticprom/cli.js backup --config /c.yaml --profile nfs --tier daily
+30 1 * * * /usr/bin/node /opt/resticprom/cli.js backup --config /c.yaml --profile nfs --tier daily --quiet
 # nfs/weekly
-0 3 * * 0 /usr/bin/node /opt/resticprom/cli.js backup --config /c.yaml --profile nfs --tier weekly
+0 3 * * 0 /usr/bin/node /opt/resticprom/cli.js backup --config /c.yaml --profile nfs --tier weekly --quiet
 # nfs/monthly
-0 4 1 * * /usr/bin/node /opt/resticprom/cli.js backup --config /c.yaml --profile nfs --tier monthly
-${CRON_END}
+0 4 1 * * /usr/bin/node /opt/resticprom/cli.js backup --config /c.yaml --profile nfs --tier monthly --quiet
+${FLUSH_LINES}${CRON_END}
 `;
 
 describe('crontab block', () => {
@@ -79,12 +82,12 @@ describe('crontab block', () => {
       `${CRON_BEGIN}
 # Written by \`resticprom schedule install --cron\`; \`resticprom schedule remove --cron\` deletes this block.
 # nfs/daily
-30 1 * * * /usr/bin/node /opt/resticprom/cli.js backup --config /c.yaml --profile nfs --tier daily
+30 1 * * * /usr/bin/node /opt/resticprom/cli.js backup --config /c.yaml --profile nfs --tier daily --quiet
 # nfs check
-0 5 * * 0 /usr/bin/node /opt/resticprom/cli.js check --config /c.yaml --profile nfs
+0 5 * * 0 /usr/bin/node /opt/resticprom/cli.js check --config /c.yaml --profile nfs --quiet
 # nfs stats
-15 * * * * /usr/bin/node /opt/resticprom/cli.js stats --config /c.yaml --profile nfs
-${CRON_END}
+15 * * * * /usr/bin/node /opt/resticprom/cli.js stats --config /c.yaml --profile nfs --quiet
+${FLUSH_LINES}${CRON_END}
 `,
     );
   });
@@ -129,8 +132,8 @@ ${CRON_END}
       `${mine}${CRON_BEGIN}
 # Written by \`resticprom schedule install --cron\`; \`resticprom schedule remove --cron\` deletes this block.
 # nfs/daily
-30 1 * * * /usr/bin/node /opt/resticprom/cli.js backup --config /c.yaml --profile nfs --tier daily
-${CRON_END}
+30 1 * * * /usr/bin/node /opt/resticprom/cli.js backup --config /c.yaml --profile nfs --tier daily --quiet
+${FLUSH_LINES}${CRON_END}
 0 0 * * * /usr/local/bin/later
 `,
     );

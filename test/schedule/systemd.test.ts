@@ -7,7 +7,12 @@ import { parseConfigText } from '../../src/config/index.js';
 import type { Config } from '../../src/config/types.js';
 import { installSchedule, removeSchedule } from '../../src/schedule/install.js';
 import { planSchedule } from '../../src/schedule/plan.js';
-import { quoteExecArg, renderSystemdUnits, SYSTEMD_MARKER } from '../../src/schedule/systemd.js';
+import {
+  quoteExecArg,
+  renderSystemdUnits,
+  SERVICE_HARDENING,
+  SYSTEMD_MARKER,
+} from '../../src/schedule/systemd.js';
 import { makeTempDir } from '../helpers/services.js';
 
 const temps: Array<() => void> = [];
@@ -47,6 +52,17 @@ function fakeCli(dir: string): string {
   return path;
 }
 
+/** What every system service has after its exit statuses: restic's cache and the sandbox. */
+const SYSTEM_SERVICE_LINES = [
+  'CacheDirectory=resticprom',
+  'Environment=RESTIC_CACHE_DIR=%C/resticprom',
+  ...SERVICE_HARDENING,
+]
+  .map((l) => `${l}\n`)
+  .join('');
+
+const FLUSH_UNITS = ['resticprom-flush.service', 'resticprom-flush.timer'];
+
 describe('systemd units', () => {
   it('renders the service and timer of a tier exactly', () => {
     const [entry] = planSchedule(seedConfig(), { now: Date.UTC(2024, 0, 1) }).filter(
@@ -68,8 +84,9 @@ After=network-online.target
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/node /opt/resticprom/dist/bin/resticprom.js backup --config /etc/resticprom/resticprom.yaml --profile nfs --tier weekly
-`,
+ExecStart=/usr/bin/node /opt/resticprom/dist/bin/resticprom.js backup --config /etc/resticprom/resticprom.yaml --profile nfs --tier weekly --quiet
+SuccessExitStatus=3 75
+${SYSTEM_SERVICE_LINES}`,
       },
       {
         name: 'resticprom-nfs-weekly.timer',
@@ -118,8 +135,9 @@ After=network-online.target
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/node /opt/resticprom/dist/bin/resticprom.js check --config /etc/resticprom/resticprom.yaml --profile nfs
-`,
+ExecStart=/usr/bin/node /opt/resticprom/dist/bin/resticprom.js check --config /etc/resticprom/resticprom.yaml --profile nfs --quiet
+SuccessExitStatus=75
+${SYSTEM_SERVICE_LINES}`,
       },
       {
         name: 'resticprom-nfs-check.timer',
@@ -145,8 +163,9 @@ After=network-online.target
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/node /opt/resticprom/dist/bin/resticprom.js stats --config /etc/resticprom/resticprom.yaml --profile nfs
-`,
+ExecStart=/usr/bin/node /opt/resticprom/dist/bin/resticprom.js stats --config /etc/resticprom/resticprom.yaml --profile nfs --quiet
+SuccessExitStatus=75
+${SYSTEM_SERVICE_LINES}`,
       },
       {
         name: 'resticprom-nfs-stats.timer',
@@ -173,10 +192,13 @@ WantedBy=timers.target
     const backend = { kind: 'systemd' as const, scope: 'system' as const, dir: units };
     const opts = { configFile: '/etc/resticprom/resticprom.yaml', command: [process.execPath, cli], backend };
     const change = await installSchedule({ ...opts, config: seedConfig(yaml) });
-    const names = ['sub-daily', 'daily', 'weekly', 'monthly', 'check', 'stats'].flatMap((t) => [
-      `resticprom-nfs-${t}.service`,
-      `resticprom-nfs-${t}.timer`,
-    ]);
+    const names = [
+      ...['sub-daily', 'daily', 'weekly', 'monthly', 'check', 'stats'].flatMap((t) => [
+        `resticprom-nfs-${t}.service`,
+        `resticprom-nfs-${t}.timer`,
+      ]),
+      ...FLUSH_UNITS,
+    ];
     assert.deepEqual(
       change.written,
       names.map((n) => join(units, n)),
@@ -197,7 +219,7 @@ WantedBy=timers.target
         join(units, `resticprom-nfs-${j}.timer`),
       ]),
     );
-    assert.equal(readdirSync(units).length, 8);
+    assert.equal(readdirSync(units).length, 10);
   });
 
   it("installs the seed's four tiers; systemd-analyze verify accepts them", async () => {
@@ -210,10 +232,13 @@ WantedBy=timers.target
       command: [process.execPath, cli],
       backend: { kind: 'systemd', scope: 'system', dir: units },
     });
-    const names = ['sub-daily', 'daily', 'weekly', 'monthly'].flatMap((t) => [
-      `resticprom-nfs-${t}.service`,
-      `resticprom-nfs-${t}.timer`,
-    ]);
+    const names = [
+      ...['sub-daily', 'daily', 'weekly', 'monthly'].flatMap((t) => [
+        `resticprom-nfs-${t}.service`,
+        `resticprom-nfs-${t}.timer`,
+      ]),
+      ...FLUSH_UNITS,
+    ];
     assert.deepEqual(
       change.written,
       names.map((n) => join(units, n)),
@@ -232,7 +257,7 @@ WantedBy=timers.target
     assert.match(
       service,
       new RegExp(
-        `\nExecStart=${process.execPath} ${cli} backup --config /etc/resticprom/resticprom.yaml --profile nfs --tier daily\n`,
+        `\nExecStart=${process.execPath} ${cli} backup --config /etc/resticprom/resticprom.yaml --profile nfs --tier daily --quiet\n`,
       ),
     );
     assert.doesNotMatch(service, /pass/i);
@@ -273,6 +298,7 @@ WantedBy=timers.target
       join(units, 'resticprom-nfs-weekly.timer'),
     ]);
     assert.deepEqual(readdirSync(units).sort(), [
+      ...FLUSH_UNITS,
       'resticprom-nfs-daily.service',
       'resticprom-nfs-daily.timer',
       'resticprom-nfs-sub-daily.service',
@@ -301,7 +327,7 @@ WantedBy=timers.target
     writeFileSync(join(units, 'other.service'), '[Service]\nExecStart=/bin/true\n');
     writeFileSync(join(units, 'resticprom-mine.service'), '[Service]\nExecStart=/bin/true\n');
     const change = await removeSchedule(backend);
-    assert.equal(change.removed.length, 8);
+    assert.equal(change.removed.length, 10);
     assert.deepEqual(readdirSync(units).sort(), ['other.service', 'resticprom-mine.service']);
     const again = await removeSchedule(backend);
     assert.deepEqual(again.removed, []);
@@ -321,6 +347,7 @@ WantedBy=timers.target
       dir: join(dir, 'units'),
       activate: 'user' as const,
       systemctl,
+      runDir: dir, // stands for /run/systemd/system: systemd "runs"
     };
     const yaml = SEED_YAML.replace(/ {6}(weekly|monthly|sub-daily).*\n/g, '');
     await installSchedule({ config: seedConfig(yaml), configFile: '/c.yaml', command: ['/x'], backend });
@@ -329,8 +356,8 @@ WantedBy=timers.target
       readFileSync(log, 'utf8'),
       [
         '--user daemon-reload',
-        '--user enable --now resticprom-nfs-daily.timer',
-        '--user disable --now resticprom-nfs-daily.timer',
+        '--user enable --now resticprom-nfs-daily.timer resticprom-flush.timer',
+        '--user disable --now resticprom-flush.timer resticprom-nfs-daily.timer',
         '--user daemon-reload',
         '',
       ].join('\n'),

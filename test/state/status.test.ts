@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/index.js';
+import { noteTiersSeen } from '../../src/state/first-seen.js';
 import { appendRun, type RunRecord } from '../../src/state/history.js';
 import { computeStatus, formatStatusTable, isHealthy } from '../../src/state/status.js';
 import { makeTempDir } from '../helpers/services.js';
@@ -73,6 +74,8 @@ async function setup() {
     stateDir,
     run('db', 'daily', NOW - H, { outcome: 'warning', exitCode: 3, summary: sum(7) }),
   );
+  // The config named nfs/monthly 60 days ago and it never ran: NEVER, not WAITING.
+  await noteTiersSeen(stateDir, ['nfs/monthly'], NOW - 60 * 24 * H);
   const outbox = join(stateDir, 'outbox');
   mkdirSync(join(outbox, 'dead'), { recursive: true });
   writeFileSync(join(outbox, '1715342400000-000001-0123abcd.json'), '{}');
@@ -140,6 +143,7 @@ describe('status', () => {
         tier: 'monthly',
         state: 'NEVER',
         schedule: '0 4 1 * *',
+        firstSeen: NOW - 60 * 24 * H,
         maxAgeMs: 32 * 24 * H,
         nextRun: Date.UTC(2024, 5, 1, 4, 0),
         ...common,
@@ -176,12 +180,12 @@ describe('status', () => {
     assert.equal(
       formatStatusTable(report, { timeZone: 'UTC' }),
       [
-        'PROFILE  TIER       STATE   LAST RUN                           LAST SUCCESS                  MAX AGE  NEXT RUN          LAST SIZE  PENDING  DEAD',
-        'nfs      sub-daily  OK      2024-05-10 11:00 success           2024-05-10 11:00 (1h00m ago)  6h00m    2024-05-10 16:00  2.00 KiB   1        2',
-        'nfs      daily      LATE    2024-05-09 06:00 success           2024-05-09 06:00 (1d6h ago)   1d2h     2024-05-11 01:30  5 B        1        2',
-        'nfs      weekly     FAILED  2024-05-09 12:00 failed (exit 1)   2024-05-08 12:00 (2d0h ago)   8d0h     2024-05-12 03:00  -          1        2',
-        'nfs      monthly    NEVER   -                                  -                             32d0h    2024-06-01 04:00  -          1        2',
-        'db       daily      OK      2024-05-10 11:00 warning (exit 3)  2024-05-10 11:00 (1h00m ago)  2h00m    2024-05-11 02:00  7 B        1        2',
+        'PROFILE  TIER       STATE   LAST RUN                                          LAST SUCCESS                  MAX AGE  NEXT RUN          LAST SIZE  PENDING  DEAD',
+        'nfs      sub-daily  OK      2024-05-10 11:00 success                          2024-05-10 11:00 (1h00m ago)  6h00m    2024-05-10 16:00  2.00 KiB   1        2',
+        'nfs      daily      LATE    2024-05-09 06:00 success                          2024-05-09 06:00 (1d6h ago)   1d2h     2024-05-11 01:30  5 B        1        2',
+        'nfs      weekly     FAILED  2024-05-09 12:00 failed (exit 1, wrong-password)  2024-05-08 12:00 (2d0h ago)   8d0h     2024-05-12 03:00  -          1        2',
+        'nfs      monthly    NEVER   -                                                 -                             32d0h    2024-06-01 04:00  -          1        2',
+        'db       daily      OK      2024-05-10 11:00 warning (exit 3)                 2024-05-10 11:00 (1h00m ago)  2h00m    2024-05-11 02:00  7 B        1        2',
         '',
       ].join('\n'),
     );
@@ -189,14 +193,15 @@ describe('status', () => {
     assert.match(colored, /\n\S+\s+\S+\s+\x1b\[31mFAILED\x1b\[0m {2}/);
   });
 
-  it('reports NEVER everywhere for an empty state directory', async () => {
+  it('reports WAITING everywhere for an empty state directory (a fresh install)', async () => {
     const t = makeTempDir('resticprom-status-');
     temps.push(t.cleanup);
     const config = parseConfigText(YAML, { file: '/c.yaml', env: {} }).config;
     const report = await computeStatus({ config, stateDir: t.dir, now: NOW });
     assert.deepEqual(
       report.rows.map((r) => [r.state, r.pendingDeliveries, r.deadLetters]),
-      Array(5).fill(['NEVER', 0, 0]),
+      Array(5).fill(['WAITING', 0, 0]),
     );
+    assert.equal(isHealthy(report.rows), true);
   });
 });

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tiersSeenPath } from '../../src/state/first-seen.js';
 import { appendRun, type RunRecord } from '../../src/state/history.js';
 import { saveLatestMetrics } from '../../src/state/latest.js';
 
@@ -72,6 +73,11 @@ export async function writeFixture(
 ): Promise<WebFixture> {
   const stateDir = join(dir, 'state');
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  // The config has named these tiers for 90 days: a tier that never ran is NEVER, not WAITING.
+  const seen = Object.fromEntries(
+    ['nfs/daily', 'nfs/weekly', 'nfs/monthly', 'db/hourly'].map((k) => [k, NOW - 90 * DAY]),
+  );
+  writeFileSync(tiersSeenPath(stateDir), JSON.stringify({ v: 1, tiers: seen }), { mode: 0o600 });
   writeFileSync(join(dir, 'password'), 'not-used\n', { mode: 0o600 });
   const auth = opts.basicAuthPasswordFile
     ? `  basic-auth:\n    username: monitor\n    password-file: ${opts.basicAuthPasswordFile}\n`

@@ -12,6 +12,7 @@ interface InitFlags {
 
 interface ValidateFlags {
   config?: string;
+  repository?: boolean;
 }
 
 function plural(n: number, word: string): string {
@@ -46,29 +47,51 @@ export function register(program: Command): void {
 
   config
     .command('validate')
-    .description('check the configuration file and print every problem with its line')
+    .description(
+      'check the configuration file and what it refers to (files, restic-args against the installed restic); print every problem with its line',
+    )
     .option(
       '-c, --config <file>',
       'config file (default: $RESTICPROM_CONFIG, ./resticprom.yaml, /etc/resticprom/resticprom.yaml)',
     )
+    .option('--repository', "also open each profile's repository with its password (restic cat config)")
     .action(
       runAction(async (flags: ValidateFlags, cmd: Command) => {
-        const { loadConfig } = await import('../../config/load.js');
+        const [{ loadConfig }, { preflightConfig }, { ConfigError, formatConfigProblem }, { escapeControl }] =
+          await Promise.all([
+            import('../../config/load.js'),
+            import('../../jobs/preflight.js'),
+            import('../../errors.js'),
+            import('../../util/escape.js'),
+          ]);
         const file = flags.config ?? (cmd.optsWithGlobals() as ValidateFlags).config;
         const loaded = await loadConfig(file === undefined ? {} : { file });
-        for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+        for (const w of loaded.warnings) process.stderr.write(`warning: ${escapeControl(w)}\n`);
         const { checkNotificationSetup } = await import('../../config/notify-checks.js');
-        const problems = await checkNotificationSetup(loaded);
-        if (problems.length > 0) {
-          const { ConfigError } = await import('../../errors.js');
-          throw new ConfigError(problems);
-        }
+        const notifyProblems = await checkNotificationSetup(loaded);
+        const report = await preflightConfig(loaded, { isRepositoryCheck: Boolean(flags.repository) });
+        for (const w of report.warnings)
+          process.stderr.write(`warning: ${escapeControl(formatConfigProblem(w))}\n`);
+        const problems = [...notifyProblems, ...report.problems];
+        if (problems.length > 0) throw new ConfigError(problems);
         const profiles = Object.values(loaded.config.profiles);
         const tiers = profiles.reduce((n, p) => n + Object.keys(p.tiers).length, 0);
         process.stdout.write(
-          `ok: ${loaded.file}: ${plural(profiles.length, 'profile')}, ${plural(tiers, 'tier')}\n`,
+          `ok: ${loaded.file}: ${plural(profiles.length, 'profile')}, ${plural(tiers, 'tier')}; checked ${report.checked.join(', ')}\n`,
         );
-        return ExitCode.OK;
+        let code: number = ExitCode.OK;
+        for (const r of report.repositories) {
+          process.stdout.write(`${r.profile}: ${r.state}: ${escapeControl(r.message)}\n`);
+          if (code === ExitCode.OK && r.state !== 'ok') {
+            code =
+              r.state === 'missing'
+                ? ExitCode.REPO_MISSING
+                : r.state === 'wrong-password'
+                  ? ExitCode.WRONG_PASSWORD
+                  : ExitCode.FAILURE;
+          }
+        }
+        return code;
       }),
     );
 

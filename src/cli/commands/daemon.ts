@@ -44,15 +44,19 @@ async function daemonAction(flags: DaemonFlags): Promise<number> {
     import('../output.js'),
   ]);
   // The log format may come from the config; peek at it before the daemon's own loading.
-  let format = flags.logFormat;
-  if (!format) {
-    const { loadConfig } = await import('../../config/index.js');
-    format = await loadConfig(flags.config ? { file: flags.config } : {}).then(
-      (l) => l.config.logFormat,
-      () => 'text' as const, // the daemon's own load reports the problem
-    );
-  }
-  const log = createLogger({ format, quiet: Boolean(flags.quiet) });
+  const { loadConfig } = await import('../../config/index.js');
+  const peek = await loadConfig(flags.config ? { file: flags.config } : {}).then(
+    (l) => l.config,
+    () => undefined, // the daemon's own load reports the problem
+  );
+  const format = flags.logFormat ?? peek?.logFormat ?? 'text';
+  // A daemon's text log is read later (docker logs, a file): every line says when.
+  const log = createLogger({
+    format,
+    quiet: Boolean(flags.quiet),
+    isTimestamped: true,
+    ...(peek?.timezone ? { timeZone: peek.timezone } : {}),
+  });
   const daemon = await startDaemon({
     ...(flags.config ? { configFile: flags.config } : {}),
     ...(flags.listen ? { listen: flags.listen } : {}),

@@ -24,7 +24,9 @@ export function register(program: Command): void {
 Secrets stored as references (a file, an environment variable) are read again now. A secret
 that was given inline is not stored: pass it with the same destination flags as the push
 (e.g. --gateway URL --basic-auth-user U --basic-auth-password-file F); auth flags without a
-destination apply to every target.
+destination apply to every target. With a config file (--config, $RESTICPROM_CONFIG,
+./resticprom.yaml, /etc/resticprom/resticprom.yaml), the credentials of its destinations are
+read now, in this process (under systemd: from this unit's own $CREDENTIALS_DIRECTORY).
 
 Exit codes: 0 nothing remains pending; 75 some remains pending; 1 something was
 dead-lettered in this flush.`,
@@ -56,13 +58,22 @@ async function flushAction(flags: FlushFlags): Promise<number> {
     };
   }
   const known = new Set(destinations.flatMap((d) => expandTargets(d)).map((t) => describeTarget(t)));
+  // The config's destinations, read here: a secret file is the one this process can read
+  // (its own $CREDENTIALS_DIRECTORY under systemd), not the path the queuing run had.
+  const { configDestinations, hasConfigFile, loadConfig } = await import('../../config/index.js');
+  const where = flags.config ? { file: flags.config } : {};
+  const loaded = (await hasConfigFile(where)) ? await loadConfig(where) : undefined;
+  for (const w of loaded?.warnings ?? []) log.warn(w);
+  const fromConfig = loaded
+    ? credentialsFor(configDestinations(loaded.config).flatMap((d) => expandTargets(d)))
+    : undefined;
   const stateDir = await commandStateDir(flags);
   let report: Awaited<ReturnType<typeof flushPending>>;
   try {
     report = await flushPending({
       stateDir,
       outbox: parseOutboxLimits(flags),
-      credentials: (id) => (known.has(id) ? byTarget(id) : global),
+      credentials: (id) => (known.has(id) ? byTarget(id) : (global ?? fromConfig?.(id))),
       sendOptions: { env: process.env },
     });
   } catch (err) {

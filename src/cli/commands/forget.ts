@@ -14,7 +14,8 @@ export function register(program: Command): void {
     )
     .requiredOption('-t, --tier <tier>', 'the tier (restic tag) whose snapshots to thin out')
     .option('-p, --profile <name>', 'the profile (default: the only one in the config)')
-    .option('--prune', "also remove the data no snapshot needs any more (default: the profile's prune)");
+    .option('--prune', "also remove the data no snapshot needs any more (default: the profile's prune)")
+    .option('-n, --dry-run', 'print what would be removed; remove, record and push nothing');
   addCommonOptions(cmd);
   cmd.action(runAction(async (flags) => (await import('../maintenance-action.js')).forgetAction(flags)));
 }

@@ -4,6 +4,7 @@
  * timers (default) or a crontab block.
  */
 import { realpathSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
 import type { ScheduleBackend } from '../../schedule/install.js';
 import { ExitCode } from '../exit-codes.js';
@@ -22,6 +23,7 @@ interface InstallFlags extends TargetFlags {
   config?: string;
   exec?: string;
   json?: boolean;
+  dryRun?: boolean;
 }
 
 interface ListFlags {
@@ -40,7 +42,7 @@ function addTargetOptions(cmd: Command): Command {
     .option('--cron', 'use a crontab block instead of systemd timers')
     .option(
       '--file <file>',
-      'with --cron: edit this file instead of the user crontab (crontab -l / crontab -)',
+      'with --cron: edit this file instead of the user crontab (crontab -l / crontab -); - prints the block',
     )
     .option('--no-activate', 'only write files; do not run systemctl daemon-reload / enable / disable');
 }
@@ -58,7 +60,8 @@ export function register(program: Command): void {
       )
       .option('-c, --config <file>', CONFIG_HELP)
       .option('--exec <path>', 'the resticprom executable the units run (default: this node and script)')
-      .option('--json', 'print what was done as JSON'),
+      .option('--json', 'print what was done as JSON')
+      .option('-n, --dry-run', 'print every file and command it would write or run; change nothing'),
   ).action(runAction(installAction));
   addTargetOptions(
     schedule.command('remove').description('remove exactly the units (or crontab block) that install wrote'),
@@ -105,11 +108,10 @@ function selfCommand(exec: string | undefined): string[] {
 }
 
 async function installAction(flags: InstallFlags): Promise<number> {
-  const [{ loadConfig }, { installSchedule }, { formatScheduleTable }, { unitBaseName }] = await Promise.all([
+  const [{ loadConfig }, { installSchedule }, { formatScheduleTable }] = await Promise.all([
     import('../../config/index.js'),
     import('../../schedule/install.js'),
     import('../../schedule/plan.js'),
-    import('../../schedule/systemd.js'),
   ]);
   const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
   for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
@@ -119,8 +121,20 @@ async function installAction(flags: InstallFlags): Promise<number> {
     configFile: loaded.file,
     command: selfCommand(flags.exec),
     backend,
+    ...(flags.dryRun ? { isDryRun: true } : {}),
   });
   for (const w of change.warnings) process.stderr.write(`warning: ${w}\n`);
+  if (backend.kind === 'cron' && backend.file === '-') {
+    process.stdout.write(change.files?.[0]?.content ?? '');
+    return ExitCode.OK;
+  }
+  if (flags.dryRun && !flags.json) {
+    process.stdout.write('dry run: nothing was written or run\n');
+    for (const f of change.files ?? []) process.stdout.write(`\n--- would write ${f.path}\n${f.content}`);
+    for (const f of change.removed) process.stdout.write(`\nwould remove ${f}\n`);
+    for (const c of change.commands) process.stdout.write(`would run ${c.join(' ')}\n`);
+    return ExitCode.OK;
+  }
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(change, null, 2)}\n`);
     return ExitCode.OK;
@@ -131,7 +145,10 @@ async function installAction(flags: InstallFlags): Promise<number> {
   process.stdout.write(formatScheduleTable(change.entries));
   if (backend.kind === 'systemd' && !backend.activate) {
     const user = backend.scope === 'user' ? ' --user' : '';
-    const timers = change.entries.map((e) => `${unitBaseName(e)}.timer`).join(' ');
+    const timers = change.written
+      .filter((f) => f.endsWith('.timer'))
+      .map((f) => basename(f))
+      .join(' ');
     process.stdout.write(
       `not activated; when the units are in place run: systemctl${user} daemon-reload && systemctl${user} enable --now ${timers}\n`,
     );

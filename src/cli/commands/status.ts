@@ -1,6 +1,6 @@
 /**
- * `resticprom status`: the state of every profile and tier (OK, LATE, FAILED,
- * NEVER) as a table or JSON. Exits 0 when all are OK, 4 (UNHEALTHY) otherwise,
+ * `resticprom status`: the state of every profile and tier (OK, WAITING, LATE, FAILED,
+ * NEVER) as a table or JSON. Exits 0 when all are OK or WAITING, 4 (UNHEALTHY) otherwise,
  * so it works as a check in scripts and monitoring.
  */
 import type { Command } from 'commander';
@@ -11,19 +11,23 @@ interface StatusFlags {
   config?: string;
   stateDir?: string;
   json?: boolean;
+  verbose?: boolean;
 }
 
 /** Declares the `status` command. */
 export function register(program: Command): void {
   program
     .command('status')
-    .description('show every profile and tier: OK, LATE, FAILED or NEVER; exits 4 unless all are OK')
+    .description(
+      'show every profile and tier: OK, WAITING, LATE, FAILED or NEVER; exits 4 unless all are OK or WAITING',
+    )
     .option(
       '-c, --config <file>',
       'config file (default: $RESTICPROM_CONFIG, ./resticprom.yaml, /etc/resticprom/resticprom.yaml)',
     )
     .option('--state-dir <dir>', 'state directory (outbox, history, locks)')
     .option('--json', 'print JSON instead of a table')
+    .option('-v, --verbose', "the wide table: a failed tier's reason and error message in columns")
     .action(runAction(statusAction));
 }
 
@@ -51,6 +55,7 @@ async function statusAction(flags: StatusFlags): Promise<number> {
       formatStatusTable(report, {
         timeZone: loaded.config.timezone,
         isColored: hasColor(process.stdout),
+        isWide: Boolean(flags.verbose),
       }),
     );
   }
