@@ -142,6 +142,57 @@ export async function removeDeadTempFiles(dirs: string[]): Promise<string[]> {
   return removed;
 }
 
+/** Why a path is not a plain file of ours: `a FIFO`, `a symbolic link`, `owned by uid 65534`... */
+export type NotRegularReason = string;
+
+/** What kind of file a stat says it is, in words: `a directory`, `a FIFO`, `a symbolic link`. */
+export function describeFileType(st: {
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isBlockDevice(): boolean;
+  isCharacterDevice(): boolean;
+  isFile(): boolean;
+}): string {
+  if (st.isFile()) return 'a regular file';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isBlockDevice() || st.isCharacterDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/**
+ * Reads a file of the state directory without following a symbolic link and without
+ * blocking on a FIFO (`O_NOFOLLOW | O_NONBLOCK`); returns the bytes, `undefined` when the
+ * file does not exist, or why it is not used when it is not a regular file owned by the
+ * running user (`{ refused: 'a FIFO' }`).
+ */
+export async function readStateFile(
+  path: string,
+): Promise<Buffer | undefined | { refused: NotRegularReason }> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') return { refused: 'a symbolic link' };
+    throw err;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return { refused: describeFileType(st) };
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid) return { refused: `owned by uid ${st.uid}, not by uid ${uid}` };
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
 /** True when a process with this pid exists (it may belong to another user). */
 export function isProcessAlive(pid: number): boolean {
   try {

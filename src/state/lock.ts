@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { LockBusyError, StateError } from '../errors.js';
+import { LockBusyError, maskCredentials, StateError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { formatClockTime } from '../util/table.js';
 
@@ -89,7 +89,7 @@ export async function acquireRepositoryLock(
   options: AcquireLockOptions = {},
 ): Promise<HeldLock> {
   const file = repositoryLockPath(stateDir, repository);
-  const shown = maskRepository(repository);
+  const shown = maskCredentials(repository);
   return acquireLockFile(file, {
     ...options,
     describeBusy: (holder, waitedMs, now) =>
@@ -351,11 +351,6 @@ function formatClock(ms: number, now: number, timeZone: string | undefined): str
 
 function formatWait(ms: number): string {
   return ms < 60_000 ? `${Math.round(ms / 1000)}s` : formatDuration(ms);
-}
-
-/** Hides credentials a repository string may carry (`rest:https://user:pass@host/`). */
-function maskRepository(repository: string): string {
-  return repository.replace(/\/\/[^/@\s]*@/, '//***@');
 }
 
 function isCode(err: unknown, code: string): boolean {

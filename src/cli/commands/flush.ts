@@ -36,13 +36,11 @@ dead-lettered in this flush.`,
 
 async function flushAction(flags: FlushFlags): Promise<number> {
   const { parseDestinations, parseHttpOptions } = await import('../destinations.js');
-  const { describeTarget, expandTargets } = await import('../../sinks/target.js');
-  const { credentialsFor, flushPending } = await import('../../sinks/deliver.js');
+  const { flushPending } = await import('../../sinks/deliver.js');
   const { resolveStateDir } = await import('../../state/dir.js');
   const log = await makeLog(flags);
   // RESTICPROM_GATEWAY is a default for new pushes, not a filter on what waits.
   const destinations = parseDestinations(flags, { ...process.env, RESTICPROM_GATEWAY: undefined });
-  const byTarget = credentialsFor(destinations.flatMap((d) => expandTargets(d)));
   const hasAuthFlag = Boolean(
     flags.basicAuthUser || flags.basicAuthPasswordFile || flags.bearerTokenFile || flags.header?.length,
   );
@@ -55,14 +53,14 @@ async function flushAction(flags: FlushFlags): Promise<number> {
       ...(http.headers ? { headers: http.headers } : {}),
     };
   }
-  const known = new Set(destinations.flatMap((d) => expandTargets(d)).map((t) => describeTarget(t)));
   const stateDir = flags.stateDir ?? resolveStateDir();
   let report: Awaited<ReturnType<typeof flushPending>>;
   try {
     report = await flushPending({
       stateDir,
       outbox: parseOutboxLimits(flags),
-      credentials: (id) => (known.has(id) ? byTarget(id) : global),
+      targets: destinations,
+      ...(global ? { credentials: () => global } : {}),
       sendOptions: { env: process.env },
     });
   } catch (err) {
