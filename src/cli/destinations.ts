@@ -7,7 +7,9 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { maskUrl, UsageError } from '../errors.js';
+import { isSecretHeader } from '../sinks/outbox/secrets.js';
 import type { Destination, HttpOptions, SecretSource } from '../sinks/types.js';
+import { SECRET_ENV } from '../util/child-env.js';
 import { parseDuration } from '../util/duration.js';
 
 /** Values of the destination flags, as commander hands them over. */
@@ -33,8 +35,8 @@ export interface DestinationFlags {
 export const DESTINATION_ENV = {
   gateway: 'RESTICPROM_GATEWAY',
   basicAuthUser: 'RESTICPROM_BASIC_AUTH_USER',
-  basicAuthPassword: 'RESTICPROM_BASIC_AUTH_PASSWORD',
-  bearerToken: 'RESTICPROM_BEARER_TOKEN',
+  basicAuthPassword: SECRET_ENV.basicAuthPassword,
+  bearerToken: SECRET_ENV.bearerToken,
 } as const;
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
@@ -140,8 +142,16 @@ export function parseHttpOptions(flags: DestinationFlags, env: NodeJS.ProcessEnv
     }
     http.retries = Number(flags.retries);
   }
-  if (flags.header?.length)
+  if (flags.header?.length) {
     http.headers = parsePairs(flags.header, '--header', /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/);
+    // Like credentials in a URL: argv shows in process lists.
+    const secret = Object.keys(http.headers).find((name) => isSecretHeader(name));
+    if (secret !== undefined) {
+      throw new UsageError(
+        `--header ${secret}: a credential header on the command line is refused (it would show in process lists); use --bearer-token-file, --basic-auth-password-file or $${DESTINATION_ENV.bearerToken}`,
+      );
+    }
+  }
 
   const user = flags.basicAuthUser ?? env[DESTINATION_ENV.basicAuthUser];
   const password: SecretSource | undefined = flags.basicAuthPasswordFile

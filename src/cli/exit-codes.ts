@@ -28,7 +28,7 @@ export const ExitCode = {
   TEMPFAIL: 75,
   /** `status`: a tier is late, failed, or never ran. */
   UNHEALTHY: 4,
-  /** Interrupted by SIGINT/SIGTERM (the run is still recorded and reported). */
+  /** Interrupted by SIGINT, SIGTERM or SIGHUP (the run is still recorded and reported). */
   INTERRUPTED: 130,
 } as const;
 

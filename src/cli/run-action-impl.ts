@@ -6,10 +6,17 @@ import { UsageError } from '../errors.js';
 import { runBatchJob } from '../jobs/batch-job.js';
 import { resolveStateDir } from '../state/dir.js';
 import { reportDelivery } from './backup-action.js';
-import { makeLog, parseOutboxLimits } from './commands/push.js';
-import type { RunFlags } from './commands/run.js';
-import { parseDestinations, parsePairs } from './destinations.js';
+import { makeLog, type OutboxFlags, parseOutboxLimits } from './commands/push.js';
+import { type DestinationFlags, parseDestinations, parsePairs } from './destinations.js';
 import { ExitCode } from './exit-codes.js';
+import { onInterrupt } from './interrupt.js';
+
+/** Flags of `run`. */
+export interface RunFlags extends DestinationFlags, OutboxFlags {
+  job?: string;
+  group?: string[];
+  label?: string[];
+}
 
 /** Runs the child, reports, and resolves to the exit code. */
 export async function runCommandAction(command: string[], flags: RunFlags): Promise<number> {
@@ -27,9 +34,7 @@ export async function runCommandAction(command: string[], flags: RunFlags): Prom
   parseOutboxLimits(flags);
 
   const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => controller.abort(sig);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopListening = onInterrupt((sig) => controller.abort(sig));
   try {
     const r = await runBatchJob({
       command: bin,
@@ -51,7 +56,6 @@ export async function runCommandAction(command: string[], flags: RunFlags): Prom
     if (r.finish.delivery.deadLettered.length > 0) return ExitCode.FAILURE;
     return r.finish.delivery.isComplete ? ExitCode.OK : ExitCode.TEMPFAIL;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
   }
 }

@@ -103,3 +103,20 @@ export function profileDestinations(
     isFallback,
   };
 }
+
+/**
+ * Every destination the config names: each tier of each profile (templates expanded), and
+ * `check`/`stats` runs, without the fallback textfiles. For a flush (whose settings win for
+ * these targets) and for the secret variables no child may see.
+ */
+export function configuredDestinations(config: Config): Destination[] {
+  const out: Destination[] = [];
+  for (const [name, profile] of Object.entries(config.profiles)) {
+    for (const tier of [...Object.keys(profile.tiers), 'check', 'stats']) {
+      const isRepositoryLevel = !(tier in profile.tiers);
+      const d = profileDestinations(config, name, tier, { isRepositoryLevel });
+      if (!d.isFallback) out.push(...d.destinations);
+    }
+  }
+  return out;
+}

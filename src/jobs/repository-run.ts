@@ -4,6 +4,7 @@
  * restic options from the profile, and restic's version for the build info metric.
  */
 import { join } from 'node:path';
+import { configuredDestinations } from '../config/destinations.js';
 import type { Config, LoadedConfig, ProfileConfig } from '../config/index.js';
 import { resolveProfile } from '../config/index.js';
 import type { ResticCommandOptions } from '../restic/backup.js';
@@ -11,6 +12,7 @@ import { getResticVersionCached } from '../restic/version.js';
 import type { SendOptions } from '../sinks/target.js';
 import { ensureStateDir } from '../state/dir.js';
 import { acquireRepositoryLock } from '../state/lock.js';
+import { childEnv, secretVariablesOf } from '../util/child-env.js';
 import { resolveJobStateDir } from './state-dir.js';
 import { unlockIfAsked } from './unlock.js';
 
@@ -74,7 +76,8 @@ export async function withRepository<T>(
       resticBinary: config.resticBinary,
       repository: profile.repository,
       password: profile.password,
-      env: { ...env, ...profile.env },
+      // No secret of ours, nor one the config refers to, reaches restic.
+      env: { ...childEnv(env, secretVariablesOf(configuredDestinations(config))), ...profile.env },
       ...(profile.cpuLimit !== undefined ? { cpuLimit: profile.cpuLimit } : {}),
       ...(profile.nice !== undefined ? { nice: profile.nice } : {}),
       ...(profile.inactivityTimeoutMs !== undefined

@@ -11,7 +11,9 @@ import { runAction } from '../run-action.js';
 import { addOutboxOptions, makeLog, type OutboxFlags, parseOutboxLimits } from './push.js';
 
 /** Flags of `flush`. */
-export interface FlushFlags extends DestinationFlags, OutboxFlags {}
+export interface FlushFlags extends DestinationFlags, OutboxFlags {
+  config?: string;
+}
 
 /** Declares the `flush` command. */
 export function register(program: Command): void {
@@ -21,7 +23,11 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-Secrets stored as references (a file, an environment variable) are read again now. A secret
+Entries for a destination of the config (--config, else $RESTICPROM_CONFIG when set) or of
+the destination flags are sent with those current settings, secrets included. Other entries
+are sent with their stored settings only when that reads no file or variable they name (a
+password file, a token variable, a TLS file; a textfile outside the state directory): such
+entries wait for a flush with the config or flags that name their destination. A secret
 that was given inline is not stored: pass it with the same destination flags as the push
 (e.g. --gateway URL --basic-auth-user U --basic-auth-password-file F); auth flags without a
 destination apply to every target.
@@ -29,6 +35,10 @@ destination apply to every target.
 Exit codes: 0 nothing remains pending; 75 some remains pending; 1 something was
 dead-lettered in this flush.`,
     );
+  cmd.option(
+    '-c, --config <file>',
+    "config file whose destinations' current settings are used (default: $RESTICPROM_CONFIG when set)",
+  );
   addDestinationOptions(cmd);
   addOutboxOptions(cmd);
   cmd.action(runAction(async (flags: FlushFlags) => flushAction(flags)));
@@ -40,7 +50,11 @@ async function flushAction(flags: FlushFlags): Promise<number> {
   const { resolveStateDir } = await import('../../state/dir.js');
   const log = await makeLog(flags);
   // RESTICPROM_GATEWAY is a default for new pushes, not a filter on what waits.
-  const destinations = parseDestinations(flags, { ...process.env, RESTICPROM_GATEWAY: undefined });
+  const config = await loadFlushConfig(flags);
+  const destinations = [
+    ...parseDestinations(flags, { ...process.env, RESTICPROM_GATEWAY: undefined }),
+    ...(config ? (await import('../../config/destinations.js')).configuredDestinations(config) : []),
+  ];
   const hasAuthFlag = Boolean(
     flags.basicAuthUser || flags.basicAuthPasswordFile || flags.bearerTokenFile || flags.header?.length,
   );
@@ -53,7 +67,9 @@ async function flushAction(flags: FlushFlags): Promise<number> {
       ...(http.headers ? { headers: http.headers } : {}),
     };
   }
-  const stateDir = flags.stateDir ?? resolveStateDir();
+  const stateDir = config
+    ? (await import('../../jobs/state-dir.js')).resolveJobStateDir(config, flags.stateDir, process.env)
+    : (flags.stateDir ?? resolveStateDir());
   let report: Awaited<ReturnType<typeof flushPending>>;
   try {
     report = await flushPending({
@@ -104,4 +120,12 @@ async function flushAction(flags: FlushFlags): Promise<number> {
     return ExitCode.TEMPFAIL;
   }
   return ExitCode.OK;
+}
+
+/** The config flush uses: `--config`, else `$RESTICPROM_CONFIG`; none is fine. */
+async function loadFlushConfig(flags: FlushFlags) {
+  const file = flags.config ?? process.env.RESTICPROM_CONFIG;
+  if (!file) return undefined;
+  const { loadConfig } = await import('../../config/load.js');
+  return (await loadConfig({ file })).config;
 }
