@@ -10,6 +10,7 @@ import { commonLabels, renderSamples, type Sample } from '../metrics/build.js';
 import { deliver } from '../sinks/deliver.js';
 import type { SendOptions } from '../sinks/target.js';
 import type { DeliveryReport, Destination, MetricsPayload } from '../sinks/types.js';
+import { ensureStateDir } from '../state/dir.js';
 import { appendRun, type HistoryOutcome, runCounters } from '../state/history.js';
 import { saveLatestMetrics } from '../state/latest.js';
 import type { RunCounters } from './run-metrics.js';
@@ -66,6 +67,8 @@ export interface FinishRunResult {
  */
 export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult> {
   const warnings: string[] = [];
+  // Before anything is read from or written to it: refuse a state directory others could plant in.
+  await ensureStateDir(opts.stateDir);
   const runId = randomUUID();
   const host = opts.host ?? hostname();
   const scope = {

@@ -22,12 +22,12 @@
  * into a first `{"type":"base"}` line, so counters never go backwards.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LockBusyError, StateError } from '../errors.js';
 import type { DeliveryReport } from '../sinks/types.js';
-import { syncDir } from './dir.js';
+import { syncDir, untrustedReason } from './dir.js';
 import { acquireLockFile } from './lock.js';
 
 /** The kinds of run the history records. */
@@ -130,18 +130,21 @@ export async function appendRun(
     let size: number;
     let fh: Awaited<ReturnType<typeof open>>;
     try {
-      fh = await open(file, 'a', 0o600);
+      // Never through a link, never a FIFO or a file of another user: see state/dir.ts.
+      fh = await open(file, APPEND_NOFOLLOW, 0o600);
     } catch (err) {
       throw new StateError(`cannot open the run history ${file}: ${errText(err)}`, file, { cause: err });
     }
     try {
       let st = await fh.stat();
+      const why = untrustedReason(st, false);
+      if (why !== undefined) throw new StateError(`the run history ${file} ${why}; remove it`, file);
       let prefix = '';
       if (st.size > 0) {
         // 'a' opens write-only; read the tail through a second descriptor.
         const tailLen = Math.min(st.size, TORN_TAIL_WINDOW);
         const tail = Buffer.alloc(tailLen);
-        const rh = await open(file, 'r');
+        const rh = await open(file, READ_NOFOLLOW);
         try {
           await rh.read(tail, 0, tailLen, st.size - tailLen);
         } finally {
@@ -317,6 +320,10 @@ export function isSuccess(record: Pick<RunRecord, 'outcome'>): boolean {
   return record.outcome === 'success' || record.outcome === 'warning';
 }
 
+const READ_NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const APPEND_NOFOLLOW =
+  constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
 type ScanItem =
   | { type: 'record'; record: RunRecord }
   | { type: 'base'; entries: BaseEntry[]; rotatedAt: number | undefined }
@@ -325,7 +332,7 @@ type ScanItem =
 /** Streams the history's lines as records, base lines and warnings. */
 async function* scanHistory(stateDir: string): AsyncGenerator<ScanItem> {
   const file = historyPath(stateDir);
-  const stream = createReadStream(file);
+  const stream = createReadStream(file, { flags: READ_NOFOLLOW as unknown as string });
   let rest = '';
   let lineNo = 0;
   try {
