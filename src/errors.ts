@@ -206,6 +206,26 @@ export function maskCredentials(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/gi, '$1***@');
 }
 
+/** Query parameter names whose values are taken for secrets. */
+const SECRET_QUERY_KEY = /token|secret|pass|key|auth/i;
+
+/**
+ * Names the credentials a URL carries, or undefined: `user info` for `https://u:p@host`, or
+ * `query parameter api_key` for `?api_key=...`. Such a URL would put the secret in the outbox,
+ * in argv and in messages, so config and flags refuse it.
+ */
+export function findUrlCredentials(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (u.username || u.password) return 'user info';
+  const key = [...u.searchParams.keys()].find((k) => SECRET_QUERY_KEY.test(k));
+  return key === undefined ? undefined : `query parameter ${key}`;
+}
+
 /** Returns the URL with any user info and secret-looking query values replaced by `***`. */
 export function maskUrl(url: string): string {
   try {
@@ -213,7 +233,7 @@ export function maskUrl(url: string): string {
     if (u.username) u.username = '***';
     if (u.password) u.password = '***';
     for (const key of [...u.searchParams.keys()]) {
-      if (/token|secret|pass|key|auth/i.test(key)) u.searchParams.set(key, '***');
+      if (SECRET_QUERY_KEY.test(key)) u.searchParams.set(key, '***');
     }
     // A URL inside an opaque one (`rest:http://user:pass@host/`) keeps its user info in the path.
     return u.username || u.password ? u.toString() : maskCredentials(u.toString());

@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { maskUrl, UsageError } from '../errors.js';
+import { findUrlCredentials, maskUrl, UsageError } from '../errors.js';
 import { isSecretHeader } from '../sinks/outbox/secrets.js';
 import type { Destination, HttpOptions, SecretSource } from '../sinks/types.js';
 import { SECRET_ENV } from '../util/child-env.js';
@@ -220,9 +220,10 @@ export function checkUrl(url: string, flag: string): string {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
     throw new UsageError(`${flag} ${maskUrl(url)}: use an http:// or https:// URL`);
   }
-  if (u.username || u.password) {
+  const creds = findUrlCredentials(url);
+  if (creds !== undefined) {
     throw new UsageError(
-      `${flag} ${maskUrl(url)}: credentials in the URL are refused (they would show in process lists); use --basic-auth-user with --basic-auth-password-file or $${DESTINATION_ENV.basicAuthPassword}`,
+      `${flag} ${maskUrl(url)}: credentials in the URL (${creds}) are refused (they would show in process lists); use --basic-auth-user with --basic-auth-password-file or $${DESTINATION_ENV.basicAuthPassword}, or --bearer-token-file`,
     );
   }
   return url;

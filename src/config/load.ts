@@ -9,6 +9,7 @@ import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDoc
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { checkConfigRules, type RawProblem } from './checks.js';
+import { fileTrustWarnings } from './file-trust.js';
 import { normalizeConfig } from './normalize.js';
 import { type RawConfig, rawConfigSchema, UNKNOWN_KEYS_MARK } from './schema.js';
 import { suggest } from './suggest.js';
@@ -60,6 +61,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadedCo
       );
     }
   }
+  warnings.push(...(await fileTrustWarnings(file, parsed.config)));
   return { file, config: parsed.config, warnings };
 }
 
