@@ -10,7 +10,7 @@ import { findUrlCredentials, maskUrl, UsageError } from '../errors.js';
 import { isSecretHeader } from '../sinks/outbox/secrets.js';
 import type { Destination, HttpOptions, SecretSource } from '../sinks/types.js';
 import { SECRET_ENV } from '../util/child-env.js';
-import { parseDuration } from '../util/duration.js';
+import { parseDuration, timerDurationProblem } from '../util/duration.js';
 
 /** Values of the destination flags, as commander hands them over. */
 export interface DestinationFlags {
@@ -135,6 +135,8 @@ export function parseHttpOptions(flags: DestinationFlags, env: NodeJS.ProcessEnv
       throw new UsageError(`--timeout: ${(err as Error).message}`, { cause: err });
     }
     if (http.timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
+    const tooLong = timerDurationProblem(http.timeoutMs);
+    if (tooLong) throw new UsageError(`--timeout ${flags.timeout} ${tooLong}`);
   }
   if (flags.retries !== undefined) {
     if (!/^\d+$/.test(flags.retries)) {
