@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { ExitCode } from '../exit-codes.js';
+import { writeLine } from '../output.js';
 import { runAction } from '../run-action.js';
 
 interface InitFlags {
@@ -56,7 +57,7 @@ export function register(program: Command): void {
         const { loadConfig } = await import('../../config/load.js');
         const file = flags.config ?? (cmd.optsWithGlobals() as ValidateFlags).config;
         const loaded = await loadConfig(file === undefined ? {} : { file });
-        for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+        for (const w of loaded.warnings) writeLine(process.stderr, `warning: ${w}`);
         const profiles = Object.values(loaded.config.profiles);
         const tiers = profiles.reduce((n, p) => n + Object.keys(p.tiers).length, 0);
         process.stdout.write(

@@ -86,7 +86,8 @@ async function flushAction(flags: FlushFlags): Promise<number> {
     }
     throw err;
   }
-  const out = (s: string) => process.stdout.write(`${s}\n`);
+  const { writeLine } = await import('../output.js');
+  const out = (s: string) => writeLine(process.stdout, s);
   const labels = (g: Record<string, string>) =>
     Object.entries(g)
       .map(([k, v]) => `, ${k}=${v}`)

@@ -204,9 +204,9 @@ export function parseOutboxLimits(flags: OutboxFlags): { maxEntries?: number; ma
 
 /** The CLI's message sink: `resticprom: ...` lines on stderr, or JSON lines with --log-format json. */
 export async function makeLog(flags: Pick<OutboxFlags, 'quiet' | 'logFormat'>): Promise<Logger> {
-  const { createLogger } = await import('../output.js');
+  const { createLogger, writeLine } = await import('../output.js');
   if (flags.logFormat === 'json') return createLogger({ format: 'json', quiet: Boolean(flags.quiet) });
-  const line = (msg: string) => process.stderr.write(`resticprom: ${msg}\n`);
+  const line = (msg: string) => writeLine(process.stderr, `resticprom: ${msg}`);
   return {
     debug: () => {},
     info: (m) => {

@@ -7,6 +7,7 @@ import { realpathSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ScheduleBackend } from '../../schedule/install.js';
 import { ExitCode } from '../exit-codes.js';
+import { writeLine } from '../output.js';
 import { runAction } from '../run-action.js';
 
 interface TargetFlags {
@@ -112,7 +113,7 @@ async function installAction(flags: InstallFlags): Promise<number> {
     import('../../schedule/systemd.js'),
   ]);
   const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
-  for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const w of loaded.warnings) writeLine(process.stderr, `warning: ${w}`);
   const backend = await resolveBackend(flags);
   const change = await installSchedule({
     config: loaded.config,
@@ -120,7 +121,7 @@ async function installAction(flags: InstallFlags): Promise<number> {
     command: selfCommand(flags.exec),
     backend,
   });
-  for (const w of change.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const w of change.warnings) writeLine(process.stderr, `warning: ${w}`);
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(change, null, 2)}\n`);
     return ExitCode.OK;
@@ -142,7 +143,7 @@ async function installAction(flags: InstallFlags): Promise<number> {
 async function removeAction(flags: TargetFlags): Promise<number> {
   const { removeSchedule } = await import('../../schedule/install.js');
   const change = await removeSchedule(await resolveBackend(flags));
-  for (const w of change.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const w of change.warnings) writeLine(process.stderr, `warning: ${w}`);
   for (const c of change.commands) process.stdout.write(`ran ${c.join(' ')}\n`);
   for (const f of change.removed) process.stdout.write(`removed ${f}\n`);
   if (change.removed.length === 0) process.stdout.write('nothing to remove\n');
@@ -155,7 +156,7 @@ async function listAction(flags: ListFlags): Promise<number> {
     import('../../schedule/plan.js'),
   ]);
   const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
-  for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const w of loaded.warnings) writeLine(process.stderr, `warning: ${w}`);
   const entries = planSchedule(loaded.config, { configFile: loaded.file });
   if (flags.json) {
     const out = entries.map((e) => ({ ...e, nextRun: e.nextRun ? e.nextRun.getTime() : null }));
