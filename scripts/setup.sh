@@ -16,6 +16,8 @@ declare -A wanted=(
   [jq]=jq
   [curl]=curl
   [systemd-analyze]=systemd
+  [victoria-metrics]=victoria-metrics
+  [prometheus-node-exporter]=prometheus-node-exporter
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

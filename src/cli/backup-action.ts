@@ -55,7 +55,7 @@ function describeResult(profile: string, tier: string, r: BackupResult): string 
   if (r.outcome === 'failed')
     return `${head} failed after ${took}: ${r.message ?? r.reason ?? 'restic failed'}`;
   const details = s
-    ? `snapshot ${s.snapshotId ?? '(none)'}, ${s.totalFilesProcessed} files (${s.filesNew} new, ${s.filesChanged} changed), ` +
+    ? `snapshot ${s.snapshotId?.slice(0, 8) ?? '(none)'}, ${s.totalFilesProcessed} files (${s.filesNew} new, ${s.filesChanged} changed), ` +
       `${formatBytes(s.totalBytesProcessed)} processed, ${formatBytes(s.dataAdded)} added`
     : 'no summary from restic';
   if (r.outcome === 'incomplete') {

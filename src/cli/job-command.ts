@@ -24,7 +24,10 @@ export interface JobCommand {
 
 /** Sets up logging, config and signals for a job command. */
 export async function startJobCommand(flags: CommonOptions): Promise<JobCommand> {
-  const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
+  const loaded = await loadConfig({
+    ...(flags.config ? { file: flags.config } : {}),
+    stateDir: flags.stateDir,
+  });
   const log = createLogger({
     format: flags.logFormat ?? loaded.config.logFormat,
     quiet: Boolean(flags.quiet),

@@ -4,12 +4,12 @@
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { runBatchJob } from '../jobs/batch-job.js';
-import { resolveStateDir } from '../state/dir.js';
 import { reportDelivery } from './backup-action.js';
 import { makeLog, type OutboxFlags, parseOutboxLimits } from './commands/push.js';
 import { type DestinationFlags, parseDestinations, parsePairs } from './destinations.js';
 import { ExitCode } from './exit-codes.js';
 import { onInterrupt } from './interrupt.js';
+import { commandStateDir } from './state-dir.js';
 
 /** Flags of `run`. */
 export interface RunFlags extends DestinationFlags, OutboxFlags {
@@ -26,7 +26,7 @@ export async function runCommandAction(command: string[], flags: RunFlags): Prom
   if (!bin) throw new UsageError('missing the command to run (put it after --)');
   const grouping = parsePairs(flags.group ?? [], '--group');
   const labels = parsePairs(flags.label ?? [], '--label');
-  const stateDir = flags.stateDir ?? resolveStateDir();
+  const stateDir = await commandStateDir(flags);
   let destinations = parseDestinations(flags);
   const isFallback = destinations.length === 0;
   if (isFallback)

@@ -16,8 +16,14 @@ export {
   resolveProfile,
 } from './destinations.js';
 export { type WriteStarterOptions, writeStarterFile } from './init.js';
-export { DEFAULT_CONFIG_PATHS, type LoadConfigOptions, loadConfig, parseConfigText } from './load.js';
-export { DEFAULT_GROUPING, DEFAULT_JOB, defaultStateDir } from './normalize.js';
+export {
+  DEFAULT_CONFIG_PATHS,
+  hasConfigFile,
+  type LoadConfigOptions,
+  loadConfig,
+  parseConfigText,
+} from './load.js';
+export { DEFAULT_GROUPING, DEFAULT_JOB } from './normalize.js';
 export { configJsonSchema } from './schema.js';
 export { renderStarterConfig, SCHEMA_FILE_NAME } from './starter.js';
 export type {

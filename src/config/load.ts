@@ -26,6 +26,11 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Folder relative paths are taken from. @default process.cwd() */
   cwd?: string;
+  /**
+   * `--state-dir` of the command line; wins over `$RESTICPROM_STATE_DIR` and the file's
+   * `state-dir` (see resolveStateDir, the one precedence of every command).
+   */
+  stateDir?: string | undefined;
 }
 
 /**
@@ -62,7 +67,21 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadedCo
     }
   }
   warnings.push(...(await fileTrustWarnings(file, parsed.config)));
-  return { file, config: parsed.config, warnings };
+  const config = opts.stateDir ? { ...parsed.config, stateDir: resolve(cwd, opts.stateDir) } : parsed.config;
+  return { file, config, warnings };
+}
+
+/**
+ * Whether a configuration file would be found (`file`, `$RESTICPROM_CONFIG`, the default
+ * places), for commands that work without one (push, flush, run) but honour its `state-dir`.
+ */
+export async function hasConfigFile(opts: LoadConfigOptions = {}): Promise<boolean> {
+  try {
+    await findConfigFile(opts.file, opts.env ?? process.env, opts.cwd ?? process.cwd());
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -3,9 +3,11 @@
  * camelCase keys, defaults, durations in ms, sizes in bytes, file paths resolved
  * against the config file's folder.
  */
+
 import { hostname as osHostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { SecretSource } from '../sinks/types.js';
+import { resolveStateDir } from '../state/dir.js';
 import { parseDuration } from '../util/duration.js';
 import { defaultKeepWithin } from './cadence.js';
 import type { RawConfig, RawHttp, RawMetrics, RawProfile, RawTier } from './schema.js';
@@ -44,13 +46,6 @@ function strMap(m: Record<string, string | number | boolean> | undefined | null)
   return out;
 }
 
-/** Returns the default state directory: /var/lib/resticprom as root, else the XDG state home. */
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (process.getuid?.() === 0) return '/var/lib/resticprom';
-  if (env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME)) return join(env.XDG_STATE_HOME, 'resticprom');
-  return join(env.HOME ?? '/tmp', '.local', 'state', 'resticprom');
-}
-
 /** Builds the typed configuration from the validated file as written. */
 export function normalizeConfig(raw: RawConfig, opts: { file: string; env: NodeJS.ProcessEnv }): Config {
   const ctx: Ctx = { dir: resolve(opts.file, '..'), env: opts.env };
@@ -58,7 +53,12 @@ export function normalizeConfig(raw: RawConfig, opts: { file: string; env: NodeJ
   for (const [name, p] of Object.entries(raw.profiles)) profiles[name] = normalizeProfile(p, ctx);
   const daemonAuth = raw.daemon?.['basic-auth'];
   return {
-    stateDir: raw['state-dir'] ? resolve(ctx.dir, raw['state-dir']) : defaultStateDir(opts.env),
+    // Depends on the environment (RESTICPROM_STATE_DIR, HOME, XDG_STATE_HOME) and the uid as
+    // well as the file; loadConfig applies --state-dir on top.
+    stateDir: resolveStateDir({
+      configured: raw['state-dir'] ? resolve(ctx.dir, raw['state-dir']) : undefined,
+      env: opts.env,
+    }),
     timezone: raw.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
     hostname: raw.hostname ?? osHostname(),
     resticBinary: raw['restic-binary'] ?? 'restic',

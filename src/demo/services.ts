@@ -92,6 +92,8 @@ function startProcess(
 }
 
 export interface PushgatewayOptions {
+  /** The Pushgateway executable. @default 'prometheus-pushgateway' (Debian's, from PATH) */
+  bin?: string;
   /** Port to listen on; a free one by default. */
   port?: number;
   /** Path of a `--web.config.file` (TLS, basic auth). */
@@ -120,7 +122,7 @@ export async function startPushgateway(opts: PushgatewayOptions = {}): Promise<R
   args.push(...(opts.args ?? []));
   const scheme = opts.scheme ?? 'http';
   const svc = startProcess(
-    'prometheus-pushgateway',
+    opts.bin ?? 'prometheus-pushgateway',
     args,
     `${scheme}://127.0.0.1:${port}`,
     port,
@@ -151,6 +153,8 @@ export async function waitForPort(port: number, timeoutMs = 20_000): Promise<voi
 }
 
 export interface PrometheusOptions {
+  /** The Prometheus executable. @default 'prometheus' (Debian's, from PATH) */
+  bin?: string;
   /** prometheus.yml content; `{{dir}}` is not expanded, write absolute paths. */
   config: string;
   /** Rule files to write beside the config, by file name. */
@@ -187,7 +191,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
     '--log.level=warn',
     ...(opts.args ?? []),
   ];
-  const svc = startProcess('prometheus', args, `http://127.0.0.1:${port}`, port, opts.detached);
+  const svc = startProcess(opts.bin ?? 'prometheus', args, `http://127.0.0.1:${port}`, port, opts.detached);
   await waitReady(`${svc.url}/-/ready`, 30_000);
   const stop = svc.stop;
   return {

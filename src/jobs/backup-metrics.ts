@@ -4,6 +4,7 @@
  */
 import type { Sample } from '../metrics/build.js';
 import { BACKUP_METRICS as M, SEED_METRICS as S, type STATUS_VALUE } from '../metrics/names.js';
+import { reportedExitCode } from '../restic/exit-status.js';
 import type { BackupResult } from '../restic/types.js';
 import { buildInfoSample, type RunCounters, runSamples } from './run-metrics.js';
 
@@ -30,7 +31,7 @@ export function backupSamples(result: BackupResult, ctx: BackupMetricsContext): 
   const status = backupStatus(result);
   const samples: Sample[] = runSamples(M, {
     status,
-    exitCode: result.exitCode ?? -1,
+    exitCode: reportedExitCode(result),
     durationMs: result.durationMs,
     endedAt: result.endedAt,
     counters: ctx.counters,
@@ -54,8 +55,10 @@ export function backupSamples(result: BackupResult, ctx: BackupMetricsContext): 
     );
     if (sum.dataAddedPacked !== undefined)
       samples.push({ def: M.addedPackedBytes, value: sum.dataAddedPacked });
+    // restic 0.14 reports the 8-hex short id, 0.17+ the full id: the label is always the
+    // short id that `restic snapshots` shows, so one dashboard query serves every version.
     if (sum.snapshotId)
-      samples.push({ def: M.snapshotInfo, value: 1, labels: { snapshot_id: sum.snapshotId } });
+      samples.push({ def: M.snapshotInfo, value: 1, labels: { snapshot_id: sum.snapshotId.slice(0, 8) } });
   }
   samples.push(buildInfoSample(ctx.resticprom, ctx.restic));
   return samples;

@@ -70,7 +70,7 @@ export function describeOutcome(profile: string, tier: string, result: BackupRes
         : 'failed';
   const exit =
     result.exitCode === null ? (result.signal ?? 'no exit code') : `restic exit ${result.exitCode}`;
-  const snapshot = result.summary?.snapshotId ? `, snapshot ${result.summary.snapshotId}` : '';
+  const snapshot = result.summary?.snapshotId ? `, snapshot ${result.summary.snapshotId.slice(0, 8)}` : '';
   return `backup ${profile}/${tier} ${what} (${exit}${snapshot})`;
 }
 

@@ -12,6 +12,7 @@ import { ResticCommandError } from '../errors.js';
 import type { Sample } from '../metrics/build.js';
 import { CHECK_METRICS, FORGET_METRICS, type RunStatus, STATS_METRICS } from '../metrics/names.js';
 import { type CheckResult, runCheck } from '../restic/check.js';
+import { reportedExitCode } from '../restic/exit-status.js';
 import { type ForgetResult, type KeepPolicy, runForget } from '../restic/forget.js';
 import { listSnapshots, type Snapshot } from '../restic/snapshots.js';
 import { runStats, type StatsResult } from '../restic/stats.js';
@@ -87,7 +88,7 @@ export async function runForgetJob(
       samples: (counters) => {
         const s: Sample[] = runSamples(FORGET_METRICS, {
           status,
-          exitCode: result.exitCode ?? -1,
+          exitCode: reportedExitCode(result),
           durationMs: result.durationMs,
           endedAt: result.endedAt,
           counters,
@@ -142,7 +143,7 @@ export async function runCheckJob(
       samples: (counters) => [
         ...runSamples(CHECK_METRICS, {
           status,
-          exitCode: result.exitCode ?? -1,
+          exitCode: reportedExitCode(result),
           durationMs: result.durationMs,
           endedAt: result.endedAt,
           counters,

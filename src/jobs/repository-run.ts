@@ -13,7 +13,6 @@ import type { SendOptions } from '../sinks/target.js';
 import { ensureStateDir } from '../state/dir.js';
 import { acquireRepositoryLock } from '../state/lock.js';
 import { childEnv, secretVariablesOf } from '../util/child-env.js';
-import { resolveJobStateDir } from './state-dir.js';
 import { unlockIfAsked } from './unlock.js';
 
 /** Options every job on a repository takes. */
@@ -59,7 +58,8 @@ export async function withRepository<T>(
   check?: (config: Config, profileName: string) => void,
 ): Promise<T> {
   const env = opts.env ?? process.env;
-  const stateDir = resolveJobStateDir(opts.loaded.config, opts.stateDir, env);
+  // The config's stateDir already follows the one precedence (flag, environment, file, default).
+  const stateDir = opts.stateDir ?? opts.loaded.config.stateDir;
   const config = { ...opts.loaded.config, stateDir };
   const [profileName, profile] = resolveProfile(config, opts.profile);
   check?.(config, profileName);

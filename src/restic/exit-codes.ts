@@ -65,7 +65,7 @@ const PATTERNS: Array<[RegExp, FailureReason]> = [
 
 /** The first line of restic's own explanation: its exit_error, or the first `Fatal:`/error line. */
 function resticSays(info: ResticExitInfo): string | undefined {
-  if (info.exitError?.message) return info.exitError.message.split('\n')[0];
+  if (info.exitError?.message) return info.exitError.message.split('\n')[0]?.replace(/^Fatal: /, '');
   const lines = (info.stderr ?? '').split('\n').map((l) => l.trim());
   const fatal = lines.find((l) => l.startsWith('Fatal: '));
   if (fatal) return fatal.slice(7);

@@ -110,9 +110,19 @@ export interface SpawnResticResult {
 /** Terminal control sequences (CSI, e.g. the `ESC[2K` restic 0.14 puts before a message even off a terminal). */
 const TERMINAL_CODES = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
 
-/** Removes terminal control sequences from a line of restic's stderr, so logs and classification see text. */
-function stripTerminalCodes(line: string): string {
-  return line.includes('\x1b') ? line.replace(TERMINAL_CODES, '') : line;
+/**
+ * Removes terminal control from a line of restic's stderr, so logs and classification see
+ * text: CSI sequences, and carriage returns (restic 0.19 writes `\rsignal interrupt received,
+ * cleaning up ` over its status line), keeping what a terminal would show: the text after the
+ * last carriage return, without trailing blanks.
+ */
+export function stripTerminalCodes(line: string): string {
+  let text = line.includes('\x1b') ? line.replace(TERMINAL_CODES, '') : line;
+  if (text.includes('\r')) {
+    const parts = text.split('\r').filter((p) => p.trim() !== '');
+    text = parts.at(-1) ?? '';
+  }
+  return text.trimEnd();
 }
 
 const PASSWORD_VARS = ['RESTIC_PASSWORD', 'RESTIC_PASSWORD_FILE', 'RESTIC_PASSWORD_COMMAND'] as const;

@@ -25,7 +25,7 @@ import type { ParsedFamily } from '../metrics/exposition.js';
 import { formatExposition } from '../metrics/exposition.js';
 import { DAEMON_METRICS } from '../metrics/names.js';
 import type { BackupResult } from '../restic/types.js';
-import { ensureStateDir, resolveStateDir } from '../state/dir.js';
+import { ensureStateDir } from '../state/dir.js';
 import { latestRuns } from '../state/history.js';
 import { computeStatus } from '../state/status.js';
 import { formatBytes } from '../util/bytes.js';
@@ -188,11 +188,15 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
   const now = opts.now ?? Date.now;
   const log = opts.log;
   const startedAt = now();
-  let loaded = await loadConfig({ ...(opts.configFile ? { file: opts.configFile } : {}), env });
+  let loaded = await loadConfig({
+    ...(opts.configFile ? { file: opts.configFile } : {}),
+    env,
+    stateDir: opts.stateDir,
+  });
   for (const w of loaded.warnings) log.warn(w);
   let configLoadedAt = startedAt;
   let lastReloadOk = true;
-  const stateDir = opts.stateDir ?? loaded.config.stateDir ?? resolveStateDir({ env });
+  const stateDir = loaded.config.stateDir;
   await ensureStateDir(stateDir);
   const listenText = opts.listen ?? loaded.config.daemon?.listen ?? DEFAULT_LISTEN;
   const listen = parseListen(listenText);
@@ -463,7 +467,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
     if (isStopping) return false;
     let fresh: LoadedConfig;
     try {
-      fresh = await loadConfig({ file: loaded.file, env });
+      fresh = await loadConfig({ file: loaded.file, env, stateDir: opts.stateDir });
     } catch (err) {
       lastReloadOk = false;
       log.error(
@@ -487,7 +491,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
     if (!opts.listen && (fresh.config.daemon?.listen ?? DEFAULT_LISTEN) !== listenText) {
       log.warn('daemon.listen changed: restart the daemon to listen on the new address');
     }
-    if (!opts.stateDir && fresh.config.stateDir !== stateDir) {
+    if (fresh.config.stateDir !== stateDir) {
       log.warn('state-dir changed: restart the daemon to use the new state directory');
     }
     loaded = fresh;

@@ -7,11 +7,15 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, chmod, lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { StateError } from '../errors.js';
 
 /** Options of {@link resolveStateDir}. */
 export interface ResolveStateDirOptions {
+  /** `--state-dir` of the command line: wins over everything. */
+  flag?: string | undefined;
+  /** The config file's `state-dir`, already absolute. */
+  configured?: string | undefined;
   /** Environment to read `RESTICPROM_STATE_DIR`, `XDG_STATE_HOME`, `HOME` from. @default process.env */
   env?: NodeJS.ProcessEnv;
   /** Effective user id; 0 selects the system-wide directory. @default process.getuid() */
@@ -19,16 +23,20 @@ export interface ResolveStateDirOptions {
 }
 
 /**
- * Returns the state directory to use: `$RESTICPROM_STATE_DIR`; else `/var/lib/resticprom`
- * for root; else `$XDG_STATE_HOME/resticprom`, falling back to `~/.local/state/resticprom`.
+ * Returns the state directory to use, the one precedence every command follows:
+ * `--state-dir` (`flag`), else `$RESTICPROM_STATE_DIR`, else the config's `state-dir`
+ * (`configured`), else `/var/lib/resticprom` for root, else `$XDG_STATE_HOME/resticprom`
+ * (when absolute), falling back to `~/.local/state/resticprom`.
  * @example resolveStateDir({ env: { HOME: '/home/ann' }, uid: 1000 }) // '/home/ann/.local/state/resticprom'
  */
 export function resolveStateDir(opts: ResolveStateDirOptions = {}): string {
   const env = opts.env ?? process.env;
-  if (env.RESTICPROM_STATE_DIR) return env.RESTICPROM_STATE_DIR;
+  if (opts.flag) return resolve(opts.flag);
+  if (env.RESTICPROM_STATE_DIR) return resolve(env.RESTICPROM_STATE_DIR);
+  if (opts.configured) return opts.configured;
   const uid = opts.uid ?? process.getuid?.() ?? -1;
   if (uid === 0) return '/var/lib/resticprom';
-  if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, 'resticprom');
+  if (env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME)) return join(env.XDG_STATE_HOME, 'resticprom');
   return join(env.HOME || homedir(), '.local', 'state', 'resticprom');
 }
 

@@ -23,6 +23,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
+import { serverMatrix } from '../helpers/matrix.js';
 import { findAlert, firingNames, type PromAlert, waitForFiring } from '../helpers/prom-alerts.js';
 import { makeRepo, makeSourceTree, resticSync, type SourceTree, type TestRepo } from '../helpers/restic.js';
 import {
@@ -48,20 +49,23 @@ const SPIKE_FILES = 100;
  */
 const BASELINE_SAMPLES = 40;
 
-describe('check and anomaly alerts fire for real runs (e2e)', () => {
-  const tmp = makeTempDir('resticprom-e2e-alerts-more-');
-  let gw: RunningService;
-  let prom: RunningPrometheus;
-  let repo: TestRepo;
-  let damagedRepo: TestRepo;
-  let shrinking: SourceTree;
-  let spike: SourceTree;
-  const mainConfig = join(tmp.dir, 'resticprom.yaml');
-  const staleConfig = join(tmp.dir, 'stale-check.yaml');
-  const env = { HOME: tmp.dir };
+for (const servers of serverMatrix()) {
+  describe(`check and anomaly alerts fire for real runs (e2e, ${servers.label})`, {
+    skip: servers.skip,
+  }, () => {
+    const tmp = makeTempDir('resticprom-e2e-alerts-more-');
+    let gw: RunningService;
+    let prom: RunningPrometheus;
+    let repo: TestRepo;
+    let damagedRepo: TestRepo;
+    let shrinking: SourceTree;
+    let spike: SourceTree;
+    const mainConfig = join(tmp.dir, 'resticprom.yaml');
+    const staleConfig = join(tmp.dir, 'stale-check.yaml');
+    const env = { HOME: tmp.dir };
 
-  const profileYaml = (name: string, r: TestRepo, paths: string, job: string) =>
-    `  ${name}:
+    const profileYaml = (name: string, r: TestRepo, paths: string, job: string) =>
+      `  ${name}:
     repository: ${r.repository}
     password-file: ${r.passwordFile}
     env: { RESTIC_CACHE_DIR: ${r.cacheDir} }
@@ -74,235 +78,242 @@ describe('check and anomaly alerts fire for real runs (e2e)', () => {
       pushgateway: { url: "${gw.url}", retries: 0 }
 `;
 
-  const cli = (args: string[], config = mainConfig) =>
-    runCli([...args, '--config', config, '--quiet'], { env });
-  const backup = async (profile: string) => {
-    const r = await cli(['backup', '--profile', profile, '--tier', 't']);
-    assert.equal(r.code, ExitCode.OK, r.stderr);
-  };
-  /** Nothing fires about the healthy profile (its backup group or its check group). */
-  const assertHealthyQuiet = (firing: PromAlert[]) =>
-    assert.deepEqual(
-      firing.filter((a) => a.labels.profile === 'healthy' || a.labels.instance?.startsWith('healthy-')),
-      [],
-    );
+    const cli = (args: string[], config = mainConfig) =>
+      runCli([...args, '--config', config, '--quiet'], { env });
+    const backup = async (profile: string) => {
+      const r = await cli(['backup', '--profile', profile, '--tier', 't']);
+      assert.equal(r.code, ExitCode.OK, r.stderr);
+    };
+    /** Nothing fires about the healthy profile (its backup group or its check group). */
+    const assertHealthyQuiet = (firing: PromAlert[]) =>
+      assert.deepEqual(
+        firing.filter((a) => a.labels.profile === 'healthy' || a.labels.instance?.startsWith('healthy-')),
+        [],
+      );
 
-  before(async () => {
-    await ensureBuilt();
-    gw = await startPushgateway();
-    mkdirSync(join(tmp.dir, 'a'));
-    mkdirSync(join(tmp.dir, 'b'));
-    repo = makeRepo(join(tmp.dir, 'a'), 'e2e-password');
-    damagedRepo = makeRepo(join(tmp.dir, 'b'), 'e2e-password-b');
-    const healthy = makeSourceTree(join(tmp.dir, 'healthy'), { files: 10, bytes: 2048 });
-    shrinking = makeSourceTree(join(tmp.dir, 'shrinking'), { files: 40, bytes: 4096 });
-    spike = makeSourceTree(join(tmp.dir, 'spike'), { files: SPIKE_FILES, bytes: 64 });
-    const damaged = makeSourceTree(join(tmp.dir, 'damaged'), { files: 10, bytes: 4096 });
-    const head = `state-dir: ${join(tmp.dir, 'state')}\nhostname: ${HOST}\nprofiles:\n`;
-    writeFileSync(
-      mainConfig,
-      head +
-        profileYaml('healthy', repo, healthy.dir, JOB) +
-        profileYaml('damaged', damagedRepo, damaged.dir, JOB) +
-        profileYaml('shrinking', repo, shrinking.dir, JOB) +
-        profileYaml('spike', repo, spike.dir, JOB),
-      { mode: 0o600 },
-    );
-    writeFileSync(staleConfig, head + profileYaml('stalecheck', repo, healthy.dir, STALE_JOB), {
-      mode: 0o600,
+    before(async () => {
+      await ensureBuilt();
+      gw = await startPushgateway({ bin: servers.pushgateway.bin });
+      mkdirSync(join(tmp.dir, 'a'));
+      mkdirSync(join(tmp.dir, 'b'));
+      repo = makeRepo(join(tmp.dir, 'a'), 'e2e-password');
+      damagedRepo = makeRepo(join(tmp.dir, 'b'), 'e2e-password-b');
+      const healthy = makeSourceTree(join(tmp.dir, 'healthy'), { files: 10, bytes: 2048 });
+      shrinking = makeSourceTree(join(tmp.dir, 'shrinking'), { files: 40, bytes: 4096 });
+      spike = makeSourceTree(join(tmp.dir, 'spike'), { files: SPIKE_FILES, bytes: 64 });
+      const damaged = makeSourceTree(join(tmp.dir, 'damaged'), { files: 10, bytes: 4096 });
+      const head = `state-dir: ${join(tmp.dir, 'state')}\nhostname: ${HOST}\nprofiles:\n`;
+      writeFileSync(
+        mainConfig,
+        head +
+          profileYaml('healthy', repo, healthy.dir, JOB) +
+          profileYaml('damaged', damagedRepo, damaged.dir, JOB) +
+          profileYaml('shrinking', repo, shrinking.dir, JOB) +
+          profileYaml('spike', repo, spike.dir, JOB),
+        { mode: 0o600 },
+      );
+      writeFileSync(staleConfig, head + profileYaml('stalecheck', repo, healthy.dir, STALE_JOB), {
+        mode: 0o600,
+      });
+
+      const mainRules = join(tmp.dir, 'rules.yml');
+      const staleRules = join(tmp.dir, 'stale-rules.yml');
+      const [r1, r2] = await Promise.all([
+        runCli(
+          [
+            ...['rules', '--config', mainConfig, '--for', '0s', '--out', mainRules],
+            ...['--size-drop-window', '1m', '--changed-files-min', '50'],
+          ],
+          { env },
+        ),
+        runCli(
+          ['rules', '--config', staleConfig, '--for', '0s', '--check-max-age', '3s', '--out', staleRules],
+          {
+            env,
+          },
+        ),
+      ]);
+      assert.equal(r1?.code, 0, r1?.stderr);
+      assert.equal(r2?.code, 0, r2?.stderr);
+      const mainText = readFileSync(mainRules, 'utf8');
+      // The flags reach the rules.
+      const rules = (parse(mainText) as { groups: { rules: { alert?: string; expr: string }[] }[] }).groups[0]
+        ?.rules;
+      const bytes = `restic_backup_processed_bytes{job="${JOB}"}`;
+      const changed = `restic_backup_files_changed{job="${JOB}"}`;
+      assert.equal(
+        rules?.find((x) => x.alert === 'ResticBackupSizeDrop')?.expr,
+        `${bytes} < 0.5 * max_over_time(${bytes}[1m])`,
+      );
+      assert.equal(
+        rules?.find((x) => x.alert === 'ResticBackupChangedFilesSpike')?.expr,
+        `${changed} > 10 * avg_over_time(${changed}[7d])\nand\n${changed} > 50`,
+      );
+
+      prom = await startPrometheus({
+        bin: servers.prometheus.bin,
+        config: `${scrapeConfig([{ job: 'pushgateway', target: `127.0.0.1:${gw.port}` }])}rule_files:\n  - rules.yml\n  - stale-rules.yml\n`,
+        ruleFiles: { 'rules.yml': mainText, 'stale-rules.yml': readFileSync(staleRules, 'utf8') },
+      });
+
+      // The spike's baseline first, so that it gathers samples while the other tests run:
+      // the first backup (all files new, none changed), then one file changed.
+      await backup('spike');
+      writeFileSync(join(spike.dir, spike.files[0] as string), 'x'.repeat(64));
+      await backup('spike');
+      // Healthy: two backups of the same files (equal bytes, nothing changed) and, below, a check.
+      await backup('healthy');
+      await backup('healthy');
+      await backup('shrinking');
+      await backup('damaged');
     });
 
-    const mainRules = join(tmp.dir, 'rules.yml');
-    const staleRules = join(tmp.dir, 'stale-rules.yml');
-    const [r1, r2] = await Promise.all([
-      runCli(
-        [
-          ...['rules', '--config', mainConfig, '--for', '0s', '--out', mainRules],
-          ...['--size-drop-window', '1m', '--changed-files-min', '50'],
-        ],
-        { env },
-      ),
-      runCli(
-        ['rules', '--config', staleConfig, '--for', '0s', '--check-max-age', '3s', '--out', staleRules],
-        {
-          env,
-        },
-      ),
-    ]);
-    assert.equal(r1?.code, 0, r1?.stderr);
-    assert.equal(r2?.code, 0, r2?.stderr);
-    const mainText = readFileSync(mainRules, 'utf8');
-    // The flags reach the rules.
-    const rules = (parse(mainText) as { groups: { rules: { alert?: string; expr: string }[] }[] }).groups[0]
-      ?.rules;
-    const bytes = `restic_backup_processed_bytes{job="${JOB}"}`;
-    const changed = `restic_backup_files_changed{job="${JOB}"}`;
-    assert.equal(
-      rules?.find((x) => x.alert === 'ResticBackupSizeDrop')?.expr,
-      `${bytes} < 0.5 * max_over_time(${bytes}[1m])`,
-    );
-    assert.equal(
-      rules?.find((x) => x.alert === 'ResticBackupChangedFilesSpike')?.expr,
-      `${changed} > 10 * avg_over_time(${changed}[7d])\nand\n${changed} > 50`,
-    );
-
-    prom = await startPrometheus({
-      config: `${scrapeConfig([{ job: 'pushgateway', target: `127.0.0.1:${gw.port}` }])}rule_files:\n  - rules.yml\n  - stale-rules.yml\n`,
-      ruleFiles: { 'rules.yml': mainText, 'stale-rules.yml': readFileSync(staleRules, 'utf8') },
+    after(async () => {
+      await prom?.stop();
+      await gw?.stop();
+      tmp.cleanup();
     });
 
-    // The spike's baseline first, so that it gathers samples while the other tests run:
-    // the first backup (all files new, none changed), then one file changed.
-    await backup('spike');
-    writeFileSync(join(spike.dir, spike.files[0] as string), 'x'.repeat(64));
-    await backup('spike');
-    // Healthy: two backups of the same files (equal bytes, nothing changed) and, below, a check.
-    await backup('healthy');
-    await backup('healthy');
-    await backup('shrinking');
-    await backup('damaged');
+    it('a check finding a deleted pack fires ResticCheckErrors and ResticCheckNotSucceeding (never succeeded); the healthy check stays quiet', async () => {
+      const ok = await cli(['check', '--profile', 'healthy']);
+      assert.equal(ok.code, ExitCode.OK, ok.stderr);
+      // Delete a pack holding only file data (restic 0.14 retries a missing tree pack for minutes).
+      let pack: string | undefined;
+      for (const id of resticSync(damagedRepo, ['list', 'index']).trim().split('\n')) {
+        const index = JSON.parse(resticSync(damagedRepo, ['cat', 'index', id])) as {
+          packs: { id: string; blobs: { type: string }[] }[];
+        };
+        pack = index.packs.find((p) => p.blobs.every((b) => b.type === 'data'))?.id;
+        if (pack) break;
+      }
+      assert.ok(pack);
+      rmSync(join(damagedRepo.repository, 'data', pack.slice(0, 2), pack));
+      const bad = await cli(['check', '--profile', 'damaged']);
+      assert.equal(bad.code, ExitCode.FAILURE, bad.stderr);
+
+      const firing = await waitForFiring(
+        prom.url,
+        (f) =>
+          findAlert(f, 'ResticCheckErrors', { profile: 'damaged' }) !== undefined &&
+          findAlert(f, 'ResticCheckNotSucceeding', { profile: 'damaged' }) !== undefined,
+      );
+      const errors = findAlert(firing, 'ResticCheckErrors');
+      assert.deepEqual(errors?.labels, {
+        alertname: 'ResticCheckErrors',
+        severity: 'critical',
+        job: JOB,
+        instance: 'damaged-check',
+        profile: 'damaged',
+        host: HOST,
+      });
+      assert.equal(Number(errors?.value), 1);
+      assert.equal(
+        errors?.annotations.description,
+        `The last repository check of profile damaged on host ${HOST} found 1 errors: the repository is damaged.`,
+      );
+      assert.deepEqual(findAlert(firing, 'ResticCheckNotSucceeding')?.labels, {
+        alertname: 'ResticCheckNotSucceeding',
+        severity: 'warning',
+        reason: 'never-succeeded',
+        job: JOB,
+        instance: 'damaged-check',
+        profile: 'damaged',
+        host: HOST,
+      });
+      assertHealthyQuiet(firing);
+      assert.deepEqual(firingNames(firing), [
+        'ResticCheckErrors/damaged',
+        'ResticCheckNotSucceeding/damaged',
+      ]);
+    });
+
+    it('a successful check older than --check-max-age fires ResticCheckNotSucceeding', async () => {
+      const r = await cli(['check', '--profile', 'stalecheck'], staleConfig);
+      assert.equal(r.code, ExitCode.OK, r.stderr);
+      const firing = await waitForFiring(
+        prom.url,
+        (f) => findAlert(f, 'ResticCheckNotSucceeding', { profile: 'stalecheck' }) !== undefined,
+      );
+      const alert = findAlert(firing, 'ResticCheckNotSucceeding', { profile: 'stalecheck' });
+      assert.deepEqual(alert?.labels, {
+        alertname: 'ResticCheckNotSucceeding',
+        severity: 'warning',
+        job: STALE_JOB,
+        instance: 'stalecheck-check',
+        profile: 'stalecheck',
+        host: HOST,
+      });
+      assert.ok(Number(alert?.value) > 3, alert?.value);
+      assert.match(
+        alert?.annotations.description ?? '',
+        new RegExp(
+          `^The last successful repository check of profile stalecheck on host ${HOST} was \\d+(\\.\\d+)?s ago \\(limit 3s\\)\\.$`,
+        ),
+      );
+      assertHealthyQuiet(firing);
+    });
+
+    it('a backup that processes far fewer bytes than the window maximum fires ResticBackupSizeDrop', async () => {
+      // 35 of 40 files deleted: 163840 processed bytes become 20480.
+      for (const rel of shrinking.files.slice(5)) rmSync(join(shrinking.dir, rel));
+      await backup('shrinking');
+      const firing = await waitForFiring(
+        prom.url,
+        (f) => findAlert(f, 'ResticBackupSizeDrop', { profile: 'shrinking' }) !== undefined,
+      );
+      const alert = findAlert(firing, 'ResticBackupSizeDrop');
+      assert.deepEqual(alert?.labels, {
+        alertname: 'ResticBackupSizeDrop',
+        severity: 'warning',
+        job: JOB,
+        instance: 'shrinking-t',
+        profile: 'shrinking',
+        tier: 't',
+        host: HOST,
+      });
+      assert.equal(Number(alert?.value), 5 * 4096);
+      assert.equal(
+        alert?.annotations.description,
+        `The last backup of profile shrinking, tier t on host ${HOST} processed 20kiB, less than 0.5 times ` +
+          'the most it processed in the last 1m: data may have been deleted or a path is missing.',
+      );
+      assertHealthyQuiet(firing);
+      assert.ok(
+        !firing.some(
+          (a) => a.labels.alertname === 'ResticBackupSizeDrop' && a.labels.profile !== 'shrinking',
+        ),
+      );
+    });
+
+    it('many more changed files than the recent average fire ResticBackupChangedFilesSpike', async () => {
+      // Let Prometheus hold enough samples of the baseline (see BASELINE_SAMPLES).
+      await waitForQuery(
+        prom.url,
+        `count_over_time(restic_backup_files_changed{job="${JOB}",profile="spike"}[5m])`,
+        (r) => Number(r[0]?.value[1] ?? 0) >= BASELINE_SAMPLES,
+        60_000,
+      );
+      // Every file rewritten with other bytes of the same length: processed bytes stay equal.
+      for (const rel of spike.files) writeFileSync(join(spike.dir, rel), 'y'.repeat(64));
+      await backup('spike');
+      const firing = await waitForFiring(
+        prom.url,
+        (f) => findAlert(f, 'ResticBackupChangedFilesSpike', { profile: 'spike' }) !== undefined,
+      );
+      const alert = findAlert(firing, 'ResticBackupChangedFilesSpike');
+      assert.deepEqual(alert?.labels, {
+        alertname: 'ResticBackupChangedFilesSpike',
+        severity: 'warning',
+        job: JOB,
+        instance: 'spike-t',
+        profile: 'spike',
+        tier: 't',
+        host: HOST,
+      });
+      assert.equal(Number(alert?.value), SPIKE_FILES);
+      assertHealthyQuiet(firing);
+      // The rewrite kept the size: no size drop for the spike profile.
+      assert.equal(findAlert(firing, 'ResticBackupSizeDrop', { profile: 'spike' }), undefined);
+    });
   });
-
-  after(async () => {
-    await prom?.stop();
-    await gw?.stop();
-    tmp.cleanup();
-  });
-
-  it('a check finding a deleted pack fires ResticCheckErrors and ResticCheckNotSucceeding (never succeeded); the healthy check stays quiet', async () => {
-    const ok = await cli(['check', '--profile', 'healthy']);
-    assert.equal(ok.code, ExitCode.OK, ok.stderr);
-    // Delete a pack holding only file data (restic 0.14 retries a missing tree pack for minutes).
-    let pack: string | undefined;
-    for (const id of resticSync(damagedRepo, ['list', 'index']).trim().split('\n')) {
-      const index = JSON.parse(resticSync(damagedRepo, ['cat', 'index', id])) as {
-        packs: { id: string; blobs: { type: string }[] }[];
-      };
-      pack = index.packs.find((p) => p.blobs.every((b) => b.type === 'data'))?.id;
-      if (pack) break;
-    }
-    assert.ok(pack);
-    rmSync(join(damagedRepo.repository, 'data', pack.slice(0, 2), pack));
-    const bad = await cli(['check', '--profile', 'damaged']);
-    assert.equal(bad.code, ExitCode.FAILURE, bad.stderr);
-
-    const firing = await waitForFiring(
-      prom.url,
-      (f) =>
-        findAlert(f, 'ResticCheckErrors', { profile: 'damaged' }) !== undefined &&
-        findAlert(f, 'ResticCheckNotSucceeding', { profile: 'damaged' }) !== undefined,
-    );
-    const errors = findAlert(firing, 'ResticCheckErrors');
-    assert.deepEqual(errors?.labels, {
-      alertname: 'ResticCheckErrors',
-      severity: 'critical',
-      job: JOB,
-      instance: 'damaged-check',
-      profile: 'damaged',
-      host: HOST,
-    });
-    assert.equal(Number(errors?.value), 1);
-    assert.equal(
-      errors?.annotations.description,
-      `The last repository check of profile damaged on host ${HOST} found 1 errors: the repository is damaged.`,
-    );
-    assert.deepEqual(findAlert(firing, 'ResticCheckNotSucceeding')?.labels, {
-      alertname: 'ResticCheckNotSucceeding',
-      severity: 'warning',
-      reason: 'never-succeeded',
-      job: JOB,
-      instance: 'damaged-check',
-      profile: 'damaged',
-      host: HOST,
-    });
-    assertHealthyQuiet(firing);
-    assert.deepEqual(firingNames(firing), ['ResticCheckErrors/damaged', 'ResticCheckNotSucceeding/damaged']);
-  });
-
-  it('a successful check older than --check-max-age fires ResticCheckNotSucceeding', async () => {
-    const r = await cli(['check', '--profile', 'stalecheck'], staleConfig);
-    assert.equal(r.code, ExitCode.OK, r.stderr);
-    const firing = await waitForFiring(
-      prom.url,
-      (f) => findAlert(f, 'ResticCheckNotSucceeding', { profile: 'stalecheck' }) !== undefined,
-    );
-    const alert = findAlert(firing, 'ResticCheckNotSucceeding', { profile: 'stalecheck' });
-    assert.deepEqual(alert?.labels, {
-      alertname: 'ResticCheckNotSucceeding',
-      severity: 'warning',
-      job: STALE_JOB,
-      instance: 'stalecheck-check',
-      profile: 'stalecheck',
-      host: HOST,
-    });
-    assert.ok(Number(alert?.value) > 3, alert?.value);
-    assert.match(
-      alert?.annotations.description ?? '',
-      new RegExp(
-        `^The last successful repository check of profile stalecheck on host ${HOST} was \\d+(\\.\\d+)?s ago \\(limit 3s\\)\\.$`,
-      ),
-    );
-    assertHealthyQuiet(firing);
-  });
-
-  it('a backup that processes far fewer bytes than the window maximum fires ResticBackupSizeDrop', async () => {
-    // 35 of 40 files deleted: 163840 processed bytes become 20480.
-    for (const rel of shrinking.files.slice(5)) rmSync(join(shrinking.dir, rel));
-    await backup('shrinking');
-    const firing = await waitForFiring(
-      prom.url,
-      (f) => findAlert(f, 'ResticBackupSizeDrop', { profile: 'shrinking' }) !== undefined,
-    );
-    const alert = findAlert(firing, 'ResticBackupSizeDrop');
-    assert.deepEqual(alert?.labels, {
-      alertname: 'ResticBackupSizeDrop',
-      severity: 'warning',
-      job: JOB,
-      instance: 'shrinking-t',
-      profile: 'shrinking',
-      tier: 't',
-      host: HOST,
-    });
-    assert.equal(Number(alert?.value), 5 * 4096);
-    assert.equal(
-      alert?.annotations.description,
-      `The last backup of profile shrinking, tier t on host ${HOST} processed 20kiB, less than 0.5 times ` +
-        'the most it processed in the last 1m: data may have been deleted or a path is missing.',
-    );
-    assertHealthyQuiet(firing);
-    assert.ok(
-      !firing.some((a) => a.labels.alertname === 'ResticBackupSizeDrop' && a.labels.profile !== 'shrinking'),
-    );
-  });
-
-  it('many more changed files than the recent average fire ResticBackupChangedFilesSpike', async () => {
-    // Let Prometheus hold enough samples of the baseline (see BASELINE_SAMPLES).
-    await waitForQuery(
-      prom.url,
-      `count_over_time(restic_backup_files_changed{job="${JOB}",profile="spike"}[5m])`,
-      (r) => Number(r[0]?.value[1] ?? 0) >= BASELINE_SAMPLES,
-      60_000,
-    );
-    // Every file rewritten with other bytes of the same length: processed bytes stay equal.
-    for (const rel of spike.files) writeFileSync(join(spike.dir, rel), 'y'.repeat(64));
-    await backup('spike');
-    const firing = await waitForFiring(
-      prom.url,
-      (f) => findAlert(f, 'ResticBackupChangedFilesSpike', { profile: 'spike' }) !== undefined,
-    );
-    const alert = findAlert(firing, 'ResticBackupChangedFilesSpike');
-    assert.deepEqual(alert?.labels, {
-      alertname: 'ResticBackupChangedFilesSpike',
-      severity: 'warning',
-      job: JOB,
-      instance: 'spike-t',
-      profile: 'spike',
-      tier: 't',
-      host: HOST,
-    });
-    assert.equal(Number(alert?.value), SPIKE_FILES);
-    assertHealthyQuiet(firing);
-    // The rewrite kept the size: no size drop for the spike profile.
-    assert.equal(findAlert(firing, 'ResticBackupSizeDrop', { profile: 'spike' }), undefined);
-  });
-});
+}

@@ -7,11 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readHistory } from '../../src/state/history.js';
 import { ensureBuilt, spawnCli } from '../helpers/cli.js';
+import { stackMatrix } from '../helpers/matrix.js';
 import { FAKE_RESTIC, fakeResticEnv, makeRepo, makeSourceTree, resticFixture } from '../helpers/restic.js';
 import {
   freePort,
@@ -111,130 +112,147 @@ describe('resticprom daemon with the real restic and Prometheus', () => {
     tmp.cleanup();
   });
 
-  it('runs the tier, check and stats on schedule, one at a time, and Prometheus scrapes their metrics from the daemon', async () => {
-    const repo = makeRepo(tmp.dir, 'e2e-pass');
-    const tree = makeSourceTree(join(tmp.dir, 'src'), { files: 23, bytes: 2048 });
-    const stateDir = join(tmp.dir, 'state');
-    const port = await freePort();
-    const configFile = join(tmp.dir, 'resticprom.yaml');
-    writeFileSync(
-      configFile,
-      config({
-        stateDir,
-        port,
-        repository: repo.repository,
-        passwordFile: repo.passwordFile,
-        paths: [tree.dir],
-        schedule: '*/3 * * * * *',
-        gracePeriod: '30s',
-        profileExtra:
-          '    forget-after-backup: true\n    check: { schedule: "*/3 * * * * *" }\n    stats: { schedule: "*/3 * * * * *" }\n',
-        tierExtra: ', keep-last: 1',
-      }),
-      { mode: 0o600 },
-    );
-    daemon = await spawnDaemon(configFile, repo.env, port);
-    started.push(daemon);
-    prom = await startPrometheus({
-      config: scrapeConfig([{ job: 'resticprom_daemon', target: `127.0.0.1:${port}` }]),
-    });
-
-    const all = await waitFor('two backups, a check and stats recorded', async () => {
-      const { records } = await readHistory(stateDir);
-      const count = (kind: string) => records.filter((r) => r.kind === kind).length;
-      return count('backup') >= 2 && count('check') >= 1 && count('stats') >= 1 ? records : undefined;
-    });
-    const runs = all.filter((r) => r.kind === 'backup');
-    // Every run on the repository (backup, its forget, check, stats) after the previous one ended.
-    const byStart = [...all].sort((a, b) => a.startedAt - b.startedAt);
-    for (const [i, r] of byStart.entries()) {
-      const prev = byStart[i - 1];
-      if (prev) assert.ok(r.startedAt >= prev.endedAt, `${prev.kind} and ${r.kind} overlap`);
-    }
-    for (const r of all.filter((x) => x.kind === 'check' || x.kind === 'stats')) {
-      assert.deepEqual(
-        [r.profile, r.tier, r.outcome, r.exitCode],
-        ['e2e', undefined, 'success', 0],
-        JSON.stringify(r),
+  for (const stack of stackMatrix()) {
+    it(`runs the tier, check and stats on schedule, one at a time, and Prometheus scrapes their metrics from the daemon (${stack.label})`, {
+      skip: stack.skip,
+    }, async () => {
+      const dir = join(tmp.dir, `restic-${stack.restic.version}`);
+      mkdirSync(dir);
+      const repo = makeRepo(dir, 'e2e-pass', { restic: stack.restic.bin });
+      const tree = makeSourceTree(join(dir, 'src'), { files: 23, bytes: 2048 });
+      const stateDir = join(dir, 'state');
+      const port = await freePort();
+      const configFile = join(dir, 'resticprom.yaml');
+      writeFileSync(
+        configFile,
+        config({
+          stateDir,
+          port,
+          repository: repo.repository,
+          passwordFile: repo.passwordFile,
+          paths: [tree.dir],
+          schedule: '*/3 * * * * *',
+          gracePeriod: '30s',
+          resticBinary: stack.restic.bin,
+          profileExtra:
+            '    forget-after-backup: true\n    check: { schedule: "*/3 * * * * *" }\n    stats: { schedule: "*/3 * * * * *" }\n',
+          tierExtra: ', keep-last: 1',
+        }),
+        { mode: 0o600 },
       );
-    }
-    for (const r of runs) {
-      assert.deepEqual(
-        [r.profile, r.tier, r.outcome, r.exitCode],
-        ['e2e', 'fast', 'success', 0],
-        JSON.stringify(r),
+      daemon = await spawnDaemon(configFile, repo.env, port);
+      started.push(daemon);
+      prom = await startPrometheus({
+        bin: stack.prometheus.bin,
+        config: scrapeConfig([{ job: 'resticprom_daemon', target: `127.0.0.1:${port}` }]),
+      });
+
+      const all = await waitFor('two backups, a check and stats recorded', async () => {
+        const { records } = await readHistory(stateDir);
+        const count = (kind: string) => records.filter((r) => r.kind === kind).length;
+        return count('backup') >= 2 && count('check') >= 1 && count('stats') >= 1 ? records : undefined;
+      });
+      const runs = all.filter((r) => r.kind === 'backup');
+      // Every run on the repository (backup, its forget, check, stats) after the previous one ended.
+      const byStart = [...all].sort((a, b) => a.startedAt - b.startedAt);
+      for (const [i, r] of byStart.entries()) {
+        const prev = byStart[i - 1];
+        if (prev) assert.ok(r.startedAt >= prev.endedAt, `${prev.kind} and ${r.kind} overlap`);
+      }
+      for (const r of all.filter((x) => x.kind === 'check' || x.kind === 'stats')) {
+        assert.deepEqual(
+          [r.profile, r.tier, r.outcome, r.exitCode],
+          ['e2e', undefined, 'success', 0],
+          JSON.stringify(r),
+        );
+      }
+      for (const r of runs) {
+        assert.deepEqual(
+          [r.profile, r.tier, r.outcome, r.exitCode],
+          ['e2e', 'fast', 'success', 0],
+          JSON.stringify(r),
+        );
+      }
+      // Each run started in its own 3-second slot of the schedule (no double start).
+      const slots = runs.map((r) => Math.floor(r.startedAt / 3000));
+      assert.equal(new Set(slots).size, slots.length, JSON.stringify(runs.map((r) => r.startedAt)));
+      assert.equal(
+        (runs[0]?.summary as { totalFilesProcessed?: number } | undefined)?.totalFilesProcessed,
+        23,
       );
-    }
-    // Each run started in its own 3-second slot of the schedule (no double start).
-    const slots = runs.map((r) => Math.floor(r.startedAt / 3000));
-    assert.equal(new Set(slots).size, slots.length, JSON.stringify(runs.map((r) => r.startedAt)));
-    assert.equal((runs[0]?.summary as { totalFilesProcessed?: number } | undefined)?.totalFilesProcessed, 23);
 
-    // No destination configured: the textfile fallback got the metrics too.
-    const textfile = join(stateDir, 'metrics', 'e2e-fast.prom');
-    // (The history records a run just before its delivery: wait for the file.)
-    const prom1 = await waitFor('the textfile', () =>
-      existsSync(textfile) ? readFileSync(textfile, 'utf8') : undefined,
-    );
-    assert.match(prom1, /^restic_backup_processed_files\{.*\} 23$/m);
+      // No destination configured: the textfile fallback got the metrics too.
+      const textfile = join(stateDir, 'metrics', 'e2e-fast.prom');
+      // (The history records a run just before its delivery: wait for the file.)
+      const prom1 = await waitFor('the textfile', () =>
+        existsSync(textfile) ? readFileSync(textfile, 'utf8') : undefined,
+      );
+      assert.match(prom1, /^restic_backup_processed_files\{.*\} 23$/m);
 
-    const found = await waitForQuery(
-      prom.url,
-      'restic_backup_processed_files{job="restic_backup"}',
-      (r) => r.length === 1 && r[0]?.value[1] === '23',
-    );
-    assert.deepEqual(found[0]?.metric, {
-      __name__: 'restic_backup_processed_files',
-      job: 'restic_backup',
-      instance: 'e2e-host',
-      profile: 'e2e',
-      tier: 'fast',
-      ...(found[0]?.metric.host !== undefined ? { host: found[0].metric.host } : {}),
+      const found = await waitForQuery(
+        prom.url,
+        'restic_backup_processed_files{job="restic_backup"}',
+        (r) => r.length === 1 && r[0]?.value[1] === '23',
+      );
+      assert.deepEqual(found[0]?.metric, {
+        __name__: 'restic_backup_processed_files',
+        job: 'restic_backup',
+        instance: 'e2e-host',
+        profile: 'e2e',
+        tier: 'fast',
+        ...(found[0]?.metric.host !== undefined ? { host: found[0].metric.host } : {}),
+      });
+      // check and stats from their own schedules, served with their own groups (tier = the command's name).
+      const checkErrors = await waitForQuery(prom.url, 'restic_check_errors', (r) => r.length === 1);
+      assert.equal(checkErrors[0]?.value[1], '0');
+      assert.equal(checkErrors[0]?.metric.tier, 'check');
+      const snapshots = await waitForQuery(
+        prom.url,
+        'restic_stats_tier_snapshots{tag="fast"}',
+        (r) => r.length === 1 && Number(r[0]?.value[1]) >= 1,
+      );
+      assert.equal(snapshots[0]?.metric.tier, 'stats');
+      const up = await waitForQuery(prom.url, 'resticprom_daemon_up', (r) => r.length === 1);
+      assert.equal(up[0]?.metric.job, 'resticprom_daemon');
+      const next = await waitForQuery(
+        prom.url,
+        'resticprom_next_run_timestamp_seconds',
+        (r) => r.length === 1,
+      );
+      assert.equal(Number(next[0]?.value[1]) % 3, 0, 'the next run is on a 3-second boundary');
+
+      const text = daemon.stderr();
+      assert.match(text, /^backup e2e\/fast started \(scheduled\)$/m);
+      assert.match(text, /^backup e2e\/fast succeeded in .*: 23 files \(23 new, 0 changed\)/m);
+      // forget-after-backup ran in the same repository slot, after each backup; check no longer does.
+      assert.match(text, /^backup e2e\/fast succeeded in .*; forget: .*$/m);
+      assert.doesNotMatch(text, /; check/);
+      assert.match(text, /^check e2e started \(scheduled\)$/m);
+      assert.match(text, /^check e2e found no errors in /m);
+      assert.match(
+        text,
+        /^stats e2e succeeded in .*: .* stored, .* restored, \d+ snapshot\(s\); metrics delivered to textfile /m,
+      );
+      const { records: forgets } = await readHistory(stateDir, { filter: (r) => r.kind === 'forget' });
+      assert.ok(forgets.length >= 1);
+      assert.deepEqual(
+        [forgets[0]?.profile, forgets[0]?.tier, forgets[0]?.outcome],
+        ['e2e', 'fast', 'success'],
+      );
+      assert.ok(
+        (forgets[0]?.startedAt ?? 0) >= (runs[0]?.endedAt ?? Infinity),
+        'forget starts after the backup ended',
+      );
+      assert.doesNotMatch(text, /e2e-pass/, 'the repository password never appears in the log');
+
+      daemon.child.kill('SIGTERM');
+      const { code } = await daemon.exit;
+      assert.equal(code, 0, daemon.stderr());
+      assert.match(daemon.stderr(), /daemon stopped\n$/);
+      await prom.stop();
+      prom = undefined;
     });
-    // check and stats from their own schedules, served with their own groups (tier = the command's name).
-    const checkErrors = await waitForQuery(prom.url, 'restic_check_errors', (r) => r.length === 1);
-    assert.equal(checkErrors[0]?.value[1], '0');
-    assert.equal(checkErrors[0]?.metric.tier, 'check');
-    const snapshots = await waitForQuery(
-      prom.url,
-      'restic_stats_tier_snapshots{tag="fast"}',
-      (r) => r.length === 1 && Number(r[0]?.value[1]) >= 1,
-    );
-    assert.equal(snapshots[0]?.metric.tier, 'stats');
-    const up = await waitForQuery(prom.url, 'resticprom_daemon_up', (r) => r.length === 1);
-    assert.equal(up[0]?.metric.job, 'resticprom_daemon');
-    const next = await waitForQuery(prom.url, 'resticprom_next_run_timestamp_seconds', (r) => r.length === 1);
-    assert.equal(Number(next[0]?.value[1]) % 3, 0, 'the next run is on a 3-second boundary');
-
-    const text = daemon.stderr();
-    assert.match(text, /^backup e2e\/fast started \(scheduled\)$/m);
-    assert.match(text, /^backup e2e\/fast succeeded in .*: 23 files \(23 new, 0 changed\)/m);
-    // forget-after-backup ran in the same repository slot, after each backup; check no longer does.
-    assert.match(text, /^backup e2e\/fast succeeded in .*; forget: .*$/m);
-    assert.doesNotMatch(text, /; check/);
-    assert.match(text, /^check e2e started \(scheduled\)$/m);
-    assert.match(text, /^check e2e found no errors in /m);
-    assert.match(
-      text,
-      /^stats e2e succeeded in .*: .* stored, .* restored, \d+ snapshot\(s\); metrics delivered to textfile /m,
-    );
-    const { records: forgets } = await readHistory(stateDir, { filter: (r) => r.kind === 'forget' });
-    assert.ok(forgets.length >= 1);
-    assert.deepEqual(
-      [forgets[0]?.profile, forgets[0]?.tier, forgets[0]?.outcome],
-      ['e2e', 'fast', 'success'],
-    );
-    assert.ok(
-      (forgets[0]?.startedAt ?? 0) >= (runs[0]?.endedAt ?? Infinity),
-      'forget starts after the backup ended',
-    );
-    assert.doesNotMatch(text, /e2e-pass/, 'the repository password never appears in the log');
-
-    daemon.child.kill('SIGTERM');
-    const { code } = await daemon.exit;
-    assert.equal(code, 0, daemon.stderr());
-    assert.match(daemon.stderr(), /daemon stopped\n$/);
-  });
+  }
 
   for (const variant of [
     {

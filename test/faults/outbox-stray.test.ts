@@ -70,7 +70,9 @@ const STRAYS: { name: string; plant: (path: string, dir: string) => void; reason
 ];
 
 for (const pg of pushgatewayMatrix()) {
-  describe(`stray files in the outbox never block delivery (Pushgateway ${pg.version})`, { skip: pg.skip }, () => {
+  describe(`stray files in the outbox never block delivery (Pushgateway ${pg.version})`, {
+    skip: pg.skip,
+  }, () => {
     const tmp = makeTempDir('resticprom-stray-');
     before(async () => {
       await ensureBuilt();
@@ -79,7 +81,20 @@ for (const pg of pushgatewayMatrix()) {
 
     const push = (url: string, state: string, n: number, group: string) =>
       runCli(
-        ['push', '--gateway', url, '--job', 'stray', '--group', `g=${group}`, '--retries', '0', '--state-dir', state, '-'],
+        [
+          'push',
+          '--gateway',
+          url,
+          '--job',
+          'stray',
+          '--group',
+          `g=${group}`,
+          '--retries',
+          '0',
+          '--state-dir',
+          state,
+          '-',
+        ],
         { input: metrics(n), timeoutMs: 30_000 },
       );
 
@@ -107,7 +122,10 @@ for (const pg of pushgatewayMatrix()) {
             assert.match(line, s.reason);
           }
           // Nothing stray is pending; every real entry is at the gateway.
-          assert.deepEqual(readdirSync(outbox).filter((n) => ENTRY.test(n) || !['dead', '.lock'].includes(n)), []);
+          assert.deepEqual(
+            readdirSync(outbox).filter((n) => ENTRY.test(n) || !['dead', '.lock'].includes(n)),
+            [],
+          );
           const groups = await gatewayGroups(gw.url);
           const value = (g: string) =>
             groupValues(groups.find((x) => x.labels.g === g)!, 'stray_value').map((m) => m.value);
@@ -124,9 +142,11 @@ for (const pg of pushgatewayMatrix()) {
           const dead = join(outbox, 'dead');
           const moved = readdirSync(dead).filter((n) => n.endsWith('.corrupt'));
           assert.equal(moved.length, STRAYS.length);
-          const kinds = moved.map((n) => lstatSync(join(dead, n))).map((st) =>
-            st.isFIFO() ? 'fifo' : st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : 'file',
-          );
+          const kinds = moved
+            .map((n) => lstatSync(join(dead, n)))
+            .map((st) =>
+              st.isFIFO() ? 'fifo' : st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : 'file',
+            );
           assert.deepEqual(kinds.sort(), ['dir', 'fifo', 'file', 'file', 'file', 'link', 'link']);
           for (const n of readdirSync(dead).filter((x) => x.endsWith('.json'))) {
             assert.ok(!readFileSync(join(dead, n), 'utf8').includes('root:'), 'a link was followed');

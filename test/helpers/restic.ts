@@ -76,8 +76,17 @@ export interface TestRepo {
   env: NodeJS.ProcessEnv;
 }
 
-/** Creates a restic repository at `dir/repo` with `restic init`, the password in `dir/password`. */
-export function makeRepo(dir: string, password: string): TestRepo {
+/** Which restic a helper runs. */
+export interface ResticChoice {
+  /** The restic executable (a matrix entry's `bin`). @default 'restic' (Debian 12's, from PATH) */
+  restic?: string;
+}
+
+/**
+ * Creates a restic repository at `dir/repo` with `restic init` (of `opts.restic`, so that each
+ * version makes the repository format it makes for its users), the password in `dir/password`.
+ */
+export function makeRepo(dir: string, password: string, opts: ResticChoice = {}): TestRepo {
   const repository = join(dir, 'repo');
   const passwordFile = join(dir, 'password');
   const cacheDir = join(dir, 'cache');
@@ -88,7 +97,7 @@ export function makeRepo(dir: string, password: string): TestRepo {
     HOME: dir,
     RESTIC_CACHE_DIR: cacheDir,
   };
-  execFileSync('restic', ['init'], {
+  execFileSync(opts.restic ?? 'restic', ['init'], {
     env: { ...env, RESTIC_REPOSITORY: repository, RESTIC_PASSWORD_FILE: passwordFile },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -96,8 +105,8 @@ export function makeRepo(dir: string, password: string): TestRepo {
 }
 
 /** Runs real restic on `repo` synchronously and returns stdout (for test set-up). */
-export function resticSync(repo: TestRepo, args: string[]): string {
-  return execFileSync('restic', args, {
+export function resticSync(repo: TestRepo, args: string[], opts: ResticChoice = {}): string {
+  return execFileSync(opts.restic ?? 'restic', args, {
     env: { ...repo.env, RESTIC_REPOSITORY: repo.repository, RESTIC_PASSWORD_FILE: repo.passwordFile },
     stdio: ['ignore', 'pipe', 'pipe'],
     encoding: 'utf8',

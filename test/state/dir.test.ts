@@ -10,6 +10,19 @@ describe('state directory', () => {
   const tmp = makeTempDir('resticprom-state-');
   after(() => tmp.cleanup());
 
+  it('one precedence: --state-dir, then $RESTICPROM_STATE_DIR, then the config, then the default', () => {
+    const env = { RESTICPROM_STATE_DIR: '/srv/env', HOME: '/h' };
+    assert.equal(resolveStateDir({ flag: '/srv/flag', env, configured: '/srv/conf', uid: 0 }), '/srv/flag');
+    assert.equal(resolveStateDir({ env, configured: '/srv/conf', uid: 0 }), '/srv/env');
+    assert.equal(resolveStateDir({ env: { HOME: '/h' }, configured: '/srv/conf', uid: 0 }), '/srv/conf');
+    assert.equal(resolveStateDir({ env: { HOME: '/h' }, uid: 0 }), '/var/lib/resticprom');
+    // A relative XDG_STATE_HOME is ignored, as the XDG spec says.
+    assert.equal(
+      resolveStateDir({ env: { HOME: '/h', XDG_STATE_HOME: 'rel' }, uid: 1000 }),
+      '/h/.local/state/resticprom',
+    );
+  });
+
   it('resolves $RESTICPROM_STATE_DIR, then root, XDG_STATE_HOME, ~/.local/state', () => {
     assert.equal(resolveStateDir({ env: { RESTICPROM_STATE_DIR: '/srv/s', HOME: '/h' }, uid: 0 }), '/srv/s');
     assert.equal(

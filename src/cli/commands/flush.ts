@@ -23,7 +23,8 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-Entries for a destination of the config (--config, else $RESTICPROM_CONFIG when set) or of
+Entries for a destination of the config (--config, else $RESTICPROM_CONFIG, ./resticprom.yaml or
+/etc/resticprom/resticprom.yaml when there is one) or of
 the destination flags are sent with those current settings, secrets included. Other entries
 are sent with their stored settings only when that reads no file or variable they name (a
 password file, a token variable, a TLS file; a textfile outside the state directory): such
@@ -37,7 +38,7 @@ dead-lettered in this flush.`,
     );
   cmd.option(
     '-c, --config <file>',
-    "config file whose destinations' current settings are used (default: $RESTICPROM_CONFIG when set)",
+    "config file whose destinations' current settings are used (default: $RESTICPROM_CONFIG, ./resticprom.yaml, /etc/resticprom/resticprom.yaml when present)",
   );
   addDestinationOptions(cmd);
   addOutboxOptions(cmd);
@@ -47,7 +48,7 @@ dead-lettered in this flush.`,
 async function flushAction(flags: FlushFlags): Promise<number> {
   const { parseDestinations, parseHttpOptions } = await import('../destinations.js');
   const { flushPending } = await import('../../sinks/deliver.js');
-  const { resolveStateDir } = await import('../../state/dir.js');
+  const { commandStateDir } = await import('../state-dir.js');
   const log = await makeLog(flags);
   // RESTICPROM_GATEWAY is a default for new pushes, not a filter on what waits.
   const config = await loadFlushConfig(flags);
@@ -67,9 +68,7 @@ async function flushAction(flags: FlushFlags): Promise<number> {
       ...(http.headers ? { headers: http.headers } : {}),
     };
   }
-  const stateDir = config
-    ? (await import('../../jobs/state-dir.js')).resolveJobStateDir(config, flags.stateDir, process.env)
-    : (flags.stateDir ?? resolveStateDir());
+  const stateDir = await commandStateDir(flags);
   let report: Awaited<ReturnType<typeof flushPending>>;
   try {
     report = await flushPending({
@@ -123,10 +122,10 @@ async function flushAction(flags: FlushFlags): Promise<number> {
   return ExitCode.OK;
 }
 
-/** The config flush uses: `--config`, else `$RESTICPROM_CONFIG`; none is fine. */
+/** The config flush uses: `--config`, else the usual lookup; none is fine. */
 async function loadFlushConfig(flags: FlushFlags) {
-  const file = flags.config ?? process.env.RESTICPROM_CONFIG;
-  if (!file) return undefined;
-  const { loadConfig } = await import('../../config/load.js');
-  return (await loadConfig({ file })).config;
+  const { hasConfigFile, loadConfig } = await import('../../config/index.js');
+  const where = flags.config ? { file: flags.config } : {};
+  if (!flags.config && !(await hasConfigFile(where))) return undefined;
+  return (await loadConfig(where)).config;
 }

@@ -21,6 +21,7 @@ export interface PushFlags extends DestinationFlags, OutboxFlags {
 /** Flags every outbox-using command shares. */
 export interface OutboxFlags {
   stateDir?: string;
+  config?: string;
   outboxMaxEntries?: string;
   outboxMaxBytes?: string;
   quiet?: boolean;
@@ -34,7 +35,11 @@ export function addOutboxOptions(cmd: Command): Command {
   return cmd
     .option(
       '--state-dir <dir>',
-      'state directory holding the outbox (default: $RESTICPROM_STATE_DIR, /var/lib/resticprom for root, else ~/.local/state/resticprom)',
+      "state directory holding the outbox (default: $RESTICPROM_STATE_DIR, else the config file's state-dir, else /var/lib/resticprom for root, ~/.local/state/resticprom for others)",
+    )
+    .option(
+      '-c, --config <file>',
+      'config file whose state-dir is used when neither --state-dir nor $RESTICPROM_STATE_DIR is set (default: $RESTICPROM_CONFIG, ./resticprom.yaml, /etc/resticprom/resticprom.yaml, when present)',
     )
     .option(
       '--outbox-max-entries <n>',
@@ -111,8 +116,8 @@ async function pushAction(file: string | undefined, flags: PushFlags): Promise<n
     text = await readInput(source);
   }
   const { deliver } = await import('../../sinks/deliver.js');
-  const { resolveStateDir } = await import('../../state/dir.js');
-  const stateDir = flags.stateDir ?? resolveStateDir();
+  const { commandStateDir } = await import('../state-dir.js');
+  const stateDir = await commandStateDir(flags);
   let result: Awaited<ReturnType<typeof deliver>>;
   try {
     if (flags.method !== 'delete' && text.trim() === '') {

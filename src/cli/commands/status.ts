@@ -34,11 +34,14 @@ async function statusAction(flags: StatusFlags): Promise<number> {
     import('../../state/status.js'),
     import('../output.js'),
   ]);
-  const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
+  const loaded = await loadConfig({
+    ...(flags.config ? { file: flags.config } : {}),
+    stateDir: flags.stateDir,
+  });
   for (const w of loaded.warnings) writeLine(process.stderr, `warning: ${w}`);
   const report = await computeStatus({
     config: loaded.config,
-    stateDir: flags.stateDir ?? loaded.config.stateDir,
+    stateDir: loaded.config.stateDir,
   });
   for (const w of report.warnings) writeLine(process.stderr, `warning: ${w}`);
   if (flags.json) {
