@@ -11,9 +11,7 @@ import { runAction } from '../run-action.js';
 import { addOutboxOptions, makeLog, type OutboxFlags, parseOutboxLimits } from './push.js';
 
 /** Flags of `flush`. */
-export interface FlushFlags extends DestinationFlags, OutboxFlags {
-  config?: string;
-}
+export interface FlushFlags extends DestinationFlags, OutboxFlags {}
 
 /** Declares the `flush` command. */
 export function register(program: Command): void {
@@ -36,10 +34,6 @@ destination apply to every target.
 Exit codes: 0 nothing remains pending; 75 some remains pending; 1 something was
 dead-lettered in this flush.`,
     );
-  cmd.option(
-    '-c, --config <file>',
-    "config file whose destinations' current settings are used (default: $RESTICPROM_CONFIG, ./resticprom.yaml, /etc/resticprom/resticprom.yaml when present)",
-  );
   addDestinationOptions(cmd);
   addOutboxOptions(cmd);
   cmd.action(runAction(async (flags: FlushFlags) => flushAction(flags)));

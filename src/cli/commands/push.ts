@@ -39,7 +39,7 @@ export function addOutboxOptions(cmd: Command): Command {
     )
     .option(
       '-c, --config <file>',
-      'config file whose state-dir is used when neither --state-dir nor $RESTICPROM_STATE_DIR is set (default: $RESTICPROM_CONFIG, ./resticprom.yaml, /etc/resticprom/resticprom.yaml, when present)',
+      "config file whose state-dir is used when neither --state-dir nor $RESTICPROM_STATE_DIR is set, and (flush) whose destinations' current settings are used (default: $RESTICPROM_CONFIG, ./resticprom.yaml, /etc/resticprom/resticprom.yaml, when present)",
     )
     .option(
       '--outbox-max-entries <n>',
