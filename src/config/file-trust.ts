@@ -47,7 +47,7 @@ export async function fileTrustWarnings(
   const files = [
     {
       file: configFile,
-      what: 'the configuration (it names restic-binary and password-command)',
+      what: 'the configuration, which names restic-binary and password-command',
       isSecret: false,
     },
     ...secretFilesOf(config).map((f) => ({ ...f, isSecret: true })),

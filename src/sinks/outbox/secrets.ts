@@ -90,7 +90,7 @@ function isInside(dir: string, path: string): boolean {
 }
 
 const NOT_OURS =
-  'read only for a destination of the config or flags of this flush (flush with them, or drop the entry)';
+  'only for a destination of the config or flags of this flush (flush with them, or drop the entry)';
 
 /**
  * Rebuilds a sendable target for an entry: the flushing process's own settings for it when it
@@ -102,11 +102,12 @@ export function resolveTarget(entry: OutboxEntry, current: CurrentSettings): Tar
   const t = entry.target;
   if (t.kind === 'textfile') {
     if (isInside(current.stateDir, t.path)) return t;
-    return `waits: textfile ${t.path} is written ${NOT_OURS}`;
+    return `waits: it is written ${NOT_OURS}`;
   }
   const creds = current.credentials?.(entry.targetId);
   const refs = referencesOf(t, creds);
-  if (refs.length > 0) return `waits: its ${refs.join(', ')} ${refs.length === 1 ? 'is' : 'are'} ${NOT_OURS}`;
+  if (refs.length > 0)
+    return `waits: its ${refs.join(', ')} ${refs.length === 1 ? 'is' : 'are'} read ${NOT_OURS}`;
   const merged = { ...t } as Record<string, unknown>;
   if (creds?.basicAuth) merged.basicAuth = creds.basicAuth;
   if (creds?.bearerToken) merged.bearerToken = creds.bearerToken;
