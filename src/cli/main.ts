@@ -11,6 +11,7 @@ import * as daemonCommand from './commands/daemon.js';
 import * as demoCommand from './commands/demo.js';
 import * as flushCommand from './commands/flush.js';
 import * as forgetCommand from './commands/forget.js';
+import * as outboxCommand from './commands/outbox.js';
 import * as pushCommand from './commands/push.js';
 import * as rulesCommand from './commands/rules.js';
 import * as runCommand from './commands/run.js';
@@ -45,6 +46,7 @@ const commands: Array<{ register: (p: Command) => void }> = [
   rulesCommand,
   pushCommand,
   flushCommand,
+  outboxCommand,
   statusCommand,
   scheduleCommand,
   demoCommand,

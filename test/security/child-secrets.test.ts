@@ -6,7 +6,7 @@
  * others may read or change.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ExitCode } from '../../src/cli/exit-codes.js';
@@ -34,6 +34,7 @@ describe('secrets stay where they belong', () => {
       skip: restic.skip,
     }, async () => {
       const dir = join(tmp.dir, `restic-${restic.version}`);
+      mkdirSync(dir);
       const repo = makeRepo(dir, 'repo-pw-child', { restic: restic.bin });
       const src = makeSourceTree(join(dir, 'src'), { files: 2, bytes: 100 });
       const seen = join(dir, 'restic-env');

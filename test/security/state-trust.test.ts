@@ -44,6 +44,7 @@ describe('the state directory trusts only what is ours', {
   before(async () => {
     await ensureBuilt();
     // A folder every user may create things in, like /tmp.
+    chmodSync(tmp.dir, 0o711);
     shared = join(tmp.dir, 'shared');
     mkdirSync(shared);
     chmodSync(shared, 0o1777);
@@ -73,23 +74,26 @@ describe('the state directory trusts only what is ours', {
     }
   });
 
-  it("refuses a folder the attacker's group may write, accepts one only our group may (fsGroup)", async () => {
+  it("refuses a folder the attacker's group may write, accepts one only our own group may (fsGroup)", async () => {
     const theirs = join(tmp.dir, 'group-theirs');
-    mkdirSync(theirs, { mode: 0o700 });
-    chownSync(theirs, 0, 65534);
-    chmodSync(theirs, 0o2770);
+    mkdirSync(join(theirs, 'outbox'), { recursive: true, mode: 0o700 });
+    chmodSync(theirs, 0o700);
+    chownSync(join(theirs, 'outbox'), 0, 65534);
+    chmodSync(join(theirs, 'outbox'), 0o2770);
     const r = await push(theirs);
     assert.equal(r.code, ExitCode.CANTCREAT, r.stderr);
-    assert.match(r.stderr, /is writable by group 65534, which uid 0 is not in \(mode 2770\)/);
+    assert.equal(
+      r.stderr,
+      `resticprom: state directory ${theirs} is not safe to use: ${join(theirs, 'outbox')} is writable by group 65534, which uid 0 is not in (mode 2770) (owner uid 0, group 65534, mode 2770); chown 0 ${join(theirs, 'outbox')} && chmod 700 ${join(theirs, 'outbox')}, or choose another with --state-dir or RESTICPROM_STATE_DIR\n`,
+    );
 
-    // Like a Kubernetes volume with fsGroup: root-owned, group-writable by the pod's own group.
+    // Like a Kubernetes volume with fsGroup: group-writable by the process's own group.
     const ours = join(tmp.dir, 'group-ours');
-    mkdirSync(ours, { mode: 0o700 });
-    chmodSync(ours, 0o2770);
+    mkdirSync(join(ours, 'outbox'), { recursive: true, mode: 0o700 });
+    chmodSync(join(ours, 'outbox'), 0o2770);
     const ok = await push(ours);
     assert.equal(ok.code, ExitCode.TEMPFAIL, ok.stderr); // the gateway is down; the entry is queued
     assert.equal(readdirSync(join(ours, 'outbox')).filter((n) => n.endsWith('.json')).length, 1);
-    assert.equal(statSync(join(ours, 'outbox')).mode & 0o777, 0o700);
   });
 
   for (const [what, name, isDir] of [
