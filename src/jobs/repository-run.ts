@@ -72,12 +72,13 @@ export async function withRepository<T>(
     ...(opts.onWait ? { onWait: opts.onWait } : {}),
   });
   try {
+    // No secret of ours, nor one the config refers to, reaches restic.
+    const resticEnv = childEnv(env, secretVariablesOf(configuredDestinations(config)));
     const restic: ResticCommandOptions = {
       resticBinary: config.resticBinary,
       repository: profile.repository,
       password: profile.password,
-      // No secret of ours, nor one the config refers to, reaches restic.
-      env: { ...childEnv(env, secretVariablesOf(configuredDestinations(config))), ...profile.env },
+      env: { ...resticEnv, ...profile.env },
       ...(profile.cpuLimit !== undefined ? { cpuLimit: profile.cpuLimit } : {}),
       ...(profile.nice !== undefined ? { nice: profile.nice } : {}),
       ...(profile.inactivityTimeoutMs !== undefined
@@ -91,7 +92,7 @@ export async function withRepository<T>(
     // before it: it is only needed for the build info metric.
     const resticVersion = getResticVersionCached({
       resticBinary: config.resticBinary,
-      env,
+      env: resticEnv,
       cacheFile: join(stateDir, 'restic-version.json'),
     })
       .then((v) => v.version)
