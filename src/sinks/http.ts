@@ -16,8 +16,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { maskUrl, SinkError } from '../errors.js';
-import type { SendOptions } from './target.js';
-import type { HttpOptions, SecretSource } from './types.js';
+import type { HttpOptions, SecretSource, SendOptions } from './types.js';
 
 declare const RESTICPROM_VERSION: string | undefined;
 

@@ -4,7 +4,7 @@
  * in enqueue order.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Target } from '../target.js';
+import type { Target } from '../types.js';
 import type { MetricsPayload } from '../types.js';
 
 /** Version tag written in every entry file. */
