@@ -4,8 +4,7 @@
  * in enqueue order.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Target } from '../types.js';
-import type { MetricsPayload } from '../types.js';
+import type { MetricsPayload, Target } from '../types.js';
 
 /** Version tag written in every entry file. */
 export const OUTBOX_FORMAT = 'resticprom-outbox/1';
