@@ -4,7 +4,8 @@
  * Like SIGINT and SIGTERM: restic is stopped with SIGINT and removes its lock, the run is
  * recorded as interrupted and its metrics reach the real Pushgateway, both locks are gone,
  * and the next `check` is not refused. Real restic of every version of the matrix, on
- * `--limit-upload 100` (KiB/s) over 1.5 MB of random data, so it is stopped halfway.
+ * `--limit-upload 300` (KiB/s) over 1.5 MB of random data, so it is stopped halfway (restic
+ * 0.18+ finishes the uploads in flight first, well inside resticprom's 10 s grace).
  */
 import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync } from 'node:fs';
@@ -52,7 +53,7 @@ profiles:
     password-file: ${repo.passwordFile}
     env: { RESTIC_CACHE_DIR: ${repo.cacheDir} }
     paths: [${big.dir}]
-    restic-args: [--limit-upload, "100"]
+    restic-args: [--limit-upload, "300"]
     tiers:
       daily: { schedule: "30 1 * * *" }
     metrics:
@@ -84,7 +85,11 @@ profiles:
       assert.equal(runs[0]?.outcome, 'interrupted');
       const group = await gatewayGroup(gw.url, { job: 'hup_backup', instance: 'daily' });
       assert.equal(groupValue(group, 'restic_backup_status'), 0);
-      assert.equal(groupValue(group, 'restic_backup_exit_code'), 130);
+      // restic 0.18 ends an interrupted backup with `context canceled` and exit 1; the others 130.
+      assert.equal(
+        groupValue(group, 'restic_backup_exit_code'),
+        restic.version.startsWith('0.18.') ? 1 : 130,
+      );
       // restic removed its lock (it got SIGINT), and so did resticprom.
       assert.deepEqual(readdirSync(join(repo.repository, 'locks')), []);
       assert.deepEqual(
