@@ -29,6 +29,8 @@ export interface LatestMetricsInput {
   grouping: Record<string, string>;
   /** Text exposition format 0.0.4 of the run. */
   text: string;
+  /** The families of `text` when already parsed (then it is not parsed again). */
+  families?: ParsedFamily[];
 }
 
 /** Options of {@link saveLatestMetrics}. */
@@ -80,7 +82,7 @@ export async function saveLatestMetrics(
   options: SaveLatestOptions = {},
 ): Promise<string> {
   const file = latestPath(stateDir, input);
-  const fresh = parseExposition(input.text);
+  const fresh = input.families ?? parseExposition(input.text);
   const before = await readEntry(file);
   let families = fresh;
   if (before && before.job === input.job && sameGrouping(before.grouping, input.grouping)) {
