@@ -1,10 +1,11 @@
-// Fetches the newer restic, Pushgateway, Prometheus, Alertmanager, node_exporter and
-// VictoriaMetrics that the test suite runs beside Debian 12's own packages: Debian's
-// packages from the `trixie` and `sid` suites, downloaded with `apt-get download` under a
-// private apt configuration (own sources list on the machine's own Debian mirror, own
-// lists and cache folders, signatures checked with the installed archive keyring) and
-// extracted with `dpkg-deb -x` into `.cache/matrix/<package>-<version>/`. The system's apt
-// configuration and its installed packages are never touched.
+// Fetches the newer restic, Pushgateway, Prometheus, Alertmanager, node_exporter,
+// VictoriaMetrics and restic's rest-server that the test suite runs beside Debian 12's own
+// packages (Debian 12 has no rest-server): Debian's packages from the `trixie` and `sid`
+// suites, downloaded with `apt-get download` under a private apt configuration (own sources
+// list on the machine's own Debian mirror, own lists and cache folders, signatures checked with
+// the installed archive keyring) and extracted with `dpkg-deb -x` into
+// `.cache/matrix/<package>-<version>/`. The system's apt configuration and its installed
+// packages are never touched.
 //
 // Usage: node scripts/fetch-matrix.mjs [--refresh] [--quiet]
 //   --refresh   read the suites' package lists again even when they are less than a day old
@@ -45,6 +46,7 @@ const WANTED = [
   { suite: 'sid', pkg: 'prometheus', bins: ['prometheus'] },
   { suite: 'sid', pkg: 'prometheus-node-exporter', bins: ['prometheus-node-exporter'] },
   { suite: 'sid', pkg: 'victoria-metrics', bins: ['victoria-metrics'] },
+  { suite: 'sid', pkg: 'restic-rest-server', bins: ['restic-rest-server'] },
 ];
 
 function log(msg) {

@@ -63,9 +63,11 @@ export type {
   RunOutcome,
 } from './restic/types.js';
 export { getResticVersion } from './restic/version.js';
-// Delivery: Pushgateway, remote write, textfile, and the durable outbox.
+// Delivery: Pushgateway, remote write, OTLP, textfile, and the durable outbox.
 export { type DeliverOptions, type DeliverResult, deliver, flushPending } from './sinks/deliver.js';
 export { encodeGroupingPath } from './sinks/grouping-key.js';
+export { sendOtlp } from './sinks/otlp.js';
+export { buildResourceMetrics, serializeResourceMetrics } from './sinks/otlp-encode.js';
 export { type FlushReport, Outbox, type OutboxEntry } from './sinks/outbox.js';
 export { addToGateway, deleteFromGateway, type GatewayOptions, pushToGateway } from './sinks/pushgateway.js';
 export { buildWriteRequest, sendRemoteWrite } from './sinks/remote-write.js';
@@ -83,6 +85,7 @@ export type {
   Destination,
   HttpOptions,
   MetricsPayload,
+  OtlpDestination,
   PushgatewayDestination,
   PushMethod,
   RemoteWriteDestination,

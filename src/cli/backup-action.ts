@@ -22,6 +22,7 @@ export function backupExitCode(result: { outcome: RunOutcome; reason?: FailureRe
     'repository-missing': ExitCode.REPO_MISSING,
     'repository-locked': ExitCode.REPO_LOCKED,
     'wrong-password': ExitCode.WRONG_PASSWORD,
+    'authentication-failed': ExitCode.AUTH_FAILED,
     interrupted: ExitCode.INTERRUPTED,
     'inactivity-timeout': ExitCode.TIMEOUT,
     'spawn-failed': ExitCode.FAILURE,
@@ -120,6 +121,7 @@ export async function backupAction(
       const f = job.forget.result;
       const head = `forget ${job.profile}/${job.tier} (forget-after-backup)`;
       if (f.outcome === 'failed') log.error(`${head} failed: ${f.message}`);
+      else if (f.outcome === 'incomplete') log.warn(`${head} incomplete: ${f.message}`);
       else log.info(`${head}: kept ${f.keptCount}, removed ${f.removedCount} snapshot(s)`);
       reportDelivery(log, job.forget.finish.delivery);
       // The backup's own outcome wins; a failed forget after a good backup is still a failure.

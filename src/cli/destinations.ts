@@ -17,6 +17,7 @@ export interface DestinationFlags {
   gateway?: string[];
   require?: string;
   remoteWrite?: string[];
+  otlp?: string[];
   textfile?: string;
   caFile?: string;
   certFile?: string;
@@ -55,6 +56,11 @@ export function addDestinationOptions(cmd: Command): Command {
         .default('all'),
     )
     .option('--remote-write <url>', 'Prometheus remote write URL (repeatable)', collect)
+    .option(
+      '--otlp <url>',
+      'OTLP/HTTP metrics endpoint URL, e.g. http://collector:4318/v1/metrics (repeatable)',
+      collect,
+    )
     .option('--textfile <path>', 'node_exporter textfile collector file (*.prom), written atomically')
     .option('--ca-file <path>', 'PEM CA bundle to trust for https')
     .option('--cert-file <path>', 'client certificate (mTLS)')
@@ -78,7 +84,7 @@ export function addDestinationOptions(cmd: Command): Command {
 /**
  * Turns flags and environment into destinations: one Pushgateway destination for every
  * `--gateway` (or `$RESTICPROM_GATEWAY` when no destination flag is given at all), one per
- * `--remote-write`, one for `--textfile`. Returns `[]` when nothing is given.
+ * `--remote-write`, one per `--otlp`, one for `--textfile`. Returns `[]` when nothing is given.
  * @throws {UsageError} for a bad value: a URL with credentials, an unreadable setting, both
  *   basic auth and a bearer token, a half-given basic auth.
  */
@@ -87,13 +93,15 @@ export function parseDestinations(
   env: NodeJS.ProcessEnv = process.env,
 ): Destination[] {
   const out: Destination[] = [];
-  const hasFlag = Boolean(flags.gateway?.length || flags.remoteWrite?.length || flags.textfile);
+  const hasFlag = Boolean(
+    flags.gateway?.length || flags.remoteWrite?.length || flags.otlp?.length || flags.textfile,
+  );
   const gateways = flags.gateway?.length
     ? flags.gateway
     : !hasFlag && env[DESTINATION_ENV.gateway]
       ? [env[DESTINATION_ENV.gateway] as string]
       : [];
-  const needsHttp = gateways.length > 0 || Boolean(flags.remoteWrite?.length);
+  const needsHttp = gateways.length > 0 || Boolean(flags.remoteWrite?.length || flags.otlp?.length);
   const http = needsHttp ? parseHttpOptions(flags, env) : {};
   if (gateways.length > 0) {
     const urls = gateways.map((u) => checkUrl(u, '--gateway'));
@@ -102,6 +110,7 @@ export function parseDestinations(
   }
   for (const u of flags.remoteWrite ?? [])
     out.push({ kind: 'remote-write', url: checkUrl(u, '--remote-write'), ...http });
+  for (const u of flags.otlp ?? []) out.push({ kind: 'otlp', url: checkUrl(u, '--otlp'), ...http });
   if (flags.textfile) {
     if (!flags.textfile.endsWith('.prom')) {
       throw new UsageError(

@@ -8,7 +8,7 @@ export const ExitCode = {
   FAILURE: 1,
   /** Wrong usage or an invalid configuration file; nothing was started. */
   USAGE: 2,
-  /** Backup written, but some files could not be read (restic's exit 3). */
+  /** Backup written, but some files could not be read (restic's exit 3); forget: some snapshots not removed. */
   INCOMPLETE: 3,
   /** The restic repository does not exist or cannot be opened. */
   REPO_MISSING: 10,
@@ -16,6 +16,8 @@ export const ExitCode = {
   REPO_LOCKED: 11,
   /** Wrong repository password, or no password given. */
   WRONG_PASSWORD: 12,
+  /** The repository's server refused the credentials (HTTP 401; restic exits 1). */
+  AUTH_FAILED: 77,
   /** Another resticprom run holds this repository's lock (waiting disabled or timed out). */
   BUSY: 16,
   /** restic printed nothing for longer than the inactivity timeout and was stopped. */

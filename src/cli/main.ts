@@ -54,6 +54,15 @@ const commands: Array<{ register: (p: Command) => void }> = [
 
 for (const cmd of commands) cmd.register(program);
 
+// A reader that went away (`resticprom status | head`) is not an error: stop writing, as
+// the tools it is piped into expect, instead of a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

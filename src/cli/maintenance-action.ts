@@ -47,6 +47,8 @@ export async function forgetAction(flags: Flags & { tier: string; prune?: boolea
     const head = `forget ${job.profile}/${job.tier}`;
     if (r.outcome === 'failed')
       log.error(`${head} failed after ${formatDuration(r.durationMs)}: ${r.message}`);
+    else if (r.outcome === 'incomplete')
+      log.warn(`${head} incomplete after ${formatDuration(r.durationMs)}: ${r.message}`);
     else
       log.info(
         `${head}: kept ${r.keptCount}, removed ${r.removedCount} snapshot(s) in ${formatDuration(r.durationMs)}`,

@@ -196,6 +196,11 @@ function checkMetrics(m: Rec, at: (string | number)[], out: RawProblem[]): void 
       if (isRec(r)) checkHttp(r, [...at, 'remote-write', i], out);
     });
   }
+  if (Array.isArray(m.otlp)) {
+    m.otlp.forEach((o, i) => {
+      if (isRec(o)) checkHttp(o, [...at, 'otlp', i], out);
+    });
+  }
 }
 
 function checkHttp(h: Rec, at: (string | number)[], out: RawProblem[]): void {

@@ -86,6 +86,7 @@ export function profileDestinations(
   const destinations: Destination[] = [
     ...m.pushgateway.map((g): Destination => ({ kind: 'pushgateway', ...g, urls: [...g.urls] })),
     ...m.remoteWrite.map((r): Destination => ({ kind: 'remote-write', ...r })),
+    ...m.otlp.map((o): Destination => ({ kind: 'otlp', ...o })),
   ];
   if (m.textfile) destinations.push({ kind: 'textfile', path: expandTemplate(m.textfile, vars) });
   const isFallback = destinations.length === 0;

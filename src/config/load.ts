@@ -459,6 +459,7 @@ function findInlineSecrets(raw: RawConfig, interpolated: Set<string>): string[] 
     else if (gws) http(gws, [...at, 'metrics', 'pushgateway']);
     for (const [i, r] of (p.metrics?.['remote-write'] ?? []).entries())
       http(r, [...at, 'metrics', 'remote-write', i]);
+    for (const [i, o] of (p.metrics?.otlp ?? []).entries()) http(o, [...at, 'metrics', 'otlp', i]);
   }
   return found;
 }

@@ -14,6 +14,7 @@ import type { RawConfig, RawHttp, RawMetrics, RawProfile, RawTier } from './sche
 import type {
   Config,
   MetricsConfig,
+  OtlpConfig,
   ProfileConfig,
   PushgatewayConfig,
   RemoteWriteConfig,
@@ -160,6 +161,7 @@ function normalizeMetrics(m: RawMetrics | undefined, ctx: Ctx): MetricsConfig {
     remoteWrite: (m?.['remote-write'] ?? []).map(
       (r): RemoteWriteConfig => ({ url: r.url, ...normalizeHttp(r, ctx) }),
     ),
+    otlp: (m?.otlp ?? []).map((o): OtlpConfig => ({ url: o.url, ...normalizeHttp(o, ctx) })),
     textfile: m?.textfile ? resolve(ctx.dir, m.textfile) : null,
   };
 }

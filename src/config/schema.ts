@@ -130,6 +130,8 @@ const pushgateway = strictObj(
 
 const remoteWrite = strictObj({ url: httpUrl, ...httpShape }, 'A Prometheus remote-write endpoint');
 
+const otlp = strictObj({ url: httpUrl, ...httpShape }, 'An OTLP/HTTP metrics endpoint (protobuf)');
+
 const metrics = strictObj({
   job: nonEmpty.optional(),
   grouping: stringMap.optional(),
@@ -139,6 +141,7 @@ const metrics = strictObj({
     .nullable()
     .optional(),
   'remote-write': z.array(remoteWrite).nullable().optional(),
+  otlp: z.array(otlp).nullable().optional(),
   textfile: z.string().nullable().optional(),
 });
 

@@ -51,6 +51,8 @@ profiles:
       # remote-write:
       #   - url: https://prometheus.example/api/v1/write
       #     bearer-token-file: /etc/resticprom/rw.token
+      # otlp:
+      #   - url: http://otel-collector:4318/v1/metrics
       # textfile: /var/lib/node_exporter/textfile_collector/restic-{profile}-{tier}.prom
 `;
 }

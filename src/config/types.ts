@@ -4,7 +4,12 @@
  * relative file paths resolved against the config file's folder.
  * The YAML file spells the same keys in kebab-case (`keep-last` is `keepLast`).
  */
-import type { PushgatewayDestination, RemoteWriteDestination, SecretSource } from '../sinks/types.js';
+import type {
+  OtlpDestination,
+  PushgatewayDestination,
+  RemoteWriteDestination,
+  SecretSource,
+} from '../sinks/types.js';
 
 /** Where restic's repository password comes from: exactly one per profile. */
 export type ResticPasswordSource =
@@ -72,6 +77,9 @@ export type PushgatewayConfig = Omit<PushgatewayDestination, 'kind'>;
 /** A remote-write destination as configured. */
 export type RemoteWriteConfig = Omit<RemoteWriteDestination, 'kind'>;
 
+/** An OTLP/HTTP destination as configured. */
+export type OtlpConfig = Omit<OtlpDestination, 'kind'>;
+
 /** `metrics:` of a profile: how its runs' metrics are named, grouped and delivered. */
 export interface MetricsConfig {
   /** Pushgateway job (template). @default 'restic_backup' */
@@ -88,6 +96,8 @@ export interface MetricsConfig {
   pushgateway: PushgatewayConfig[];
   /** Remote-write endpoints. @default [] */
   remoteWrite: RemoteWriteConfig[];
+  /** OTLP/HTTP metrics endpoints. @default [] */
+  otlp: OtlpConfig[];
   /** node_exporter textfile path ending in `.prom` (template), or null. @default null */
   textfile: string | null;
 }

@@ -1,5 +1,5 @@
 /**
- * Starts the real Pushgateway and Prometheus binaries on free loopback ports
+ * Starts the real Pushgateway, Prometheus and VictoriaMetrics binaries on free loopback ports
  * (for `resticprom demo` and the tests), and stops them at the end.
  */
 
@@ -193,6 +193,11 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
   ];
   const svc = startProcess(opts.bin ?? 'prometheus', args, `http://127.0.0.1:${port}`, port, opts.detached);
   await waitReady(`${svc.url}/-/ready`, 30_000);
+  return { ...withOwnDir(svc, dir, cleanup), query: (promql) => queryPrometheus(svc.url, promql) };
+}
+
+/** The service with its folder: stopping it also removes the folder. */
+function withOwnDir(svc: RunningService, dir: string, cleanup: () => void): RunningService & { dir: string } {
   const stop = svc.stop;
   return {
     ...svc,
@@ -201,7 +206,6 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningP
       await stop();
       cleanup();
     },
-    query: (promql) => queryPrometheus(svc.url, promql),
   };
 }
 
@@ -274,4 +278,71 @@ export function groupValues(
 ): { labels: Record<string, string>; value: string }[] {
   const fam = group[family] as { metrics: { labels: Record<string, string>; value?: string }[] } | undefined;
   return (fam?.metrics ?? []).map((m) => ({ labels: m.labels, value: m.value ?? '' }));
+}
+
+/** Options of {@link startVictoriaMetrics}. */
+export interface VictoriaMetricsOptions {
+  /** The executable. @default 'victoria-metrics' (Debian's, from PATH) */
+  bin?: string;
+  port?: number;
+  /** Extra flags. */
+  args?: string[];
+}
+
+/** One series as VictoriaMetrics' `/api/v1/export` gives it: labels, raw values and their times. */
+export interface ExportedSeries {
+  metric: Record<string, string>;
+  values: number[];
+  /** Unix ms, one per value. */
+  timestamps: number[];
+}
+
+/** A running single-node VictoriaMetrics, with its storage folder removed by `stop`. */
+export interface RunningVictoriaMetrics extends RunningService {
+  /** Its own folder; the storage is `dir/data`. */
+  dir: string;
+  /** Runs an instant query (its Prometheus-compatible API) and returns the result vector. */
+  query: (promql: string) => Promise<PromSample[]>;
+  /**
+   * The raw samples of the series `match` selects (e.g. `{__name__=~"restic_.*"}`), sorted by
+   * name and labels; what was written before the call is in it.
+   */
+  exportSeries: (match: string) => Promise<ExportedSeries[]>;
+}
+
+/**
+ * Starts single-node VictoriaMetrics on loopback with its own storage folder and waits until
+ * it is ready. It takes Prometheus remote write on `/api/v1/write` and (1.92+) OTLP on
+ * `/opentelemetry/v1/metrics`, and answers PromQL on `/api/v1/query`.
+ */
+export async function startVictoriaMetrics(
+  opts: VictoriaMetricsOptions = {},
+): Promise<RunningVictoriaMetrics> {
+  const port = opts.port ?? (await freePort());
+  const { dir, cleanup } = makeTempDir('resticprom-vm-');
+  const args = [
+    `-httpListenAddr=127.0.0.1:${port}`,
+    `-storageDataPath=${join(dir, 'data')}`,
+    '-loggerLevel=ERROR',
+    // Samples are searchable at once, not after the default 30 s of caching.
+    '-search.latencyOffset=0s',
+    '-search.disableCache',
+    ...(opts.args ?? []),
+  ];
+  const svc = startProcess(opts.bin ?? 'victoria-metrics', args, `http://127.0.0.1:${port}`, port);
+  await waitReady(`${svc.url}/health`, 30_000);
+  return {
+    ...withOwnDir(svc, dir, cleanup),
+    query: (promql) => queryPrometheus(svc.url, promql),
+    exportSeries: async (match) => {
+      // What was written last is searchable only after VictoriaMetrics' next flush (seconds).
+      await fetch(`${svc.url}/internal/force_flush`);
+      const res = await fetch(`${svc.url}/api/v1/export?match[]=${encodeURIComponent(match)}`);
+      if (!res.ok) throw new Error(`export ${match} failed: ${res.status} ${await res.text()}`);
+      const lines = (await res.text()).split('\n').filter((l) => l.trim() !== '');
+      const series = lines.map((l) => JSON.parse(l) as ExportedSeries);
+      const key = (x: ExportedSeries) => JSON.stringify(Object.entries(x.metric).sort());
+      return series.sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0));
+    },
+  };
 }

@@ -83,7 +83,11 @@ export async function runForgetJob(
       outcome: historyOutcome(result.outcome, result.reason),
       exitCode: result.exitCode,
       ...(result.reason ? { reason: result.reason } : {}),
-      summary: { kept: result.keptCount, removed: result.removedCount },
+      summary: {
+        kept: result.keptCount,
+        removed: result.removedCount,
+        ...(result.notRemovedCount > 0 ? { notRemoved: result.notRemovedCount } : {}),
+      },
       target,
       samples: (counters) => {
         const s: Sample[] = runSamples(FORGET_METRICS, {

@@ -387,13 +387,24 @@ export function validateExposition(text: string, opts: ValidateOptions = {}): Pa
   return families;
 }
 
-interface SeriesGroup {
+/** One series of a histogram or summary family: its labels without `le` / `quantile` and its parts. */
+export interface SeriesGroup {
   labels: Record<string, string>;
+  /** Line of its first sample. */
   line: number;
+  /** Cumulative buckets as written (ascending `le` once validated, the last `+Inf`). */
   buckets: { le: number; value: number; line: number }[];
   quantiles: number;
   sum?: ParsedSample;
   count?: ParsedSample;
+}
+
+/**
+ * The series of a histogram family (one per label set without `le`), with its buckets, `_sum`
+ * and `_count`; for a family {@link validateExposition} accepted.
+ */
+export function histogramSeries(fam: ParsedFamily): SeriesGroup[] {
+  return groupSeries(fam, 'le');
 }
 
 /** Groups a histogram's or summary's samples by their labels without `le` / `quantile`. */

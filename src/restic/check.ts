@@ -4,6 +4,7 @@
  * with `num_errors` when given `--json`.
  */
 import type { ResticCommandOptions } from './backup.js';
+import { ResticExitCode } from './exit-codes.js';
 import { runResticCommand } from './run.js';
 import type { FailureReason, RunOutcome } from './types.js';
 
@@ -74,45 +75,56 @@ export async function runCheck(opts: RunCheckOptions): Promise<CheckResult> {
   const max = opts.maxMessages ?? 100;
   const run = await runResticCommand('check', buildCheckArgs(opts), opts);
   const messages: string[] = [];
-  let errorCount = 0;
-  let jsonErrors: number | undefined;
+  let linesCounted = 0;
+  let numErrors: number | undefined;
   const add = (m: string): void => {
-    errorCount++;
+    linesCounted++;
     if (messages.length < max) messages.push(m);
   };
-  // 0.18+: JSON lines (summary on stdout, errors as {"message_type":"error",...})
+  // 0.18+: JSON lines (summary on stdout, errors as {"message_type":"error",...}); 0.18 also
+  // prints some errors as plain text, which are kept as messages below.
   for (const l of [...run.stdout, ...run.stderr]) {
     if (!l.startsWith('{')) continue;
     try {
       const m = JSON.parse(l) as { message_type?: string; num_errors?: number; message?: string };
-      if (m.message_type === 'summary' && typeof m.num_errors === 'number') jsonErrors = m.num_errors;
-      else if (m.message_type === 'error' && typeof m.message === 'string') add(m.message);
+      if (m.message_type === 'summary' && typeof m.num_errors === 'number') numErrors = m.num_errors;
+      else if (m.message_type === 'error' && typeof m.message === 'string') {
+        // one line per message: restic 0.18+ wraps some in newlines ("\nThe repository is damaged...\n\n")
+        const text = m.message.trim().replace(/\s*\n\s*/g, ' ');
+        if (text !== '') add(text);
+      }
     } catch {
       // text
     }
   }
   const stderrText = run.stderr.join('\n');
-  const hasRepoErrorsText = /repository contains errors/.test(stderrText);
-  if (jsonErrors === undefined && hasRepoErrorsText) {
-    // restic before 0.18: every remaining stderr line is one error
-    for (const raw of run.stderr) {
-      const l = raw.trimEnd();
-      if (l.trim() === '' || l.startsWith('{') || NOT_AN_ERROR.some((re) => re.test(l.trim()))) continue;
-      add(l.trim());
-    }
-    // restic said there are errors: never report 0
-    if (errorCount === 0) add('repository contains errors');
-  }
-  if (jsonErrors !== undefined) errorCount = Math.max(errorCount, jsonErrors);
-  const hasRepositoryErrors = hasRepoErrorsText || (jsonErrors ?? 0) > 0;
-
   const cls = run.classification;
+  // The exit code decides first: only a check that ran to its end and failed with restic's own
+  // verdict found errors in the repository. One that could not open the repository (10, 11, 12,
+  // an HTTP 401, ...) found nothing, although 0.18+ still prints `num_errors: 1` for it.
+  const hasRepositoryErrors =
+    run.proc.exitCode === ResticExitCode.FATAL &&
+    cls.reason === 'other' &&
+    /repository contains errors/.test(`${run.exitError?.message ?? ''}\n${stderrText}`);
+  if (hasRepositoryErrors) {
+    for (const raw of run.stderr) {
+      const l = raw.trim();
+      if (l === '' || l.startsWith('{') || NOT_AN_ERROR.some((re) => re.test(l))) continue;
+      // restic before 0.18: every remaining stderr line is one error; 0.18: text beside the JSON
+      add(l);
+    }
+  }
+  // restic's own count where it gives one (0.18+): it counts an error once, however many lines
+  // (a header, the items, a closing "The repository is damaged") it prints for it.
+  let errorCount = numErrors ?? linesCounted;
+  // restic said there are errors: never report 0
+  if (hasRepositoryErrors && errorCount === 0) errorCount = 1;
+  if (hasRepositoryErrors && messages.length === 0) messages.push('repository contains errors');
+
   let outcome = cls.outcome;
-  let reason = cls.reason;
   let message = cls.message;
   if (hasRepositoryErrors) {
     outcome = 'failed';
-    reason = 'other';
     message = `restic check found ${errorCount} error(s) in the repository${messages[0] ? `: ${messages[0]}` : ''}`;
   } else if (outcome === 'success') {
     message = 'restic check found no errors';
@@ -129,7 +141,7 @@ export async function runCheck(opts: RunCheckOptions): Promise<CheckResult> {
     endedAt: run.endedAt,
     stderrTail: run.stderr.slice(-20).join('\n'),
   };
-  if (reason !== undefined) result.reason = reason;
+  if (cls.reason !== undefined) result.reason = cls.reason;
   if (run.proc.signal !== null) result.signal = run.proc.signal;
   return result;
 }

@@ -54,7 +54,10 @@ export interface ResticExitClass {
   message: string;
 }
 
+// First match wins. An HTTP 401 comes first: restic words it "unable to open config file ...
+// Is there a repository at the following location?", which would otherwise read as missing.
 const PATTERNS: Array<[RegExp, FailureReason]> = [
+  [/unexpected HTTP response \(401\)|\b401 Unauthorized\b/i, 'authentication-failed'],
   [/wrong password or no key found|no key found|an empty password is not a password/i, 'wrong-password'],
   [
     /unable to open config file|Is there a repository at the following location\?|repository does not exist/i,
@@ -63,8 +66,11 @@ const PATTERNS: Array<[RegExp, FailureReason]> = [
   [/unable to create lock|repository is already locked|failed to lock repository/i, 'repository-locked'],
 ];
 
-/** The first line of restic's own explanation: its exit_error, or the first `Fatal:`/error line. */
-function resticSays(info: ResticExitInfo): string | undefined {
+/**
+ * The first line of restic's own explanation: its exit_error, or the first `Fatal:`/error line,
+ * without `Fatal: ` (credentials not yet masked: see {@link maskCredentials}).
+ */
+export function resticSays(info: Pick<ResticExitInfo, 'exitError' | 'stderr'>): string | undefined {
   if (info.exitError?.message) return info.exitError.message.split('\n')[0]?.replace(/^Fatal: /, '');
   const lines = (info.stderr ?? '').split('\n').map((l) => l.trim());
   const fatal = lines.find((l) => l.startsWith('Fatal: '));
@@ -83,6 +89,7 @@ const REASON_TEXT: Record<FailureReason, string> = {
   'repository-missing': 'the repository does not exist or cannot be opened',
   'repository-locked': 'the repository is locked by another restic process',
   'wrong-password': 'wrong repository password',
+  'authentication-failed': 'the repository server refused the credentials (HTTP 401 Unauthorized)',
   interrupted: 'interrupted',
   'inactivity-timeout': 'stopped after printing nothing',
   'spawn-failed': 'could not be started',

@@ -2,7 +2,10 @@
  * Runs `restic forget --json` (optionally with `--prune`) and reports, per group, which
  * snapshots were kept and which removed.
  */
+
+import { maskCredentials } from '../errors.js';
 import type { ResticCommandOptions } from './backup.js';
+import { resticSays } from './exit-codes.js';
 import { findJsonLine, runResticCommand } from './run.js';
 import type { FailureReason, RunOutcome } from './types.js';
 
@@ -44,6 +47,8 @@ export interface ForgetGroup {
   kept: string[];
   /** Full ids of the removed snapshots. */
   removed: string[];
+  /** Full ids of the snapshots the policy removes but restic could not delete (still there). */
+  notRemoved: string[];
 }
 
 /** What `restic forget` did. */
@@ -57,7 +62,10 @@ export interface ForgetResult {
   groups: ForgetGroup[];
   /** Totals over all groups. */
   keptCount: number;
+  /** Snapshots really removed (those restic could not delete are in `notRemovedCount`). */
   removedCount: number;
+  /** Snapshots the policy removes but restic could not delete; the outcome is then `incomplete`. */
+  notRemovedCount: number;
   /** The text restic printed besides the JSON (the prune report with `--prune`). */
   log: string[];
   durationMs: number;
@@ -107,11 +115,17 @@ export function buildForgetArgs(opts: RunForgetOptions): string[] {
 const ids = (list: Array<{ id?: string }> | null | undefined): string[] =>
   (list ?? []).map((s) => s.id).filter((id): id is string => typeof id === 'string');
 
+// restic 0.18+ names each snapshot it could not delete on stderr (0.19 then exits 3, 0.18 exits 0);
+// 0.14 retries and fails with exit 1 and no JSON.
+const NOT_REMOVED = /^unable to remove snapshot\/([0-9a-f]{64}) from the repository$/;
+
 /**
  * Runs `restic forget --json` with a keep policy for the given tags and returns the kept and
  * removed snapshots per group. restic 0.14 prints the JSON array on one line and, with
- * `--prune`, the prune report as text after it: that text is returned in `log`. Never throws
- * for restic's failures (they are outcomes); throws `ResticError` only when restic cannot start.
+ * `--prune`, the prune report as text after it: that text is returned in `log`. Snapshots the
+ * policy removes but restic could not delete are counted in `notRemovedCount`, not as removed,
+ * and make the outcome `incomplete`. Never throws for restic's failures (they are outcomes);
+ * throws `ResticError` only when restic cannot start.
  *
  * @example
  * const r = await runForget({ repository, password, tags: ['daily'], keep: { daily: 7 }, prune: true });
@@ -119,33 +133,55 @@ const ids = (list: Array<{ id?: string }> | null | undefined): string[] =>
  */
 export async function runForget(opts: RunForgetOptions): Promise<ForgetResult> {
   const run = await runResticCommand('forget', buildForgetArgs(opts), opts);
+  const failed = new Set<string>();
+  for (const l of run.stderr) {
+    const m = NOT_REMOVED.exec(l.trim());
+    if (m?.[1]) failed.add(m[1]);
+  }
   const groups: ForgetGroup[] = [];
   const json = findJsonLine(run.stdout, 'array');
   if (Array.isArray(json)) {
     for (const g of json as ResticForgetGroup[]) {
+      const planned = ids(g.remove);
       groups.push({
         tags: g.tags ?? [],
         host: g.host ?? '',
         paths: g.paths ?? [],
         kept: ids(g.keep),
-        removed: ids(g.remove),
+        removed: planned.filter((id) => !failed.has(id)),
+        notRemoved: planned.filter((id) => failed.has(id)),
       });
     }
   }
   const keptCount = groups.reduce((n, g) => n + g.kept.length, 0);
   const removedCount = groups.reduce((n, g) => n + g.removed.length, 0);
+  const notRemoved = groups.flatMap((g) => g.notRemoved);
   const cls = run.classification;
-  const ok = cls.outcome === 'success';
   const what = opts.dryRun ? 'would remove' : 'removed';
+  let outcome = cls.outcome;
+  let message = cls.message;
+  if (outcome === 'success' || outcome === 'incomplete') {
+    const done = `restic forget ${what} ${removedCount} snapshot(s), kept ${keptCount}`;
+    if (notRemoved.length > 0 || outcome === 'incomplete') {
+      // 0.19 exits 3 (prune is then skipped); 0.18 exits 0 although the snapshots are still there
+      outcome = 'incomplete';
+      const which =
+        notRemoved.length > 0
+          ? `${notRemoved.length} could not be removed (${notRemoved.map((id) => id.slice(0, 8)).join(', ')})`
+          : 'some could not be removed';
+      // 0.18 names no failure besides the per-snapshot lines: only an exit_error is quoted
+      const says = run.exitError ? resticSays({ exitError: run.exitError }) : undefined;
+      message = `${done}; ${which}${says ? `; restic: ${maskCredentials(says)}` : ''}`;
+    } else message = `${done}${opts.prune && !opts.dryRun ? ', pruned' : ''}`;
+  }
   const result: ForgetResult = {
-    outcome: cls.outcome,
-    message: ok
-      ? `restic forget ${what} ${removedCount} snapshot(s), kept ${keptCount}${opts.prune && !opts.dryRun ? ', pruned' : ''}`
-      : cls.message,
+    outcome,
+    message,
     exitCode: run.proc.exitCode,
     groups,
     keptCount,
     removedCount,
+    notRemovedCount: notRemoved.length,
     log: run.stdout.filter((l) => {
       const t = l.trim();
       return !(t.startsWith('[{') || t === '[]' || t === 'null');

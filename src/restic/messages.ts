@@ -181,9 +181,10 @@ export function formatResticError(e: ResticErrorValue | undefined): string {
 
 /** Converts an `error` message to a {@link BackupItemError}. */
 export function toBackupItemError(m: Partial<ResticErrorMessage>): BackupItemError {
-  return {
-    item: typeof m.item === 'string' ? m.item : '',
-    during: typeof m.during === 'string' ? m.during : '',
-    message: formatResticError(m.error),
-  };
+  const item = typeof m.item === 'string' ? m.item : '';
+  let message = formatResticError(m.error);
+  // restic 0.18+ prefixes the message with the item (`/abs/x: open x: permission denied`);
+  // without it the message reads the same in every version.
+  if (item !== '' && message.startsWith(`${item}: `)) message = message.slice(item.length + 2);
+  return { item, during: typeof m.during === 'string' ? m.during : '', message };
 }

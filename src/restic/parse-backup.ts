@@ -49,9 +49,12 @@ export interface ScanTotals {
 export interface BackupParseResult {
   /** The final summary; absent when restic printed none (it failed, or was stopped). */
   summary?: BackupSummary;
-  /** Unreadable items, the first `maxErrors`. */
+  /**
+   * Unreadable items, the first `maxErrors`: restic's `error` messages and the source paths it
+   * skipped (`during: 'scan'`, message `source path does not exist` or `source path cannot be accessed`).
+   */
   errors: BackupItemError[];
-  /** Exact number of `error` messages. */
+  /** Exact number of `error` messages, plus the source paths restic skipped. */
   errorCount: number;
   /** The last `status` message. */
   lastProgress?: BackupProgress;
@@ -100,6 +103,10 @@ const MAX_SAMPLES = 5;
 const MAX_TAIL_LINE = 1024;
 // ESC [ ... final byte: restic's terminal codes, e.g. `\x1b[2K` before "signal interrupt received".
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+// A source path restic skipped, printed as plain text on stderr by every version (not a JSON
+// error): `<path> does not exist, skipping`, and from 0.19.1 `<path> cannot be accessed, skipping`.
+// 0.19 exits 3 for it (a snapshot of the other paths is written); 0.18 and older exit 0.
+const SKIPPED_SOURCE = /^(.+) (does not exist|cannot be accessed), skipping$/;
 
 /**
  * Creates a streaming parser for `restic backup --json`. Feed it stdout and stderr lines as
@@ -135,6 +142,12 @@ export function createBackupParser(opts: BackupParserOptions = {}): BackupParser
     if (malformedSamples.length < MAX_SAMPLES) malformedSamples.push(line.slice(0, 200));
   };
 
+  const itemError = (e: BackupItemError): void => {
+    errorCount++;
+    if (errors.length < maxErrors) errors.push(e);
+    onItemError?.(e);
+  };
+
   const scanFinished = (m: Partial<ResticVerboseStatusMessage>): void => {
     scanTotals = {
       totalFiles: typeof m.total_files === 'number' ? m.total_files : 0,
@@ -158,13 +171,9 @@ export function createBackupParser(opts: BackupParserOptions = {}): BackupParser
         if (m.action === 'scan_finished') scanFinished(m as Partial<ResticVerboseStatusMessage>);
         else verboseLines++;
         return;
-      case 'error': {
-        errorCount++;
-        const e = toBackupItemError(m as Partial<ResticErrorMessage>);
-        if (errors.length < maxErrors) errors.push(e);
-        onItemError?.(e);
+      case 'error':
+        itemError(toBackupItemError(m as Partial<ResticErrorMessage>));
         return;
-      }
       case 'summary':
         summary = toBackupSummary(m as Partial<ResticSummaryMessage>);
         return;
@@ -186,6 +195,10 @@ export function createBackupParser(opts: BackupParserOptions = {}): BackupParser
     else {
       const clean = line.includes('\x1b') ? line.replace(ANSI, '') : line;
       if (fatalMessage === undefined && clean.startsWith('Fatal: ')) fatalMessage = clean.slice(7);
+      const skipped = SKIPPED_SOURCE.exec(clean);
+      if (skipped?.[1] !== undefined && skipped[2] !== undefined) {
+        itemError({ item: skipped[1], during: 'scan', message: `source path ${skipped[2]}` });
+      }
       if (clean.trim() !== '') {
         tail.push(clean.length > MAX_TAIL_LINE ? `${clean.slice(0, MAX_TAIL_LINE)}...` : clean);
         if (tail.length > tailMax) tail.shift();

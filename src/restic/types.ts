@@ -54,6 +54,8 @@ export type FailureReason =
   | 'repository-missing'
   | 'repository-locked'
   | 'wrong-password'
+  /** The repository's server refused the credentials (HTTP 401, e.g. a rest-server's htpasswd). */
+  | 'authentication-failed'
   | 'interrupted'
   | 'inactivity-timeout'
   | 'spawn-failed'

@@ -16,6 +16,7 @@ import {
   type OutboxEvent,
   type SendFunction,
 } from './outbox.js';
+import { sinkFor } from './sink.js';
 import { describeTarget, expandTargets } from './target.js';
 import type {
   DeliveryReport,
@@ -84,7 +85,8 @@ export interface DeliverResult extends DeliveryReport {
  * go in parallel. A retryable failure leaves the entry queued, a refusal (non-retryable
  * 4xx) moves it to `dead/`. `isComplete` honours `require: 'all' | 'any'` of a multi-gateway
  * destination. Every queue, drop and dead letter is in the result.
- * @throws {InvalidMetricsError} when the text is not valid exposition (nothing sent or stored).
+ * @throws {InvalidMetricsError} when the text is not valid exposition, or a target cannot carry
+ *   it (a summary for OTLP): nothing sent or stored.
  * @throws {StateError} when the state directory cannot be used.
  */
 export async function deliver(
@@ -99,6 +101,8 @@ export async function deliver(
   const batch = toBatch(payload);
   const perDestination = destinations.map((d) => expandTargets(d));
   const targets = perDestination.flat();
+  // What a destination's protocol cannot carry (a summary for OTLP) is refused before anything is stored.
+  for (const t of targets) sinkFor(t.kind).checkFamilies?.(batch.families);
   if (!opts.run) return deliverStored(batch, destinations, perDestination, targets, undefined, opts);
   const runId = opts.run.id;
   return withRunInFlight(runId, () =>

@@ -120,7 +120,10 @@ export interface HttpRequest {
 /** What the server answered. */
 export interface HttpResponse {
   status: number;
+  /** The body as UTF-8 text. */
   body: string;
+  /** The body as sent (a binary answer, e.g. an OTLP protobuf response). */
+  bytes: Uint8Array;
 }
 
 type FetchLike = typeof fetch;
@@ -129,7 +132,7 @@ type FetchLike = typeof fetch;
 interface TransportResponse {
   status: number;
   headers: Headers;
-  text(): Promise<string>;
+  arrayBuffer(): Promise<ArrayBuffer>;
 }
 
 /** Longest answer body read, bytes; the rest is dropped (messages keep 2,000 characters). */
@@ -164,8 +167,9 @@ async function requestWithNode(
           for (const [k, v] of Object.entries(res.headers)) {
             if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
           }
-          const body = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, headers, text: async () => body });
+          const body = Buffer.concat(chunks);
+          const copy = body.buffer.slice(body.byteOffset, body.byteOffset + body.length) as ArrayBuffer;
+          resolve({ status: res.statusCode ?? 0, headers, arrayBuffer: async () => copy });
         });
       },
     );
@@ -562,8 +566,9 @@ export async function sendHttp(
         signal: ctrl.signal,
         ...(req.body ? { body: req.body } : {}),
       });
-      const body = await res.text();
-      if (res.status >= 200 && res.status < 300) return { status: res.status, body };
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const body = new TextDecoder().decode(bytes);
+      if (res.status >= 200 && res.status < 300) return { status: res.status, body, bytes };
       result = classifyStatus(res.status, body, res.headers, req, shownUrl);
     } catch (err) {
       if (opts.signal?.aborted) throw abortedError(req, shownUrl, opts.signal.reason);

@@ -4,6 +4,8 @@
  * for every per-kind rule instead of switching on the kind.
  */
 import { maskUrl } from '../errors.js';
+import type { ParsedFamily } from '../metrics/exposition.js';
+import { checkOtlpFamilies } from './otlp-encode.js';
 import type { MetricsBatch, PushMethod, SendOptions, Target } from './types.js';
 
 /** A kind of destination: how it is named, what replaces what, how a batch is sent. */
@@ -15,6 +17,11 @@ export interface Sink<T extends Target = Target> {
   describe(target: T): string;
   /** True when a sample may not carry `job` or a grouping label (the destination adds them). */
   readonly refusesGroupingLabels: boolean;
+  /**
+   * Refuses families this protocol cannot carry (OTLP: a summary), before anything is stored.
+   * @throws InvalidMetricsError naming the family and its line
+   */
+  checkFamilies?(families: ParsedFamily[]): void;
   /** True when a newer payload of a group sent with `method` makes the older ones irrelevant. */
   replacesGroup(method: PushMethod): boolean;
   /**
@@ -48,6 +55,16 @@ const SINKS: { [K in Target['kind']]: Sink<Extract<Target, { kind: K }>> } = {
     // Samples are history: every one of them goes, in order.
     replacesGroup: () => false,
     send: async (b, t, o) => (await import('./remote-write.js')).sendRemoteWrite(b, t, o),
+  },
+  otlp: {
+    kind: 'otlp',
+    noun: 'otlp',
+    describe: (t) => `otlp ${shortUrl(t.url)}`,
+    refusesGroupingLabels: false,
+    checkFamilies: (families) => checkOtlpFamilies(families),
+    // Data points are history: every one of them goes, in order.
+    replacesGroup: () => false,
+    send: async (b, t, o) => (await import('./otlp.js')).sendOtlp(b, t, o),
   },
   textfile: {
     kind: 'textfile',

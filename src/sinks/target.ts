@@ -2,6 +2,7 @@
  * One delivery target per destination address, and the single entry point that
  * delivers a payload to a target. The outbox and `deliver()` build on this.
  */
+import type { ParsedFamily } from '../metrics/exposition.js';
 import { toBatch } from './batch.js';
 import { sinkFor } from './sink.js';
 import type { Destination, MetricsPayload, SendOptions, Target } from './types.js';
@@ -30,10 +31,20 @@ export function describeTarget(t: Target): string {
 }
 
 /**
+ * Refuses, before anything is stored or sent, families that a target's protocol cannot
+ * carry (a summary for OTLP); see {@link Sink.checkFamilies}.
+ * @throws InvalidMetricsError naming the family and its line
+ */
+export function checkFamiliesFor(target: Target, families: ParsedFamily[]): void {
+  sinkFor(target.kind).checkFamilies?.(families);
+}
+
+/**
  * Delivers a payload to one target, retrying by itself (see the target's
  * `timeoutMs` and `retries`). Pushgateway: PUT (`push`), POST (`add`) or DELETE
  * (`delete`, the text is ignored) to the group's URL. Remote write: one
- * WriteRequest with every sample at `payload.measuredAt`. Textfile: an atomic
+ * WriteRequest with every sample at `payload.measuredAt`. OTLP: one
+ * ExportMetricsServiceRequest, likewise at `measuredAt`. Textfile: an atomic
  * write of the `.prom` file (`delete` removes it).
  *
  * @throws InvalidMetricsError when the payload is not valid (before any network call)

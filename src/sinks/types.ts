@@ -49,13 +49,24 @@ export interface RemoteWriteDestination extends HttpOptions {
   url: string;
 }
 
+/** An OTLP/HTTP metrics endpoint (protobuf), e.g. `http://collector:4318/v1/metrics`. */
+export interface OtlpDestination extends HttpOptions {
+  kind: 'otlp';
+  /** The full URL of the metrics endpoint, path included (`/v1/metrics` on a collector). */
+  url: string;
+}
+
 export interface TextfileDestination {
   kind: 'textfile';
   /** Path ending in `.prom`. */
   path: string;
 }
 
-export type Destination = PushgatewayDestination | RemoteWriteDestination | TextfileDestination;
+export type Destination =
+  | PushgatewayDestination
+  | RemoteWriteDestination
+  | OtlpDestination
+  | TextfileDestination;
 
 /** One set of metrics to deliver: exposition text plus the push's job and grouping. */
 export interface MetricsPayload {
@@ -88,8 +99,8 @@ export type PushgatewayTarget = Omit<PushgatewayDestination, 'urls' | 'require'>
   url: string;
 };
 
-/** One place a payload goes to: a single gateway, a remote write endpoint, or a textfile. */
-export type Target = PushgatewayTarget | RemoteWriteDestination | TextfileDestination;
+/** One place a payload goes to: a single gateway, a remote write or OTLP endpoint, or a textfile. */
+export type Target = PushgatewayTarget | RemoteWriteDestination | OtlpDestination | TextfileDestination;
 
 /** Dependencies and hooks of a delivery; tests swap them. */
 export interface SendOptions {

@@ -111,7 +111,7 @@ describe('resticprom push', () => {
     const cases: [string[], string][] = [
       [
         ['--job', 'j'],
-        'resticprom: no destination: give --gateway URL (or set RESTICPROM_GATEWAY), --remote-write URL or --textfile PATH\n',
+        'resticprom: no destination: give --gateway URL (or set RESTICPROM_GATEWAY), --remote-write URL, --otlp URL or --textfile PATH\n',
       ],
       [
         ['--gateway', gw.url],

@@ -128,3 +128,16 @@ profiles:
     assert.equal(defaultBefore(), before0);
   });
 });
+
+describe('output to a closed pipe', () => {
+  it('`resticprom push --help | head -2` ends quietly: no EPIPE stack trace', async () => {
+    await ensureBuilt();
+    const { spawnSync } = await import('node:child_process');
+    const { CLI } = await import('../helpers/cli.js');
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" push --help | head -2`], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.stdout.split('\n').length, 3, r.stdout);
+    assert.equal(r.stderr, '');
+  });
+});

@@ -82,6 +82,7 @@ describe('loadConfig', () => {
           },
         ],
         remoteWrite: [],
+        otlp: [],
         textfile: null,
       },
     });
@@ -137,6 +138,11 @@ profiles:
           cert-file: client.pem
           key-file: /abs/client.key
           insecure-skip-verify: true
+      otlp:
+        - url: http://collector:4318/v1/metrics
+          headers: { X-Tenant: backups }
+          ca-file: ca.pem
+          gzip: true
       textfile: textfile/restic-{profile}-{tier}.prom
 `,
     );
@@ -205,6 +211,14 @@ profiles:
             certFile: join(base, 'client.pem'),
             keyFile: '/abs/client.key',
             insecureSkipVerify: true,
+          },
+        ],
+        otlp: [
+          {
+            url: 'http://collector:4318/v1/metrics',
+            caFile: join(base, 'ca.pem'),
+            headers: { 'X-Tenant': 'backups' },
+            gzip: true,
           },
         ],
         textfile: join(base, 'textfile/restic-{profile}-{tier}.prom'),
@@ -516,6 +530,7 @@ profiles:
       labels: { site: "{hostname}-x" }
       pushgateway: { url: "https://gw:9091", basic-auth: { username: u, password-env: GW_PW } }
       remote-write: [{ url: "http://rw/api/v1/write", bearer-token-file: /t }]
+      otlp: [{ url: "http://otel:4318/v1/metrics", headers: { X-Tenant: t1 } }]
       textfile: /tf/{profile}-{tier}.prom
 `;
 
@@ -548,6 +563,7 @@ profiles:
           basicAuth: { username: 'u', password: { env: 'GW_PW' } },
         },
         { kind: 'remote-write', url: 'http://rw/api/v1/write', bearerToken: { file: '/t' } },
+        { kind: 'otlp', url: 'http://otel:4318/v1/metrics', headers: { 'X-Tenant': 't1' } },
         { kind: 'textfile', path: '/tf/home-daily.prom' },
       ],
       isFallback: false,

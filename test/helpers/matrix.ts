@@ -102,6 +102,14 @@ export function resticMatrix(): MatrixEntry[] {
   ];
 }
 
+/**
+ * restic's rest-server (sid's `restic-rest-server`; Debian 12 has none), for a server that
+ * answers 401. `bin` is `restic-rest-server`.
+ */
+export function restServer(): MatrixEntry {
+  return fetched('restic-rest-server', 'sid', 'restic-rest-server');
+}
+
 /** Pushgateway 1.5.1 (Debian 12) and 1.11 (sid). */
 export function pushgatewayMatrix(): MatrixEntry[] {
   return [

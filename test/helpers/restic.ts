@@ -23,7 +23,7 @@ export const FIXTURE_VERSIONS = [
   '0.17.0',
   '0.17.3',
   '0.18.0',
-  '0.19.0',
+  '0.19.1',
 ] as const;
 
 /** A fixture: its stdout and stderr files and the exit code recorded with it. */

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { InvalidMetricsError } from '../../src/errors.js';
 import { validateExposition } from '../../src/metrics/exposition.js';
+import { pushgatewayMatrix } from '../helpers/matrix.js';
 import { type RunningService, startPushgateway } from '../helpers/services.js';
 import { runs, SEED } from './settings.js';
 
@@ -321,86 +322,90 @@ function category(message: string): string {
   return known.find((k) => m.includes(k)) ?? m.slice(0, 40);
 }
 
-describe('validateExposition vs the real Pushgateway (property)', () => {
-  let gw: RunningService;
-  const RUNS = runs(4000);
-  let n = 0;
-  const stats = { accepted: 0, refusedBoth: 0, refusedOnlyByValidator: 0, wipes: 0 };
-  const stricter = new Map<string, number>();
+for (const gateway of pushgatewayMatrix()) {
+  describe(`validateExposition vs the real Pushgateway (property, Pushgateway ${gateway.version})`, {
+    skip: gateway.skip,
+  }, () => {
+    let gw: RunningService;
+    const RUNS = runs(4000);
+    let n = 0;
+    const stats = { accepted: 0, refusedBoth: 0, refusedOnlyByValidator: 0, wipes: 0 };
+    const stricter = new Map<string, number>();
 
-  before(async () => {
-    gw = await startPushgateway();
-  });
-  after(async () => {
-    await gw?.stop();
-  });
-
-  async function wipe(): Promise<void> {
-    stats.wipes++;
-    await fetch(`${gw.url}/api/v1/admin/wipe`, { method: 'PUT' });
-    for (let i = 0; i < 100; i++) {
-      const body = (await (await fetch(`${gw.url}/api/v1/metrics`)).json()) as { data: unknown[] };
-      if (body.data.length === 0) return;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  async function post(text: string, id: number): Promise<{ status: number; body: string }> {
-    const res = await fetch(`${gw.url}/metrics/job/propexpo/case/${id}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' },
-      body: text,
+    before(async () => {
+      gw = await startPushgateway({ bin: gateway.bin });
     });
-    return { status: res.status, body: await res.text() };
-  }
+    after(async () => {
+      await gw?.stop();
+    });
 
-  it(`nothing the validator accepts is refused by the gateway (${RUNS} texts)`, async (t) => {
-    await fc.assert(
-      fc.asyncProperty(caseArb, async ({ families, mutations }) => {
-        n++;
-        if (n % 500 === 0) await wipe();
-        // Names unique per case: a type clash with another case's group is not what is tested.
-        const prefix = `c${n}_`;
-        const text = mutate(
-          families.flatMap((f) => renderFamily(f, prefix)),
-          mutations,
-        );
-        let refusal: string | undefined;
-        try {
-          validateExposition(text, { groupingLabels: ['job', 'case'] });
-        } catch (err) {
-          assert.ok(err instanceof InvalidMetricsError, `the validator threw ${String(err)}`);
-          assert.doesNotMatch(err.message, /\n/, 'one line');
-          refusal = err.message;
-        }
-        let res = await post(text, n);
-        if (refusal === undefined && res.status === 400 && /inconsistent with existing/.test(res.body)) {
-          // Rule out leftovers of other cases: try once more on an empty gateway.
-          await wipe();
-          res = await post(text, n);
-        }
-        if (refusal === undefined) {
-          stats.accepted++;
-          assert.equal(res.status, 200, `the gateway refused an accepted text:\n${text}\n---\n${res.body}`);
-        } else if (res.status === 200) {
-          stats.refusedOnlyByValidator++;
-          const c = category(refusal);
-          stricter.set(c, (stricter.get(c) ?? 0) + 1);
-        } else {
-          stats.refusedBoth++;
-        }
-      }),
-      { numRuns: RUNS, seed: SEED },
-    );
-    t.diagnostic(`texts: ${n}; ${JSON.stringify(stats)}`);
-    t.diagnostic(
-      `refused only by the validator, by reason: ${JSON.stringify(Object.fromEntries([...stricter].sort((a, b) => b[1] - a[1])))}`,
-    );
-    // Both outcomes must have been exercised, or the generator is broken.
-    assert.ok(stats.accepted > RUNS / 10, `accepted ${stats.accepted}`);
-    assert.ok(stats.refusedBoth > RUNS / 10, `refused by both ${stats.refusedBoth}`);
+    async function wipe(): Promise<void> {
+      stats.wipes++;
+      await fetch(`${gw.url}/api/v1/admin/wipe`, { method: 'PUT' });
+      for (let i = 0; i < 100; i++) {
+        const body = (await (await fetch(`${gw.url}/api/v1/metrics`)).json()) as { data: unknown[] };
+        if (body.data.length === 0) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+
+    async function post(text: string, id: number): Promise<{ status: number; body: string }> {
+      const res = await fetch(`${gw.url}/metrics/job/propexpo/case/${id}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' },
+        body: text,
+      });
+      return { status: res.status, body: await res.text() };
+    }
+
+    it(`nothing the validator accepts is refused by the gateway (${RUNS} texts)`, async (t) => {
+      await fc.assert(
+        fc.asyncProperty(caseArb, async ({ families, mutations }) => {
+          n++;
+          if (n % 500 === 0) await wipe();
+          // Names unique per case: a type clash with another case's group is not what is tested.
+          const prefix = `c${n}_`;
+          const text = mutate(
+            families.flatMap((f) => renderFamily(f, prefix)),
+            mutations,
+          );
+          let refusal: string | undefined;
+          try {
+            validateExposition(text, { groupingLabels: ['job', 'case'] });
+          } catch (err) {
+            assert.ok(err instanceof InvalidMetricsError, `the validator threw ${String(err)}`);
+            assert.doesNotMatch(err.message, /\n/, 'one line');
+            refusal = err.message;
+          }
+          let res = await post(text, n);
+          if (refusal === undefined && res.status === 400 && /inconsistent with existing/.test(res.body)) {
+            // Rule out leftovers of other cases: try once more on an empty gateway.
+            await wipe();
+            res = await post(text, n);
+          }
+          if (refusal === undefined) {
+            stats.accepted++;
+            assert.equal(res.status, 200, `the gateway refused an accepted text:\n${text}\n---\n${res.body}`);
+          } else if (res.status === 200) {
+            stats.refusedOnlyByValidator++;
+            const c = category(refusal);
+            stricter.set(c, (stricter.get(c) ?? 0) + 1);
+          } else {
+            stats.refusedBoth++;
+          }
+        }),
+        { numRuns: RUNS, seed: SEED },
+      );
+      t.diagnostic(`texts: ${n}; ${JSON.stringify(stats)}`);
+      t.diagnostic(
+        `refused only by the validator, by reason: ${JSON.stringify(Object.fromEntries([...stricter].sort((a, b) => b[1] - a[1])))}`,
+      );
+      // Both outcomes must have been exercised, or the generator is broken.
+      assert.ok(stats.accepted > RUNS / 10, `accepted ${stats.accepted}`);
+      assert.ok(stats.refusedBoth > RUNS / 10, `refused by both ${stats.refusedBoth}`);
+    });
   });
-});
+}
 
 describe('validateExposition: what the gateway property found', () => {
   const cases: [string, string, string][] = [

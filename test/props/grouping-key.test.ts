@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { InvalidMetricsError } from '../../src/errors.js';
 import { encodeGroupingPath } from '../../src/sinks/grouping-key.js';
 import { pushToGateway } from '../../src/sinks/pushgateway.js';
+import { pushgatewayMatrix } from '../helpers/matrix.js';
 import { gatewayGroups, groupValues, type RunningService, startPushgateway } from '../helpers/services.js';
 import { runs, SEED } from './settings.js';
 
@@ -102,116 +103,120 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T, i: number) =
   for (const s of settled) if (s.status === 'rejected') throw s.reason;
 }
 
-describe('grouping key vs the real Pushgateway (property)', () => {
-  let gw: RunningService;
-  const BATCH = 300;
-  const BATCHES = runs(20);
-  let pushed = 0;
+for (const gateway of pushgatewayMatrix()) {
+  describe(`grouping key vs the real Pushgateway (property, Pushgateway ${gateway.version})`, {
+    skip: gateway.skip,
+  }, () => {
+    let gw: RunningService;
+    const BATCH = 300;
+    const BATCHES = runs(20);
+    let pushed = 0;
 
-  before(async () => {
-    gw = await startPushgateway();
-  });
-  after(async () => {
-    await gw?.stop();
-  });
+    before(async () => {
+      gw = await startPushgateway({ bin: gateway.bin });
+    });
+    after(async () => {
+      await gw?.stop();
+    });
 
-  async function wipe(): Promise<void> {
-    const res = await fetch(`${gw.url}/api/v1/admin/wipe`, { method: 'PUT' });
-    assert.equal(res.status, 202);
-    // The wipe is queued like a push; wait until the gateway shows it done.
-    for (let i = 0; i < 100 && (await gatewayGroups(gw.url)).length > 0; i++) {
-      await new Promise((r) => setTimeout(r, 20));
+    async function wipe(): Promise<void> {
+      const res = await fetch(`${gw.url}/api/v1/admin/wipe`, { method: 'PUT' });
+      assert.equal(res.status, 202);
+      // The wipe is queued like a push; wait until the gateway shows it done.
+      for (let i = 0; i < 100 && (await gatewayGroups(gw.url)).length > 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
     }
-  }
 
-  it(`every pushed group reads back with exactly its labels (${BATCHES} batches of ${BATCH})`, async (t) => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.uniqueArray(caseArb, { minLength: 1, maxLength: BATCH, size: 'max', selector: keyOf }),
-        async (cases) => {
-          await wipe();
-          await mapLimit(cases, 8, async (c, i) => {
-            await pushToGateway({
-              url: gw.url,
-              job: c.job,
-              grouping: c.grouping,
-              text: `# TYPE prop_case gauge\nprop_case ${i}\n`,
-              retries: 0,
+    it(`every pushed group reads back with exactly its labels (${BATCHES} batches of ${BATCH})`, async (t) => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.uniqueArray(caseArb, { minLength: 1, maxLength: BATCH, size: 'max', selector: keyOf }),
+          async (cases) => {
+            await wipe();
+            await mapLimit(cases, 8, async (c, i) => {
+              await pushToGateway({
+                url: gw.url,
+                job: c.job,
+                grouping: c.grouping,
+                text: `# TYPE prop_case gauge\nprop_case ${i}\n`,
+                retries: 0,
+              });
             });
-          });
-          pushed += cases.length;
-          const groups = await gatewayGroups(gw.url);
-          assert.equal(groups.length, cases.length, 'one group per case');
-          const seen = new Set<number>();
-          for (const g of groups) {
-            const values = groupValues(g, 'prop_case');
-            assert.equal(values.length, 1, `group ${JSON.stringify(g.labels)} holds one series`);
-            const i = Number(values[0]?.value);
-            const c = cases[i];
-            assert.ok(c, `value ${values[0]?.value} names a case`);
-            seen.add(i);
-            assert.deepEqual(
-              sortedLabels(g.labels),
-              sortedLabels({ job: c.job, ...c.grouping }),
-              `path ${encodeGroupingPath(c.job, c.grouping)}`,
+            pushed += cases.length;
+            const groups = await gatewayGroups(gw.url);
+            assert.equal(groups.length, cases.length, 'one group per case');
+            const seen = new Set<number>();
+            for (const g of groups) {
+              const values = groupValues(g, 'prop_case');
+              assert.equal(values.length, 1, `group ${JSON.stringify(g.labels)} holds one series`);
+              const i = Number(values[0]?.value);
+              const c = cases[i];
+              assert.ok(c, `value ${values[0]?.value} names a case`);
+              seen.add(i);
+              assert.deepEqual(
+                sortedLabels(g.labels),
+                sortedLabels({ job: c.job, ...c.grouping }),
+                `path ${encodeGroupingPath(c.job, c.grouping)}`,
+              );
+            }
+            assert.equal(seen.size, cases.length);
+          },
+        ),
+        { numRuns: BATCHES, seed: SEED, endOnFailure: false },
+      );
+      t.diagnostic(`groups pushed and read back: ${pushed}`);
+      assert.ok(pushed >= BATCHES, 'cases ran');
+    });
+
+    it('refuses an empty instance: at the gateway it clashes with the group without instance and breaks /metrics', async () => {
+      assert.throws(
+        () => encodeGroupingPath('x', { instance: '', tier: 'daily' }),
+        (err: unknown) =>
+          err instanceof InvalidMetricsError &&
+          err.message ===
+            'grouping label instance must not be empty (the Pushgateway takes instance="" as no instance); leave it out instead',
+      );
+      // Why: what the gateway does with such a group, sent by hand.
+      await wipe();
+      const put = (path: string) => fetch(`${gw.url}${path}`, { method: 'PUT', body: 'prop_case 1\n' });
+      assert.equal((await put('/metrics/job/x')).status, 200);
+      const clash = await put('/metrics/job/x/instance@base64/=');
+      assert.equal(clash.status, 400);
+      assert.match(await clash.text(), /was collected before with the same name and label values/);
+      const page = await fetch(`${gw.url}/metrics`);
+      assert.equal(page.status, 500);
+      assert.match(await page.text(), /An error has occurred while serving metrics/);
+      await wipe();
+      assert.equal((await fetch(`${gw.url}/metrics`)).status, 200);
+    });
+
+    it('refuses a job or value with a lone surrogate before any network call', () => {
+      const loneArb = fc
+        .tuple(
+          fc.string({ maxLength: 4 }),
+          fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
+          fc.string({ maxLength: 4 }),
+        )
+        .map(([a, s, b]) => `${a}${s}${b}`)
+        .filter((v) => /\p{Cs}/u.test(v));
+      fc.assert(
+        fc.property(loneArb, fc.boolean(), (bad, inJob) => {
+          const call = () =>
+            inJob ? encodeGroupingPath(bad, {}) : encodeGroupingPath('j', { instance: 'x', l: bad });
+          assert.throws(call, (err: unknown) => {
+            assert.ok(err instanceof InvalidMetricsError, String(err));
+            assert.equal(
+              err.message,
+              inJob
+                ? 'job is not valid Unicode (a lone surrogate)'
+                : 'grouping label l has a value that is not valid Unicode (a lone surrogate)',
             );
-          }
-          assert.equal(seen.size, cases.length);
-        },
-      ),
-      { numRuns: BATCHES, seed: SEED, endOnFailure: false },
-    );
-    t.diagnostic(`groups pushed and read back: ${pushed}`);
-    assert.ok(pushed >= BATCHES, 'cases ran');
+            return true;
+          });
+        }),
+        { numRuns: runs(2000), seed: SEED },
+      );
+    });
   });
-
-  it('refuses an empty instance: at the gateway it clashes with the group without instance and breaks /metrics', async () => {
-    assert.throws(
-      () => encodeGroupingPath('x', { instance: '', tier: 'daily' }),
-      (err: unknown) =>
-        err instanceof InvalidMetricsError &&
-        err.message ===
-          'grouping label instance must not be empty (the Pushgateway takes instance="" as no instance); leave it out instead',
-    );
-    // Why: what the gateway does with such a group, sent by hand.
-    await wipe();
-    const put = (path: string) => fetch(`${gw.url}${path}`, { method: 'PUT', body: 'prop_case 1\n' });
-    assert.equal((await put('/metrics/job/x')).status, 200);
-    const clash = await put('/metrics/job/x/instance@base64/=');
-    assert.equal(clash.status, 400);
-    assert.match(await clash.text(), /was collected before with the same name and label values/);
-    const page = await fetch(`${gw.url}/metrics`);
-    assert.equal(page.status, 500);
-    assert.match(await page.text(), /An error has occurred while serving metrics/);
-    await wipe();
-    assert.equal((await fetch(`${gw.url}/metrics`)).status, 200);
-  });
-
-  it('refuses a job or value with a lone surrogate before any network call', () => {
-    const loneArb = fc
-      .tuple(
-        fc.string({ maxLength: 4 }),
-        fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
-        fc.string({ maxLength: 4 }),
-      )
-      .map(([a, s, b]) => `${a}${s}${b}`)
-      .filter((v) => /\p{Cs}/u.test(v));
-    fc.assert(
-      fc.property(loneArb, fc.boolean(), (bad, inJob) => {
-        const call = () =>
-          inJob ? encodeGroupingPath(bad, {}) : encodeGroupingPath('j', { instance: 'x', l: bad });
-        assert.throws(call, (err: unknown) => {
-          assert.ok(err instanceof InvalidMetricsError, String(err));
-          assert.equal(
-            err.message,
-            inJob
-              ? 'job is not valid Unicode (a lone surrogate)'
-              : 'grouping label l has a value that is not valid Unicode (a lone surrogate)',
-          );
-          return true;
-        });
-      }),
-      { numRuns: runs(2000), seed: SEED },
-    );
-  });
-});
+}

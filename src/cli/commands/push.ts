@@ -67,7 +67,10 @@ export function register(program: Command): void {
       'deliver metrics (text exposition format) from FILE or stdin; what fails waits in the outbox',
     )
     .argument('[file]', 'exposition text file, or - for stdin (the default)')
-    .option('--job <name>', 'the job: Pushgateway grouping key, or a job label for remote write and textfile')
+    .option(
+      '--job <name>',
+      'the job: Pushgateway grouping key, a job label for remote write and textfile, service.name for OTLP',
+    )
     .option('--group <name=value>', 'grouping label (repeatable), e.g. instance=daily', collect)
     .addOption(
       new Option(
@@ -86,6 +89,7 @@ Examples:
   resticprom push --gateway https://my-gtw:443 --job nfs_backup --group instance=daily metrics.prom
   cat metrics.prom | resticprom push --gateway URL --job J --method put
   resticprom push --remote-write URL --job J -
+  resticprom push --otlp http://collector:4318/v1/metrics --job J -
   resticprom push --textfile /var/lib/node_exporter/textfile/job.prom --job J -
 
 Exit codes: 0 delivered everywhere; 75 not delivered yet, safely in the outbox; 65 invalid
@@ -101,7 +105,7 @@ async function pushAction(file: string | undefined, flags: PushFlags): Promise<n
   const destinations = parseDestinations(flags, process.env);
   if (destinations.length === 0) {
     throw new UsageError(
-      'no destination: give --gateway URL (or set RESTICPROM_GATEWAY), --remote-write URL or --textfile PATH',
+      'no destination: give --gateway URL (or set RESTICPROM_GATEWAY), --remote-write URL, --otlp URL or --textfile PATH',
     );
   }
   const grouping = parsePairs(flags.group ?? [], '--group');
