@@ -78,6 +78,11 @@ const SINKS: { [K in Target['kind']]: Sink<Extract<Target, { kind: K }>> } = {
   },
 };
 
+/** True when `kind` names a destination kind (a sink of the table). */
+export function isSinkKind(kind: string): kind is Target['kind'] {
+  return Object.hasOwn(SINKS, kind);
+}
+
 /** The sink of a destination kind. */
 export function sinkFor<K extends Target['kind']>(kind: K): Sink<Extract<Target, { kind: K }>>;
 export function sinkFor(kind: string): Sink;

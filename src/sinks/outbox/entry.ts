@@ -4,6 +4,7 @@
  * in enqueue order.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { isSinkKind } from '../sink.js';
 import type { MetricsPayload, Target } from '../types.js';
 
 /** Version tag written in every entry file. */
@@ -126,7 +127,8 @@ function isEntryShape(e: unknown): e is OutboxEntry {
     (p.method === 'post' || p.method === 'put' || p.method === 'delete') &&
     typeof t === 'object' &&
     t !== null &&
-    (t.kind === 'pushgateway' || t.kind === 'remote-write' || t.kind === 'textfile')
+    typeof t.kind === 'string' &&
+    isSinkKind(t.kind)
   );
 }
 
