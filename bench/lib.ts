@@ -17,6 +17,8 @@ export const CLI = join(ROOT, 'dist', 'bin', 'resticprom.js');
 export const FAKE_RESTIC = join(ROOT, 'test', 'helpers', 'fake-restic.mjs');
 /** Where generated inputs live (gitignored). */
 export const OUT_DIR = join(ROOT, 'bench', 'out');
+/** The preload that reports a node process's own peak RSS (see {@link runTimed}'s `ownPeak`). */
+export const PEAK_RSS_PRELOAD = join(ROOT, 'bench', 'peak-rss.mjs');
 /** GNU time, when installed (Debian package `time`). */
 export const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
@@ -88,6 +90,13 @@ export interface Timed {
   stderr: string;
   /** Standard output, when `stdout: 'pipe'` was asked for. */
   stdout: string;
+  /** With `ownPeak`: the node process's own peak RSS (VmHWM), KiB; else NaN. */
+  ownPeakKiB: number;
+  /**
+   * CPU time of the tree, user + system, ms (GNU time's %U + %S), or NaN without GNU time.
+   * On a machine shared by other work it varies far less than the wall time.
+   */
+  cpuMs: number;
 }
 
 /**
@@ -98,10 +107,22 @@ export interface Timed {
 export async function runTimed(
   cmd: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdout?: 'ignore' | 'inherit' | 'pipe' } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    stdout?: 'ignore' | 'inherit' | 'pipe';
+    /** `cmd` is node: preload {@link PEAK_RSS_PRELOAD} and report the process's own peak. */
+    ownPeak?: boolean;
+  } = {},
 ): Promise<Timed> {
   const rssFile = join(tmpdir(), `resticprom-bench-rss-${process.pid}`);
-  const [file, argv] = GNU_TIME ? [GNU_TIME, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
+  const ownFile = join(tmpdir(), `resticprom-bench-own-rss-${process.pid}`);
+  if (opts.ownPeak) {
+    args = ['--import', PEAK_RSS_PRELOAD, ...args];
+    opts = { ...opts, env: { ...(opts.env ?? process.env), BENCH_PEAK_RSS_FILE: ownFile } };
+    rmSync(ownFile, { force: true });
+  }
+  const [file, argv] = GNU_TIME ? [GNU_TIME, ['-f', '%M %U %S', '-o', rssFile, cmd, ...args]] : [cmd, args];
   const t0 = process.hrtime.bigint();
   const child = spawn(file, argv, {
     env: opts.env ?? process.env,
@@ -122,13 +143,21 @@ export async function runTimed(
   });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   let maxRssKiB = Number.NaN;
+  let cpuMs = Number.NaN;
   if (GNU_TIME) {
-    // GNU time writes "Command exited with non-zero status N" before the figure on failure.
+    // GNU time writes "Command exited with non-zero status N" before the figures on failure.
     const lines = readFileSync(rssFile, 'utf8').trim().split('\n');
-    maxRssKiB = Number(lines.at(-1));
+    const [rss, user, sys] = (lines.at(-1) ?? '').split(' ').map(Number);
+    maxRssKiB = rss ?? Number.NaN;
+    cpuMs = ((user ?? Number.NaN) + (sys ?? Number.NaN)) * 1000;
     rmSync(rssFile, { force: true });
   }
-  return { ms, maxRssKiB, exitCode, stderr, stdout };
+  let ownPeakKiB = Number.NaN;
+  if (opts.ownPeak && existsSync(ownFile)) {
+    ownPeakKiB = Number(readFileSync(ownFile, 'utf8').trim());
+    rmSync(ownFile, { force: true });
+  }
+  return { ms, maxRssKiB, exitCode, stderr, stdout, ownPeakKiB, cpuMs };
 }
 
 /** Writes an executable `restic` wrapper that runs the fake restic (a config needs one path). */

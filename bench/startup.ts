@@ -1,13 +1,16 @@
 /**
- * Start-up: `resticprom --version` and `resticprom push` of a small file to a live Pushgateway,
- * median wall time against `node -e 0` on the same machine. Uses hyperfine when installed,
- * else its own interleaved loop. With `--profile` it also prints the CPU profile of
- * `--version` by file (which modules load and compile at start-up). Asserts nothing.
+ * Start-up: `resticprom --version`, `status`, `config validate`, `backup` (the fake restic
+ * replaying a 9-line capture, a live Pushgateway, the validated config cache warm) and `push`
+ * of a small file, median wall time against `node -e 0` and the fake restic alone on the same
+ * machine. Uses hyperfine when installed, else its own interleaved loop. With `--profile` it
+ * also prints, per command, the modules it loads (the bundle's chunks it opens, by `strace`
+ * when installed, else those in its CPU profile, mapped to their sources by the chunks'
+ * source maps) and its CPU profile's self time by package. Asserts nothing.
  *
  * Run: npx tsx bench/startup.ts [--runs 30] [--profile] [--no-hyperfine]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir, startPushgateway } from '../test/helpers/services.js';
 import {
@@ -24,6 +27,7 @@ import {
   quantile,
   ROOT,
   runTimed,
+  writeBenchConfig,
 } from './lib.js';
 
 const RUNS = argNumber('runs', 30);
@@ -32,8 +36,53 @@ function hasHyperfine(): boolean {
   return !hasFlag('no-hyperfine') && spawnSync('hyperfine', ['--version']).status === 0;
 }
 
-/** Self time by file of a V8 .cpuprofile, ms, largest first. */
-function profileByFile(file: string): Array<[string, number]> {
+const CHUNKS = join(ROOT, 'dist', 'bin', 'chunks');
+
+/** What a source path of a chunk's source map belongs to: `zod`, `src/config/schema.ts`... */
+function sourceName(source: string): string {
+  const nm = source.split('node_modules/');
+  if (nm.length > 1) {
+    const parts = (nm.at(-1) as string).split('/');
+    return parts[0]?.startsWith('@') ? `${parts[0]}/${parts[1]}` : (parts[0] as string);
+  }
+  return source.replace(/^(\.\.\/)+/, '');
+}
+
+/** The sources of a chunk file of dist/bin (from its source map). */
+function chunkSources(file: string): string[] {
+  const map = `${file}.map`;
+  if (!existsSync(map)) return [];
+  return [
+    ...new Set((JSON.parse(readFileSync(map, 'utf8')) as { sources: string[] }).sources.map(sourceName)),
+  ];
+}
+
+/** Sources a run served from the cache must not load: schemas, yaml, zod, templates, web code. */
+const UNWANTED =
+  /^(zod|yaml|@grafana\/.*|protobufjs|src\/config\/(schema|load|normalize|checks|starter)\.ts|src\/web\/.*|src\/deploy\/.*)$/;
+
+/** The bundle files a command opens, by strace (exact) or, without it, its CPU profile. */
+function loadedChunks(argv: string[], env: NodeJS.ProcessEnv, profileFile: string): string[] {
+  const fromProfile = () => {
+    const p = JSON.parse(readFileSync(profileFile, 'utf8')) as {
+      nodes: Array<{ callFrame: { url: string } }>;
+    };
+    return [...new Set(p.nodes.map((n) => n.callFrame.url.replace(/^file:\/\//, '')))];
+  };
+  const trace = `${profileFile}.strace`;
+  const st = spawnSync('strace', ['-f', '-e', 'trace=openat', '-o', trace, ...argv], {
+    env,
+    stdio: 'ignore',
+  });
+  const files =
+    st.error || !existsSync(trace)
+      ? fromProfile()
+      : [...readFileSync(trace, 'utf8').matchAll(/openat\([^"]*"([^"]+)"/g)].map((m) => m[1] as string);
+  return [...new Set(files.filter((f) => f.startsWith(join(ROOT, 'dist', 'bin')) && f.endsWith('.js')))];
+}
+
+/** Self time by package of a V8 .cpuprofile, ms, largest first. */
+function profileByPackage(file: string): Array<[string, number]> {
   const p = JSON.parse(readFileSync(file, 'utf8')) as {
     nodes: Array<{ id: number; callFrame: { url: string; functionName: string } }>;
     samples: number[];
@@ -41,11 +90,20 @@ function profileByFile(file: string): Array<[string, number]> {
   };
   const dt = new Map<number, number>();
   for (const [i, id] of p.samples.entries()) dt.set(id, (dt.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
+  const byChunk = new Map<string, string>();
   const byUrl = new Map<string, number>();
   for (const n of p.nodes) {
-    const url = (n.callFrame.url || `(${n.callFrame.functionName})`)
-      .replace(/^file:\/\//, '')
-      .replace(`${ROOT}/`, '');
+    let url = (n.callFrame.url || `(${n.callFrame.functionName})`).replace(/^file:\/\//, '');
+    if (url.startsWith(CHUNKS) || url.endsWith('dist/bin/resticprom.js')) {
+      // A chunk mixes modules; name it after its largest package, or our folder.
+      if (!byChunk.has(url)) {
+        const src = chunkSources(url);
+        const pkg =
+          src.find((x) => !x.startsWith('src/')) ?? src[0]?.split('/').slice(0, 2).join('/') ?? 'resticprom';
+        byChunk.set(url, `chunk: ${pkg}${src.length > 1 ? ` +${src.length - 1}` : ''}`);
+      }
+      url = byChunk.get(url) as string;
+    } else if (url.startsWith('node:')) url = 'node internals';
     byUrl.set(url, (byUrl.get(url) ?? 0) + (dt.get(n.id) ?? 0) / 1000);
   }
   return [...byUrl].sort((a, b) => b[1] - a[1]);
@@ -64,14 +122,27 @@ try {
   );
   const state = join(tmp.dir, 'state');
   mkdirSync(state);
-  const cases: Array<{ name: string; argv: string[] }> = [
+  const { config, restic } = writeBenchConfig(tmp.dir, gw.url);
+  const fixture = join(ROOT, 'test', 'fixtures', 'restic', '0.14.0', 'backup-success.jsonl');
+  process.env.FAKE_RESTIC_STDOUT = fixture;
+  const cli = (...args: string[]) => [process.execPath, CLI, ...args];
+  const cases: Array<{ name: string; argv: string[]; isOurs?: boolean }> = [
     { name: 'node -e 0', argv: [process.execPath, '-e', '0'] },
-    { name: 'resticprom --version', argv: [process.execPath, CLI, '--version'] },
+    {
+      name: 'fake restic alone (backup of the 9-line capture)',
+      argv: [restic, 'backup', '--json', '/srv/nfs'],
+    },
+    { name: 'resticprom --version', argv: cli('--version'), isOurs: true },
+    { name: 'resticprom status (config cache warm)', argv: cli('status', '--config', config), isOurs: true },
+    { name: 'resticprom config validate', argv: cli('config', 'validate', '--config', config), isOurs: true },
+    {
+      name: 'resticprom backup (config cache warm, live gateway)',
+      argv: cli('backup', '--config', config, '--tier', 'daily', '--quiet'),
+      isOurs: true,
+    },
     {
       name: 'resticprom push (small file, live gateway)',
-      argv: [
-        process.execPath,
-        CLI,
+      argv: cli(
         'push',
         '--gateway',
         gw.url,
@@ -83,9 +154,12 @@ try {
         state,
         '--quiet',
         metrics,
-      ],
+      ),
+      isOurs: true,
     },
   ];
+  // Two backups: the first creates the state directory, the second stores the validated config.
+  for (let i = 0; i < 2; i++) execFileSync(cases[5]?.argv[0] as string, cases[5]?.argv.slice(1) ?? []);
 
   const rows: Array<{ name: string; median: number; p90: number; rss: number }> = [];
   let method: string;
@@ -119,6 +193,7 @@ try {
     for (let i = 0; i < RUNS + 3; i++) {
       for (const [k, c] of cases.entries()) {
         const t = await runTimed(c.argv[0] as string, c.argv.slice(1));
+        // status exits 4 (UNHEALTHY) when a tier is late; the bench's tier ran just now.
         if (t.exitCode !== 0) throw new Error(`${c.name} exited ${t.exitCode}: ${t.stderr.trim()}`);
         if (i >= 3) samples[k]?.push(t.ms);
         rss[k] = Math.max(rss[k] ?? 0, t.maxRssKiB);
@@ -145,7 +220,7 @@ try {
       mib(r.rss),
     ]),
   );
-  const version = rows[1];
+  const version = rows.find((r) => r.name === 'resticprom --version');
   if (version) {
     const extra = version.median - base;
     console.log(
@@ -154,18 +229,39 @@ try {
   }
 
   if (hasFlag('profile')) {
-    const dir = join(tmp.dir, 'prof');
-    execFileSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, CLI, '--version'], {
-      stdio: 'ignore',
-    });
-    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-    if (file) {
-      console.log('\nCPU profile of `resticprom --version`, self time by file (top 12):');
+    console.log(
+      '\nModules each command loads (bundle chunks opened, mapped to their sources); "unwanted" are schema, yaml, zod, template and web code:',
+    );
+    const loadRows: string[][] = [];
+    const profiles: Array<[string, Array<[string, number]>]> = [];
+    for (const c of cases.filter((x) => x.isOurs)) {
+      const dir = join(tmp.dir, 'prof');
+      rmSync(dir, { recursive: true, force: true });
+      execFileSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, ...c.argv.slice(1)], {
+        stdio: 'ignore',
+      });
+      const file = join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile')) as string);
+      const chunks = loadedChunks(c.argv, process.env, file);
+      const sources = [...new Set(chunks.flatMap((f) => chunkSources(f)))];
+      const kib = chunks.reduce((sum, f) => sum + readFileSync(f).length, 0) / 1024;
+      const packages = sources.filter((x) => !x.startsWith('src/'));
+      const unwanted = sources.filter((x) => UNWANTED.test(x));
+      loadRows.push([
+        c.name.replace(/^resticprom /, '').replace(/ \(.*$/, ''),
+        String(chunks.length),
+        fmt(kib, 0),
+        String(sources.filter((x) => x.startsWith('src/')).length),
+        packages.join(' ') || '-',
+        unwanted.join(' ') || 'none',
+      ]);
+      profiles.push([c.name, profileByPackage(file)]);
+    }
+    printTable(['command', 'files', 'KiB', 'our modules', 'packages', 'unwanted'], loadRows);
+    for (const [name, byPkg] of profiles) {
+      console.log(`\nCPU profile of \`${name}\`, self time by package (top 8):`);
       printTable(
-        ['file', 'ms'],
-        profileByFile(join(dir, file))
-          .slice(0, 12)
-          .map(([u, ms]) => [u, fmt(ms)]),
+        ['package', 'ms'],
+        byPkg.slice(0, 8).map(([u, ms]) => [u, fmt(ms)]),
       );
     }
   }

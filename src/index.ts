@@ -12,9 +12,11 @@
 
 // Configuration and jobs.
 export {
+  type CachedLoadedConfig,
   type Config,
   type LoadedConfig,
   loadConfig,
+  loadConfigCached,
   type ProfileConfig,
   profileDestinations,
   type TierConfig,

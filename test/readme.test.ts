@@ -9,7 +9,9 @@ import {
   CHECK_METRICS,
   DAEMON_METRICS,
   FORGET_METRICS,
+  hooksDurationMetric,
   JOB_METRICS,
+  NOTIFY_METRICS,
   SEED_METRICS,
   STATS_METRICS,
 } from '../src/metrics/names.js';
@@ -42,8 +44,9 @@ describe('README stays true', () => {
       STATS_METRICS,
       JOB_METRICS,
       DAEMON_METRICS,
+      NOTIFY_METRICS,
     ].flatMap((t) => Object.values(t).map((d) => d.name));
-    all.push(BUILD_INFO.name);
+    all.push(BUILD_INFO.name, hooksDurationMetric('restic_backup').name);
     for (const name of all) {
       const short = name.replace(/^restic_backup(_files|_dirs)_/, '$1_');
       assert.ok(documented(name) || readme.includes(`\`${short}\``), `${name} missing from README`);

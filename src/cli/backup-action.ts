@@ -10,6 +10,7 @@ import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
 import type { CommonOptions } from './commands/common.js';
 import { ExitCode } from './exit-codes.js';
+import { hookLineLogger, reportNotifications, withNotifications } from './hooks-output.js';
 import { startJobCommand } from './job-command.js';
 import type { Logger } from './output.js';
 import { createProgressDisplay } from './progress.js';
@@ -26,6 +27,7 @@ export function backupExitCode(result: { outcome: RunOutcome; reason?: FailureRe
     interrupted: ExitCode.INTERRUPTED,
     'inactivity-timeout': ExitCode.TIMEOUT,
     'spawn-failed': ExitCode.FAILURE,
+    'hook-failed': ExitCode.FAILURE,
     other: ExitCode.FAILURE,
   };
   return byReason[result.reason ?? 'other'];
@@ -91,6 +93,7 @@ export async function backupAction(
           else log.debug(`restic: ${line}`);
         },
         onWait: (msg) => log.info(msg),
+        onHookLine: hookLineLogger(log),
       }),
     );
     if (!job) return ExitCode.INTERRUPTED;
@@ -112,11 +115,12 @@ export async function backupAction(
     else if (r.outcome === 'incomplete') log.warn(line, fields);
     if (r.outcome === 'success') log.info(line, fields);
     reportDelivery(log, job.finish.delivery);
+    reportNotifications(log, job.hooked);
     if (job.isFallback) {
       log.info('no metrics destination configured; the metrics, as written to the textfile:');
       process.stdout.write(formatExposition(textfileFamilies(job.finish.payload)));
     }
-    let code = withDelivery(backupExitCode(r), job.finish.delivery);
+    let code = withNotifications(withDelivery(backupExitCode(r), job.finish.delivery), job.hooked);
     if (job.forget) {
       const f = job.forget.result;
       const head = `forget ${job.profile}/${job.tier} (forget-after-backup)`;

@@ -3,7 +3,8 @@
  * config (warnings printed), and SIGINT/SIGTERM/SIGHUP turned into an abort that stops
  * restic and still reports the run.
  */
-import { type LoadedConfig, loadConfig } from '../config/index.js';
+import { loadConfigCached } from '../config/cache.js';
+import type { LoadedConfig } from '../config/types.js';
 import type { CommonOptions } from './commands/common.js';
 import { onInterrupt } from './interrupt.js';
 import { createLogger, type Logger } from './output.js';
@@ -22,9 +23,12 @@ export interface JobCommand {
   done: () => void;
 }
 
-/** Sets up logging, config and signals for a job command. */
+/**
+ * Sets up logging, config and signals for a job command. The config comes from the
+ * validated config cache when the file is unchanged (`config validate` always validates).
+ */
 export async function startJobCommand(flags: CommonOptions): Promise<JobCommand> {
-  const loaded = await loadConfig({
+  const loaded = await loadConfigCached({
     ...(flags.config ? { file: flags.config } : {}),
     stateDir: flags.stateDir,
   });

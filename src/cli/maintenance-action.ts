@@ -9,6 +9,7 @@ import { formatDuration } from '../util/duration.js';
 import { backupExitCode, reportDelivery, withDelivery } from './backup-action.js';
 import type { CommonOptions } from './commands/common.js';
 import { ExitCode } from './exit-codes.js';
+import { hookLineLogger, reportNotifications, withNotifications } from './hooks-output.js';
 import { type JobCommand, startJobCommand } from './job-command.js';
 
 interface Flags extends CommonOptions {
@@ -29,6 +30,7 @@ async function prepare(flags: Flags): Promise<Prepared> {
     onLog: (line, stream) =>
       stream === 'stderr' ? log.info(`restic: ${line}`) : log.debug(`restic: ${line}`),
     onWait: (m) => log.info(m),
+    onHookLine: hookLineLogger(log),
   };
   return { log, base, unlessInterrupted, done };
 }
@@ -54,7 +56,8 @@ export async function forgetAction(flags: Flags & { tier: string; prune?: boolea
         `${head}: kept ${r.keptCount}, removed ${r.removedCount} snapshot(s) in ${formatDuration(r.durationMs)}`,
       );
     reportDelivery(log, job.finish.delivery);
-    return withDelivery(backupExitCode(r), job.finish.delivery);
+    reportNotifications(log, job.hooked);
+    return withNotifications(withDelivery(backupExitCode(r), job.finish.delivery), job.hooked);
   } finally {
     done();
   }
@@ -80,7 +83,8 @@ export async function checkAction(flags: Flags & { readDataSubset?: string }): P
       for (const m of r.messages.slice(0, 10)) log.info(`  ${m}`);
     } else log.info(`${head}: no errors found in ${formatDuration(r.durationMs)}`);
     reportDelivery(log, job.finish.delivery);
-    return withDelivery(backupExitCode(r), job.finish.delivery);
+    reportNotifications(log, job.hooked);
+    return withNotifications(withDelivery(backupExitCode(r), job.finish.delivery), job.hooked);
   } finally {
     done();
   }
@@ -96,6 +100,7 @@ export async function statsAction(flags: Flags & { json?: boolean }): Promise<nu
     if (!job.stats) {
       log.error(`stats ${job.profile} failed: ${job.error?.message ?? 'restic failed'}`);
       reportDelivery(log, job.finish.delivery);
+      reportNotifications(log, job.hooked);
       const reason = job.error?.reason as FailureReason | undefined;
       return backupExitCode({ outcome: 'failed', ...(reason ? { reason } : {}) });
     }
@@ -115,7 +120,8 @@ export async function statsAction(flags: Flags & { json?: boolean }): Promise<nu
       );
     }
     reportDelivery(log, job.finish.delivery);
-    return withDelivery(ExitCode.OK, job.finish.delivery);
+    reportNotifications(log, job.hooked);
+    return withNotifications(withDelivery(ExitCode.OK, job.finish.delivery), job.hooked);
   } finally {
     done();
   }

@@ -8,8 +8,11 @@ import { resolveStateDir } from '../state/dir.js';
 /** Resolves the state directory; loads the config file only when it decides. */
 export async function commandStateDir(flags: { stateDir?: string; config?: string }): Promise<string> {
   if (flags.stateDir || process.env.RESTICPROM_STATE_DIR) return resolveStateDir({ flag: flags.stateDir });
-  const { hasConfigFile, loadConfig } = await import('../config/index.js');
+  const [{ hasConfigFile }, { loadConfigCached }] = await Promise.all([
+    import('../config/find.js'),
+    import('../config/cache.js'),
+  ]);
   const where = flags.config ? { file: flags.config } : {};
   if (!(await hasConfigFile(where))) return resolveStateDir();
-  return (await loadConfig(where)).config.stateDir;
+  return (await loadConfigCached(where)).config.stateDir;
 }

@@ -145,6 +145,12 @@ function checkProfile(p: Rec, at: (string | number)[], out: RawProblem[]): void 
     }
   }
   if (isRec(p.metrics)) checkMetrics(p.metrics, [...at, 'metrics'], out);
+  checkNotifications(p.notifications, [...at, 'notifications'], out);
+  if (isRec(p.tiers)) {
+    for (const [t, tier] of Object.entries(p.tiers)) {
+      if (isRec(tier)) checkNotifications(tier.notifications, [...at, 'tiers', t, 'notifications'], out);
+    }
+  }
 }
 
 function checkMetrics(m: Rec, at: (string | number)[], out: RawProblem[]): void {
@@ -237,15 +243,69 @@ function checkHttp(h: Rec, at: (string | number)[], out: RawProblem[]): void {
       });
     }
   }
-  if (isRec(h.headers)) {
-    for (const name of Object.keys(h.headers)) {
-      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+  checkHeaderNames(h.headers, at, out);
+}
+
+/** Header names must be HTTP tokens (RFC 9110, 5.6.2). */
+function checkHeaderNames(headers: unknown, at: (string | number)[], out: RawProblem[]): void {
+  if (!isRec(headers)) return;
+  for (const name of Object.keys(headers)) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      out.push({
+        path: [...at, 'headers', name],
+        isAtKey: true,
+        message: `invalid HTTP header name "${name}"`,
+      });
+    }
+  }
+}
+
+// --- notifications (docs/hooks.md) ---
+
+/** Which keys only some receiver types take. */
+const ONLY_FOR: Record<string, readonly string[]> = {
+  style: ['healthchecks'],
+  body: ['webhook'],
+  token: ['gotify', 'ntfy'],
+  priority: ['gotify', 'ntfy'],
+};
+
+function checkNotifications(list: unknown, at: (string | number)[], out: RawProblem[]): void {
+  if (!Array.isArray(list)) return;
+  list.forEach((n, i) => {
+    if (!isRec(n) || typeof n.type !== 'string') return;
+    const path = [...at, i];
+    if (typeof n.url === 'string') {
+      let ok = false;
+      try {
+        const u = new URL(n.url);
+        ok = u.protocol === 'http:' || u.protocol === 'https:';
+      } catch {
+        ok = false;
+      }
+      if (!ok) out.push({ path: [...path, 'url'], message: 'is not an http:// or https:// URL' });
+    }
+    for (const [key, types] of Object.entries(ONLY_FOR)) {
+      if (isSet(n[key]) && !types.includes(n.type)) {
         out.push({
-          path: [...at, 'headers', name],
+          path: [...path, key],
           isAtKey: true,
-          message: `invalid HTTP header name "${name}"`,
+          message: `${key} is not used by type ${n.type} (only by ${types.join(', ')})`,
         });
       }
     }
-  }
+    if (n.type === 'gotify' && !isSet(n.token)) {
+      out.push({ path, message: 'gotify needs token (the application token, e.g. token: { file: PATH })' });
+    }
+    if (n.type === 'ntfy' && typeof n.priority === 'number' && n.priority > 5) {
+      out.push({ path: [...path, 'priority'], message: `ntfy priorities are 1 to 5, got ${n.priority}` });
+    }
+    if (n.style === 'uptime-kuma' && Array.isArray(n.on) && n.on.includes('start')) {
+      out.push({
+        path: [...path, 'on'],
+        message: 'an Uptime Kuma push monitor has no start event; remove start',
+      });
+    }
+    checkHeaderNames(n.headers, path, out);
+  });
 }

@@ -1,6 +1,13 @@
 /**
  * The configuration file: schema, loading, defaults and what a run needs from it.
  */
+
+export {
+  type CachedLoadedConfig,
+  type ConfigCacheUse,
+  type LoadConfigCachedOptions,
+  loadConfigCached,
+} from './cache.js';
 export {
   checkCron,
   defaultKeepWithin,

@@ -3,20 +3,19 @@
  * of a file is collected and thrown at once in one {@link ConfigError}, each with
  * its file, line and key path.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { checkConfigRules, type RawProblem } from './checks.js';
 import { fileTrustWarnings } from './file-trust.js';
+import { type ConfigFileText, findConfigFile, readConfigFile, withStateDirFlag } from './find.js';
+import { interpolateValue } from './interpolate.js';
 import { normalizeConfig } from './normalize.js';
 import { type RawConfig, rawConfigSchema, UNKNOWN_KEYS_MARK } from './schema.js';
 import { suggest } from './suggest.js';
 import type { Config, LoadedConfig } from './types.js';
 
-/** The config file looked for when neither `file` nor `$RESTICPROM_CONFIG` is given, in order. */
-export const DEFAULT_CONFIG_PATHS = ['resticprom.yaml', '/etc/resticprom/resticprom.yaml'] as const;
+export { DEFAULT_CONFIG_PATHS, hasConfigFile } from './find.js';
 
 /** Options of {@link loadConfig}. */
 export interface LoadConfigOptions {
@@ -44,70 +43,51 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadedCo
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
   const file = await findConfigFile(opts.file, env, cwd);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(err);
-    throw new ConfigError([{ file, path: '', message: `cannot read the configuration file: ${why}` }], {
-      cause: err,
-    });
-  }
-  const parsed = parseConfigText(text, { file, env });
-  const warnings = [...parsed.warnings];
-  const inline = parsed.inlineSecrets;
-  if (inline.length > 0) {
-    const mode = (await stat(file)).mode & 0o777;
-    if (mode & 0o044) {
-      const octal = mode.toString(8).padStart(4, '0');
-      warnings.unshift(
-        `${file} contains a password inline (${inline.join(', ')}) and is readable by others (mode ${octal}): chmod 600 ${file}`,
-      );
-    }
-  }
-  warnings.push(...(await fileTrustWarnings(file, parsed.config)));
-  const config = opts.stateDir ? { ...parsed.config, stateDir: resolve(cwd, opts.stateDir) } : parsed.config;
-  return { file, config, warnings };
+  const loaded = validateConfigFile(await readConfigFile(file), { env });
+  // File modes change without the text changing: checked on every load, never cached.
+  loaded.warnings.push(...(await fileTrustWarnings(file, loaded.config)));
+  return withStateDirFlag(loaded, opts.stateDir, cwd);
+}
+
+/** A string value as written in the file: where, how (`PLAIN`, `QUOTE_DOUBLE`...), before and after `${ENV}`. */
+export interface ScalarSource {
+  /** Offset of its first character in the text (a quote, for a quoted value). */
+  start: number;
+  /** Offset just past its last character. */
+  end: number;
+  /** yaml's scalar type. */
+  type: string;
+  /** The value as written (quotes and escapes resolved), before interpolation. */
+  written: string;
+  /** The value after interpolation (and re-typing of a plain value). */
+  value: unknown;
+}
+
+/** Options of {@link validateConfigFile}. */
+export interface ValidateConfigOptions {
+  /** Environment for `${VAR}` interpolation and defaults. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Sees every string value of the file (the validated config cache finds secrets' places with it). */
+  onScalar?: (scalar: ScalarSource) => void;
 }
 
 /**
- * Whether a configuration file would be found (`file`, `$RESTICPROM_CONFIG`, the default
- * places), for commands that work without one (push, flush, run) but honour its `state-dir`.
+ * Validates a config file already read: parses, interpolates, checks, normalizes, and adds
+ * the warning about an inline password in a file others can read.
+ * @throws ConfigError listing every problem.
  */
-export async function hasConfigFile(opts: LoadConfigOptions = {}): Promise<boolean> {
-  try {
-    await findConfigFile(opts.file, opts.env ?? process.env, opts.cwd ?? process.cwd());
-    return true;
-  } catch {
-    return false;
+export function validateConfigFile(read: ConfigFileText, opts: ValidateConfigOptions = {}): LoadedConfig {
+  const { file } = read;
+  const parsed = parseConfigText(read.text, { file, ...opts });
+  const warnings = [...parsed.warnings];
+  const inline = parsed.inlineSecrets;
+  if (inline.length > 0 && read.mode & 0o044) {
+    const octal = (read.mode & 0o777).toString(8).padStart(4, '0');
+    warnings.unshift(
+      `${file} contains a password inline (${inline.join(', ')}) and is readable by others (mode ${octal}): chmod 600 ${file}`,
+    );
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-async function findConfigFile(
-  file: string | undefined,
-  env: NodeJS.ProcessEnv,
-  cwd: string,
-): Promise<string> {
-  if (file) return resolve(cwd, file);
-  if (env.RESTICPROM_CONFIG) return resolve(cwd, env.RESTICPROM_CONFIG);
-  const candidates = DEFAULT_CONFIG_PATHS.map((p) => resolve(cwd, p));
-  for (const c of candidates) if (await exists(c)) return c;
-  throw new ConfigError([
-    {
-      file: 'resticprom.yaml',
-      path: '',
-      message: `no configuration file found (looked at ${candidates.join(', ')}); pass --config FILE, set RESTICPROM_CONFIG, or create one with: resticprom config init`,
-    },
-  ]);
+  return { file, config: parsed.config, warnings };
 }
 
 /** What {@link parseConfigText} returns. */
@@ -126,7 +106,7 @@ export interface ParsedConfigText {
  */
 export function parseConfigText(
   text: string,
-  opts: { file: string; env?: NodeJS.ProcessEnv },
+  opts: { file: string } & ValidateConfigOptions,
 ): ParsedConfigText {
   const env = opts.env ?? process.env;
   const file = opts.file;
@@ -150,7 +130,7 @@ export function parseConfigText(
 
   const problems: RawProblem[] = [];
   const interpolated = new Set<string>();
-  interpolateNode(doc.contents, [], { env, problems, interpolated, lineAt });
+  interpolateNode(doc.contents, [], { env, problems, interpolated, lineAt, onScalar: opts.onScalar });
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 1000 });
@@ -209,6 +189,7 @@ interface InterpolationCtx {
   problems: RawProblem[];
   interpolated: Set<string>;
   lineAt: (offset: number | undefined) => number | undefined;
+  onScalar: ((scalar: ScalarSource) => void) | undefined;
 }
 
 /**
@@ -226,39 +207,26 @@ function interpolateNode(node: unknown, path: (string | number)[], ctx: Interpol
     node.items.forEach((item, i) => {
       interpolateNode(item, [...path, i], ctx);
     });
-  } else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('${')) {
-    const line = ctx.lineAt(node.range?.[0]);
-    let changed = false;
-    const value = node.value.replace(/\$\$\{|\$\{([^}]*)\}/g, (match, inner: string | undefined) => {
-      if (match === '$${') return '${';
-      changed = true;
-      const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(inner ?? '');
-      if (!m) {
-        ctx.problems.push({
-          path,
-          line,
-          // JSON quoting keeps the problem on one line (a `${` in a block scalar spans lines).
-          message: `invalid variable reference ${JSON.stringify(match.length > 60 ? `${match.slice(0, 60)}...` : match)}: write \${NAME} or \${NAME:-default}`,
-        });
-        return match;
+  } else if (isScalar(node) && typeof node.value === 'string') {
+    const written = node.value;
+    if (written.includes('${')) {
+      const line = ctx.lineAt(node.range?.[0]);
+      const done = interpolateValue(written, ctx.env);
+      for (const message of done.problems) ctx.problems.push({ path, line, message });
+      if (done.isChanged) ctx.interpolated.add(formatKeyPath(path));
+      if (done.isChanged || done.value !== written) {
+        node.value = node.type === 'PLAIN' ? retype(done.value) : done.value;
       }
-      const name = m[1] as string;
-      const fallback = m[2];
-      const v = ctx.env[name];
-      if (fallback !== undefined) return v === undefined || v === '' ? fallback : v;
-      if (v === undefined) {
-        ctx.problems.push({
-          path,
-          line,
-          message: `environment variable ${name} is not set (write \${${name}:-default} to give a default)`,
-        });
-        return match;
-      }
-      return v;
-    });
-    if (!changed && value === node.value) return;
-    if (changed) ctx.interpolated.add(formatKeyPath(path));
-    node.value = node.type === 'PLAIN' ? retype(value) : value;
+    }
+    if (ctx.onScalar && node.range) {
+      ctx.onScalar({
+        start: node.range[0],
+        end: node.range[1],
+        type: String(node.type),
+        written,
+        value: node.value,
+      });
+    }
   }
 }
 
@@ -317,6 +285,7 @@ function issuesToProblems(issues: readonly z.core.$ZodIssue[], prefix: (string |
         );
         const best = branches.sort((a, b) => a.length - b.length)[0];
         if (best) out.push(...issuesToProblems(best, path));
+        else if (input === undefined) out.push({ path, message: 'is required' });
         else {
           const expected = iss.errors
             .flatMap((errs) => errs.filter((e) => e.code === 'invalid_type' && e.path.length === 0))
@@ -483,4 +452,11 @@ function textWarnings(config: Config): string[] {
     }
   }
   return out;
+}
+
+/** The line of a key path (`['profiles', 'nfs', 'notifications', 0, 'token']`) in configuration text, if it is there. */
+export function findKeyLine(text: string, path: (string | number)[]): number | undefined {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  return lineOfPath(doc, lineCounter, path, false);
 }

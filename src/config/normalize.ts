@@ -10,10 +10,20 @@ import type { SecretSource } from '../sinks/types.js';
 import { resolveStateDir } from '../state/dir.js';
 import { parseDuration } from '../util/duration.js';
 import { defaultKeepWithin } from './cadence.js';
-import type { RawConfig, RawHttp, RawMetrics, RawProfile, RawTier } from './schema.js';
+import type {
+  RawConfig,
+  RawHooks,
+  RawHttp,
+  RawMetrics,
+  RawNotification,
+  RawProfile,
+  RawTier,
+} from './schema.js';
 import type {
   Config,
+  HooksConfig,
   MetricsConfig,
+  NotificationConfig,
   OtlpConfig,
   ProfileConfig,
   PushgatewayConfig,
@@ -97,7 +107,7 @@ function normalizeProfile(p: RawProfile, ctx: Ctx): ProfileConfig {
   else password = { value: p.password ?? '' };
   const excludeFile = p['exclude-file'];
   const tiers: Record<string, TierConfig> = {};
-  for (const [name, t] of Object.entries(p.tiers)) tiers[name] = normalizeTier(t);
+  for (const [name, t] of Object.entries(p.tiers)) tiers[name] = normalizeTier(t, ctx);
   const out: ProfileConfig = {
     repository: p.repository,
     password,
@@ -127,10 +137,11 @@ function normalizeProfile(p: RawProfile, ctx: Ctx): ProfileConfig {
     out.stats = {};
     if (p.stats.schedule !== undefined) out.stats.schedule = p.stats.schedule.trim();
   }
+  addHooksAndNotifications(out, p, ctx);
   return out;
 }
 
-function normalizeTier(t: RawTier): TierConfig {
+function normalizeTier(t: RawTier, ctx: Ctx): TierConfig {
   const out: TierConfig = { schedule: t.schedule.trim(), isKeepDefault: false };
   if (t['keep-last'] !== undefined) out.keepLast = t['keep-last'];
   if (t['keep-hourly'] !== undefined) out.keepHourly = t['keep-hourly'];
@@ -145,6 +156,7 @@ function normalizeTier(t: RawTier): TierConfig {
     out.isKeepDefault = true;
   }
   if (t['max-age'] !== undefined) out.maxAgeMs = ms(t['max-age']);
+  addHooksAndNotifications(out, t, ctx);
   return out;
 }
 
@@ -186,5 +198,63 @@ function normalizeHttp(h: Omit<RawHttp, 'url'>, ctx: Ctx): Omit<RemoteWriteConfi
   if (h.timeout !== undefined) out.timeoutMs = ms(h.timeout);
   if (h.retries !== undefined) out.retries = h.retries;
   if (h.gzip !== undefined) out.gzip = h.gzip;
+  return out;
+}
+
+// --- hooks and notifications (docs/hooks.md) ---
+
+function addHooksAndNotifications(
+  out: { hooks?: HooksConfig; notifications?: NotificationConfig[] },
+  raw: { hooks?: RawHooks | null | undefined; notifications?: RawNotification[] | null | undefined },
+  ctx: Ctx,
+): void {
+  if (raw.hooks) out.hooks = normalizeHooks(raw.hooks);
+  if (raw.notifications && raw.notifications.length > 0)
+    out.notifications = raw.notifications.map((n) => normalizeNotification(n, ctx));
+}
+
+function normalizeHooks(h: RawHooks): HooksConfig {
+  const out: HooksConfig = {
+    for: h.for ? [...new Set(h.for)] : ['backup', 'forget', 'check', 'stats'],
+    runBefore: h['run-before'] ?? [],
+    runAfter: h['run-after'] ?? [],
+    runAfterFail: h['run-after-fail'] ?? [],
+    runFinally: h['run-finally'] ?? [],
+  };
+  if (h.timeout !== undefined) out.timeoutMs = ms(h.timeout);
+  return out;
+}
+
+function secretSource(v: string | { file: string } | { env: string }, ctx: Ctx): SecretSource {
+  if (typeof v === 'string') return { value: v };
+  if ('file' in v) return { file: resolve(ctx.dir, v.file) };
+  return { env: v.env };
+}
+
+/** Events a receiver gets when `on:` is not written. */
+export function defaultNotificationEvents(type: NotificationConfig['type']): NotificationConfig['on'] {
+  return type === 'healthchecks' ? ['start', 'success', 'warning', 'failure'] : ['failure', 'warning'];
+}
+
+function normalizeNotification(n: RawNotification, ctx: Ctx): NotificationConfig {
+  const headers: Record<string, SecretSource> = {};
+  for (const [k, v] of Object.entries(n.headers ?? {})) headers[k] = secretSource(v, ctx);
+  const out: NotificationConfig = {
+    type: n.type,
+    for: n.for
+      ? [...new Set(n.for)]
+      : n.type === 'healthchecks'
+        ? ['backup']
+        : ['backup', 'forget', 'check', 'stats'],
+    url: secretSource(n.url, ctx),
+    on: n.on ? [...new Set(n.on)] : defaultNotificationEvents(n.type),
+    headers,
+  };
+  if (n.style !== undefined) out.style = n.style;
+  if (n.token !== undefined) out.token = secretSource(n.token, ctx);
+  if (n.body !== undefined) out.body = n.body;
+  if (n.priority !== undefined) out.priority = n.priority;
+  if (n.timeout !== undefined) out.timeoutMs = ms(n.timeout);
+  if (n.retries !== undefined) out.retries = n.retries;
   return out;
 }

@@ -145,6 +145,65 @@ const metrics = strictObj({
   textfile: z.string().nullable().optional(),
 });
 
+// --- hooks and notifications (docs/hooks.md) ---
+
+/** A hook command: a list is argv (no shell); a string runs through /bin/sh only when it has shell syntax. */
+const hookCommand = z
+  .union([nonEmpty, z.array(nonEmpty).min(1)])
+  .describe(
+    'A command: a list is the argv as is; a string is split on spaces, or run by /bin/sh -c when it has shell syntax',
+  );
+const hookList = z.array(hookCommand).nullable().optional();
+
+/** The kinds of run hooks and notifications can be about. */
+export const HOOKED_KINDS = ['backup', 'forget', 'check', 'stats'] as const;
+const hookedKinds = z.array(z.enum(HOOKED_KINDS)).min(1).optional();
+
+const hooks = strictObj(
+  {
+    for: hookedKinds,
+    'run-before': hookList,
+    'run-after': hookList,
+    'run-after-fail': hookList,
+    'run-finally': hookList,
+    timeout: duration.optional(),
+  },
+  'Commands around each run: run-before, run-after (success and warning), run-after-fail, run-finally; timeout per command (default 1h)',
+);
+
+/** A secret written inline, or a reference to a file or an environment variable. */
+const secretRef = z
+  .union([
+    z.string(),
+    strictObj({ file: nonEmpty }, 'A secret read from a file (trailing newlines dropped)'),
+    strictObj({ env: nonEmpty }, 'A secret read from an environment variable'),
+  ])
+  .describe('A value, or { file: PATH } or { env: NAME } for a secret');
+
+/** Types of notification receiver. */
+export const NOTIFICATION_TYPES = ['healthchecks', 'webhook', 'ntfy', 'gotify', 'slack', 'discord'] as const;
+/** Events a receiver can be told about. */
+export const NOTIFICATION_EVENTS = ['start', 'success', 'warning', 'failure'] as const;
+
+const notification = strictObj(
+  {
+    type: z.enum(NOTIFICATION_TYPES),
+    url: secretRef,
+    for: hookedKinds,
+    on: z.array(z.enum(NOTIFICATION_EVENTS)).min(1).optional(),
+    style: z.enum(['healthchecks', 'uptime-kuma', 'cronitor']).optional(),
+    headers: z.record(z.string(), secretRef).optional(),
+    token: secretRef.optional(),
+    body: z.string().optional(),
+    priority: z.number().int().min(1).max(10).optional(),
+    timeout: duration.optional(),
+    retries: z.number().int().min(0).max(10).optional(),
+  },
+  'A notification receiver: type, url, and the events (on:) it is told about',
+);
+const notifications = z.array(notification).nullable().optional();
+// --- end of hooks and notifications ---
+
 const tier = strictObj({
   schedule: cron,
   'keep-last': keepCount.optional(),
@@ -155,6 +214,8 @@ const tier = strictObj({
   'keep-yearly': keepCount.optional(),
   'keep-within': resticDuration.optional(),
   'max-age': duration.optional(),
+  hooks: hooks.nullable().optional(),
+  notifications,
 });
 
 const profile = strictObj({
@@ -197,6 +258,8 @@ const profile = strictObj({
     .optional(),
   tiers: z.record(z.string(), tier),
   metrics: metrics.nullable().optional(),
+  hooks: hooks.nullable().optional(),
+  notifications,
 });
 
 /** The schema of the whole file, kebab-case keys as written. */
@@ -232,6 +295,10 @@ export type RawProfile = RawConfig['profiles'][string];
 export type RawTier = RawProfile['tiers'][string];
 /** `metrics:` as written. */
 export type RawMetrics = NonNullable<RawProfile['metrics']>;
+/** `hooks:` as written. */
+export type RawHooks = z.output<typeof hooks>;
+/** One `notifications:` entry as written. */
+export type RawNotification = z.output<typeof notification>;
 /** The HTTP options of a pushgateway or remote-write entry as written. */
 export type RawHttp = z.output<typeof remoteWrite>;
 

@@ -20,6 +20,65 @@ export type ResticPasswordSource =
   /** `password`: inline or from `${ENV}` interpolation (`RESTIC_PASSWORD`). */
   | { value: string };
 
+// --- hooks and notifications (docs/hooks.md) ---
+
+/** A hook command: a list is the argv as is; a string is split on spaces, or run by `/bin/sh -c` when it has shell syntax. */
+export type HookCommand = string | string[];
+
+/** The kinds of run hooks and notifications can be about. */
+export type HookedRunKind = 'backup' | 'forget' | 'check' | 'stats';
+
+/** `hooks:` of a profile or a tier: commands run around each run. */
+export interface HooksConfig {
+  /** The kinds of run the hooks run for. @default ['backup', 'forget', 'check', 'stats'] */
+  for: HookedRunKind[];
+  /** Before restic; one failing means restic does not run. @default [] */
+  runBefore: HookCommand[];
+  /** After a successful run (success or warning). @default [] */
+  runAfter: HookCommand[];
+  /** After a failed run. @default [] */
+  runAfterFail: HookCommand[];
+  /** After every run, also an interrupted one or one whose run-before failed. @default [] */
+  runFinally: HookCommand[];
+  /** How long each command may take, ms; absent: the default (1h), or the profile's for a tier. */
+  timeoutMs?: number;
+}
+
+/** Kinds of notification receiver. */
+export type NotificationType = 'healthchecks' | 'webhook' | 'ntfy' | 'gotify' | 'slack' | 'discord';
+
+/** What a receiver is told about. */
+export type NotificationEventName = 'start' | 'success' | 'warning' | 'failure';
+
+/** One `notifications:` entry of a profile or a tier. */
+export interface NotificationConfig {
+  type: NotificationType;
+  /**
+   * The kinds of run it is told about.
+   * @default ['backup'] for healthchecks (a check must not feed a backup's dead man's switch), all four for the others
+   */
+  for: HookedRunKind[];
+  /** The receiver's URL; it may carry a secret (a ping UUID, a webhook token), so it is a secret source. */
+  url: SecretSource;
+  /** Events sent. @default all four for healthchecks, `failure` and `warning` for the others */
+  on: NotificationEventName[];
+  /** `healthchecks` only: the ping protocol spoken. @default 'healthchecks' */
+  style?: 'healthchecks' | 'uptime-kuma' | 'cronitor';
+  /** Extra request headers; values may be secret sources. @default {} */
+  headers: Record<string, SecretSource>;
+  /** gotify's application token (required), ntfy's access token (optional). */
+  token?: SecretSource;
+  /** `webhook` only: a Liquid template for the body; absent: the run as JSON. */
+  body?: string;
+  /** ntfy (1-5) and gotify (0-10) priority of a failure; the others get lower ones. */
+  priority?: number;
+  /** Per-attempt timeout, ms. @default 10000 */
+  timeoutMs?: number;
+  /** Attempts after the first, within the run. @default 2 */
+  retries?: number;
+}
+// --- end of hooks and notifications ---
+
 /** One tier of a profile: a schedule, the tag its snapshots get, and what `forget` keeps. */
 export interface TierConfig {
   /** Cron expression, 5 fields or 6 with a leading seconds field, in {@link Config.timezone}. */
@@ -49,6 +108,10 @@ export interface TierConfig {
    * as `max-age`. Use {@link tierMaxAgeMs} for the effective value (derived from the schedule otherwise).
    */
   maxAgeMs?: number;
+  /** Commands run around this tier's runs, after the profile's. */
+  hooks?: HooksConfig;
+  /** Receivers told about this tier's runs, besides the profile's. */
+  notifications?: NotificationConfig[];
 }
 
 /** `check:` of a profile: when `restic check` runs on its own, and how much data it reads. */
@@ -140,6 +203,10 @@ export interface ProfileConfig {
   tiers: Record<string, TierConfig>;
   /** Metric naming and delivery. */
   metrics: MetricsConfig;
+  /** Commands run around every run of the profile (backup, forget, check, stats). */
+  hooks?: HooksConfig;
+  /** Receivers told about every run of the profile. */
+  notifications?: NotificationConfig[];
 }
 
 /** `daemon:` settings for `resticprom daemon`. */

@@ -2,19 +2,25 @@
  * The backup job: the seed's cron script done right. Runs `restic backup` for a
  * profile and tier, measures it, turns the result into metrics and delivers them.
  */
-import { type ProfileDestinations, profileDestinations, resolveProfile } from '../config/index.js';
+import { type ProfileDestinations, profileDestinations, resolveProfile } from '../config/destinations.js';
 import { StateError } from '../errors.js';
+import type { HookResult } from '../hooks/run.js';
 import { runBackup } from '../restic/backup.js';
 import type { BackupItemError, BackupProgress, BackupResult } from '../restic/types.js';
 import type { SendOptions } from '../sinks/target.js';
 import { getVersion } from '../version.js';
 import { backupSamples, backupStatus } from './backup-metrics.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
+import { hookedHistory, hookedWarnings, outputTail, resultError } from './hooked-report.js';
+import { type HookedRunOptions, type HookedRunReport, startHookedRun } from './hooked-run.js';
 import { type ForgetJobResult, runForgetJob } from './maintenance.js';
 import { finishRunFields, type RepositoryRunOptions, withRepository } from './repository-run.js';
+import type { RunFacts } from './run-facts.js';
 
 export interface BackupJobOptions extends RepositoryRunOptions {
   tier: string;
+  /** Each line a hook prints (escape it before printing). */
+  onHookLine?: HookedRunOptions['onHookLine'];
   onProgress?: (p: BackupProgress) => void;
   onItemError?: (e: BackupItemError) => void;
   sendOptions?: SendOptions;
@@ -29,6 +35,8 @@ export interface BackupJobResult {
   isFallback: boolean;
   /** The tier's forget, when the profile has `forget-after-backup` and a snapshot was written. */
   forget?: ForgetJobResult;
+  /** What the run's hooks and notifications did. */
+  hooked: HookedRunReport;
   warnings: string[];
 }
 
@@ -83,18 +91,36 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
     async (p): Promise<BackupJobResult> => {
       const to = target as ProfileDestinations;
       const warnings = [...p.warnings];
-      const result = await runBackup({
-        ...p.restic,
-        paths: p.profile.paths,
-        tags: [opts.tier],
-        exclude: p.profile.exclude,
-        excludeIfPresent: p.profile.excludeIfPresent,
-        extraArgs: [...p.profile.excludeFile.flatMap((f) => ['--exclude-file', f]), ...p.profile.resticArgs],
-        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-        ...(opts.onItemError ? { onItemError: opts.onItemError } : {}),
+      const hookedRun = startHookedRun({
+        run: p,
+        configFile: opts.loaded.file,
+        kind: 'backup',
+        tier: opts.tier,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.onHookLine ? { onHookLine: opts.onHookLine } : {}),
+        ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
       });
+      const beforeFailed = await hookedRun.begin();
+      const result =
+        beforeFailed || opts.signal?.aborted
+          ? notRunResult(hookedRun.facts.startedAt, beforeFailed, Boolean(opts.signal?.aborted))
+          : await runBackup({
+              ...p.restic,
+              paths: p.profile.paths,
+              tags: [opts.tier],
+              exclude: p.profile.exclude,
+              excludeIfPresent: p.profile.excludeIfPresent,
+              extraArgs: [
+                ...p.profile.excludeFile.flatMap((f) => ['--exclude-file', f]),
+                ...p.profile.resticArgs,
+              ],
+              ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+              ...(opts.onItemError ? { onItemError: opts.onItemError } : {}),
+            });
+      const facts = backupFacts(hookedRun.facts, result);
+      const hooked = await hookedRun.end(facts);
       const resticVersion = await p.resticVersion;
-      warnings.push(...outputWarnings(result));
+      warnings.push(...outputWarnings(result), ...hookedWarnings(hooked));
       let finish: FinishRunResult;
       try {
         finish = await finishRun({
@@ -105,11 +131,16 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
           endedAt: result.endedAt,
           outcome: backupOutcome(result),
           exitCode: result.exitCode,
+          runId: facts.runId,
           ...(result.reason ? { reason: result.reason } : {}),
+          ...(facts.error !== undefined ? { error: facts.error } : {}),
           ...(result.summary ? { summary: result.summary } : {}),
+          hooked: hookedHistory(hooked),
           target: to,
-          samples: (counters) =>
-            backupSamples(result, { counters, resticprom: getVersion(), restic: resticVersion }),
+          samples: (counters) => [
+            ...backupSamples(result, { counters, resticprom: getVersion(), restic: resticVersion }),
+            ...hooked.samples('restic_backup'),
+          ],
         });
       } catch (err) {
         // restic's work is done: whatever stops the bookkeeping, say how the backup went.
@@ -129,6 +160,7 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
         result,
         finish,
         isFallback: to.isFallback,
+        hooked,
         warnings,
       };
     },
@@ -149,7 +181,60 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
       ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
       ...(opts.onLog ? { onLog: opts.onLog } : {}),
       ...(opts.onWait ? { onWait: opts.onWait } : {}),
+      // Part of the backup's run: its hooks and notifications ran around the backup.
+      isPartOfBackup: true,
     });
   }
   return job;
+}
+
+/**
+ * The result of a backup restic never ran for: a `run-before` hook failed
+ * (`hook-failed`, its message), or the run was interrupted before restic started.
+ */
+function notRunResult(
+  startedAt: number,
+  failed: HookResult | undefined,
+  isInterrupted: boolean,
+): BackupResult {
+  const endedAt = Date.now();
+  return {
+    outcome: 'failed',
+    reason: isInterrupted ? 'interrupted' : 'hook-failed',
+    message: failed?.error ?? 'interrupted before restic started',
+    exitCode: null,
+    errors: [],
+    errorCount: 0,
+    durationMs: endedAt - startedAt,
+    startedAt,
+    endedAt,
+    stderrTail: '',
+    nonJsonLines: 0,
+  };
+}
+
+/** The facts hooks and notifications get about a finished backup. */
+function backupFacts(start: RunFacts, r: BackupResult): RunFacts {
+  const outcome = backupOutcome(r);
+  const s = outcome === 'failed' || outcome === 'interrupted' ? undefined : r.summary;
+  const error = resultError(r);
+  return {
+    ...start,
+    outcome,
+    exitCode: r.exitCode,
+    ...(r.reason ? { reason: r.reason } : {}),
+    ...(error !== undefined ? { error } : {}),
+    endedAt: r.endedAt,
+    durationMs: r.durationMs,
+    ...(s?.snapshotId ? { snapshotId: s.snapshotId } : {}),
+    ...(s
+      ? {
+          filesNew: s.filesNew,
+          filesChanged: s.filesChanged,
+          bytesAdded: s.dataAdded,
+          bytesProcessed: s.totalBytesProcessed,
+        }
+      : {}),
+    ...(r.stderrTail ? { outputTail: outputTail(r.stderrTail) ?? '' } : {}),
+  };
 }

@@ -12,7 +12,7 @@ import { deliver } from '../sinks/deliver.js';
 import type { SendOptions } from '../sinks/target.js';
 import type { DeliveryReport, Destination, MetricsBatch, MetricsPayload } from '../sinks/types.js';
 import { ensureStateDir } from '../state/dir.js';
-import { appendRun, type HistoryOutcome, runCounters } from '../state/history.js';
+import { appendRun, type HistoryOutcome, type RunRecord, runCounters } from '../state/history.js';
 import { saveLatestMetrics } from '../state/latest.js';
 import type { RunCounters } from './run-metrics.js';
 
@@ -40,7 +40,13 @@ export interface FinishRunOptions {
   outcome: HistoryOutcome;
   exitCode: number | null;
   reason?: string;
+  /** The run's error message: one line, secrets masked, at most 500 characters. */
+  error?: string;
   summary?: unknown;
+  /** The run's id. @default a new UUID */
+  runId?: string;
+  /** What its hooks and notifications did, for the history. */
+  hooked?: Pick<RunRecord, 'hooks' | 'undeliveredNotifications'>;
   target: MetricsTarget;
   /** Builds the samples once the run counters (this run included) are known. */
   samples: (counters: RunCounters) => Sample[];
@@ -70,7 +76,7 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
   const warnings: string[] = [];
   // Before anything is read from or written to it: refuse a state directory others could plant in.
   await ensureStateDir(opts.stateDir);
-  const runId = randomUUID();
+  const runId = opts.runId ?? randomUUID();
   const host = opts.host ?? hostname();
   const scope = {
     kind: opts.kind,
@@ -123,7 +129,12 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
       outcome: opts.outcome,
       exitCode: opts.exitCode,
       ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+      ...(opts.error !== undefined ? { error: opts.error } : {}),
       ...(opts.summary !== undefined ? { summary: opts.summary } : {}),
+      ...(opts.hooked?.hooks?.length ? { hooks: opts.hooked.hooks } : {}),
+      ...(opts.hooked?.undeliveredNotifications?.length
+        ? { undeliveredNotifications: opts.hooked.undeliveredNotifications }
+        : {}),
     });
     warnings.push(...appended.warnings);
   };

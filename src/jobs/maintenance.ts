@@ -6,9 +6,11 @@
  * stats are about the whole repository, so `{tier}` in the grouping stands for the
  * command's name (`check`, `stats`) and their series carry no `tier` label.
  */
+
+import { profileDestinations } from '../config/destinations.js';
 import type { Config, TierConfig } from '../config/index.js';
-import { profileDestinations } from '../config/index.js';
 import { ResticCommandError } from '../errors.js';
+import type { HookResult } from '../hooks/run.js';
 import type { Sample } from '../metrics/build.js';
 import { CHECK_METRICS, FORGET_METRICS, type RunStatus, STATS_METRICS } from '../metrics/names.js';
 import { type CheckResult, runCheck } from '../restic/check.js';
@@ -20,12 +22,82 @@ import type { RunOutcome } from '../restic/types.js';
 import type { SendOptions } from '../sinks/target.js';
 import { getVersion } from '../version.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome } from './finish-run.js';
-import { finishRunFields, type RepositoryRunOptions, withRepository } from './repository-run.js';
+import { hookedHistory, hookedWarnings, outputTail, resultError } from './hooked-report.js';
+import { type HookedRunOptions, type HookedRunReport, startHookedRun } from './hooked-run.js';
+import {
+  finishRunFields,
+  type RepositoryRun,
+  type RepositoryRunOptions,
+  withRepository,
+} from './repository-run.js';
+import type { RunFacts } from './run-facts.js';
 import { buildInfoSample, runSamples } from './run-metrics.js';
 
 /** Options every maintenance job takes. */
 export interface MaintenanceOptions extends RepositoryRunOptions {
   sendOptions?: SendOptions;
+  /** Each line a hook prints (escape it before printing). */
+  onHookLine?: HookedRunOptions['onHookLine'];
+}
+
+/** Starts the hooks and notifications of a maintenance run (none for a backup's own forget). */
+function startMaintenanceHooks(
+  opts: MaintenanceOptions & { isPartOfBackup?: boolean },
+  p: RepositoryRun,
+  kind: 'forget' | 'check' | 'stats',
+  tier?: string,
+) {
+  return startHookedRun({
+    run: p,
+    configFile: opts.loaded.file,
+    kind,
+    ...(tier !== undefined ? { tier } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.onHookLine ? { onHookLine: opts.onHookLine } : {}),
+    ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
+    ...(opts.isPartOfBackup ? { isDisabled: true } : {}),
+  });
+}
+
+/** The common fields of a forget or check result restic never ran for (a run-before hook failed, or interrupted). */
+function notRunFields(startedAt: number, failed: HookResult | undefined, isInterrupted: boolean) {
+  const endedAt = Date.now();
+  return {
+    outcome: 'failed' as const,
+    reason: isInterrupted ? ('interrupted' as const) : ('hook-failed' as const),
+    message: failed?.error ?? 'interrupted before restic started',
+    exitCode: null,
+    durationMs: endedAt - startedAt,
+    startedAt,
+    endedAt,
+    stderrTail: '',
+  };
+}
+
+/** The facts hooks and notifications get about a finished forget or check. */
+function commandFacts(
+  start: RunFacts,
+  r: {
+    outcome: RunOutcome;
+    reason?: string;
+    message: string;
+    exitCode: number | null;
+    durationMs: number;
+    endedAt: number;
+    stderrTail: string;
+  },
+): RunFacts {
+  const error = resultError(r);
+  return {
+    ...start,
+    outcome: historyOutcome(r.outcome, r.reason),
+    exitCode: r.exitCode,
+    ...(r.reason ? { reason: r.reason } : {}),
+    ...(error !== undefined ? { error } : {}),
+    endedAt: r.endedAt,
+    durationMs: r.durationMs,
+    ...(r.stderrTail ? { outputTail: outputTail(r.stderrTail) ?? '' } : {}),
+  };
 }
 
 function statusOf(outcome: RunOutcome): RunStatus {
@@ -55,23 +127,39 @@ export interface ForgetJobResult {
   tier: string;
   result: ForgetResult;
   finish: FinishRunResult;
+  /** What the run's hooks and notifications did. */
+  hooked: HookedRunReport;
   warnings: string[];
 }
 
 /** Applies a tier's keep options with `restic forget --tag <tier>` (and `--prune` when asked). */
 export async function runForgetJob(
-  opts: MaintenanceOptions & { tier: string; prune?: boolean },
+  opts: MaintenanceOptions & { tier: string; prune?: boolean; isPartOfBackup?: boolean },
 ): Promise<ForgetJobResult> {
   return withRepository(opts, 'forget {profile}', async (p) => {
     // Throws a usage error with a "did you mean" hint for an unknown tier.
     const target = profileDestinations(p.config, p.profileName, opts.tier);
     const tier = p.profile.tiers[opts.tier] as TierConfig;
-    const result = await runForget({
-      ...p.restic,
-      tags: [opts.tier],
-      keep: tierKeepPolicy(tier),
-      prune: opts.prune ?? p.profile.prune,
-    });
+    const hookedRun = startMaintenanceHooks(opts, p, 'forget', opts.tier);
+    const beforeFailed = await hookedRun.begin();
+    const result: ForgetResult =
+      beforeFailed || opts.signal?.aborted
+        ? {
+            ...notRunFields(hookedRun.facts.startedAt, beforeFailed, Boolean(opts.signal?.aborted)),
+            groups: [],
+            keptCount: 0,
+            removedCount: 0,
+            notRemovedCount: 0,
+            log: [],
+          }
+        : await runForget({
+            ...p.restic,
+            tags: [opts.tier],
+            keep: tierKeepPolicy(tier),
+            prune: opts.prune ?? p.profile.prune,
+          });
+    const facts = commandFacts(hookedRun.facts, result);
+    const hooked = await hookedRun.end(facts);
     const status = statusOf(result.outcome);
     const resticVersion = await p.resticVersion;
     const finish = await finishRun({
@@ -82,7 +170,10 @@ export async function runForgetJob(
       endedAt: result.endedAt,
       outcome: historyOutcome(result.outcome, result.reason),
       exitCode: result.exitCode,
+      runId: facts.runId,
       ...(result.reason ? { reason: result.reason } : {}),
+      ...(facts.error !== undefined ? { error: facts.error } : {}),
+      hooked: hookedHistory(hooked),
       summary: {
         kept: result.keptCount,
         removed: result.removedCount,
@@ -103,7 +194,7 @@ export async function runForgetJob(
             { def: FORGET_METRICS.snapshotsRemoved, value: result.removedCount },
           );
         }
-        s.push(buildInfoSample(getVersion(), resticVersion));
+        s.push(buildInfoSample(getVersion(), resticVersion), ...hooked.samples('restic_forget'));
         return s;
       },
     });
@@ -112,7 +203,8 @@ export async function runForgetJob(
       tier: opts.tier,
       result,
       finish,
-      warnings: [...p.warnings, ...finish.warnings],
+      hooked,
+      warnings: [...p.warnings, ...hookedWarnings(hooked), ...finish.warnings],
     };
   });
 }
@@ -121,6 +213,8 @@ export interface CheckJobResult {
   profile: string;
   result: CheckResult;
   finish: FinishRunResult;
+  /** What the run's hooks and notifications did. */
+  hooked: HookedRunReport;
   warnings: string[];
 }
 
@@ -130,7 +224,19 @@ export async function runCheckJob(
 ): Promise<CheckJobResult> {
   return withRepository(opts, 'check {profile}', async (p) => {
     const subset = opts.readDataSubset ?? p.profile.check?.readDataSubset;
-    const result = await runCheck({ ...p.restic, ...(subset ? { readDataSubset: subset } : {}) });
+    const hookedRun = startMaintenanceHooks(opts, p, 'check');
+    const beforeFailed = await hookedRun.begin();
+    const result: CheckResult =
+      beforeFailed || opts.signal?.aborted
+        ? {
+            ...notRunFields(hookedRun.facts.startedAt, beforeFailed, Boolean(opts.signal?.aborted)),
+            errorCount: 0,
+            messages: [],
+            hasRepositoryErrors: false,
+          }
+        : await runCheck({ ...p.restic, ...(subset ? { readDataSubset: subset } : {}) });
+    const facts = commandFacts(hookedRun.facts, result);
+    const hooked = await hookedRun.end(facts);
     const target = profileDestinations(p.config, p.profileName, 'check', { isRepositoryLevel: true });
     const status = statusOf(result.outcome);
     const resticVersion = await p.resticVersion;
@@ -141,7 +247,10 @@ export async function runCheckJob(
       endedAt: result.endedAt,
       outcome: historyOutcome(result.outcome, result.reason),
       exitCode: result.exitCode,
+      runId: facts.runId,
       ...(result.reason ? { reason: result.reason } : {}),
+      ...(facts.error !== undefined ? { error: facts.error } : {}),
+      hooked: hookedHistory(hooked),
       summary: { errors: result.errorCount, messages: result.messages.slice(0, 20) },
       target,
       samples: (counters) => [
@@ -157,9 +266,16 @@ export async function runCheckJob(
           ? []
           : [{ def: CHECK_METRICS.errors, value: result.errorCount }]),
         buildInfoSample(getVersion(), resticVersion),
+        ...hooked.samples('restic_check'),
       ],
     });
-    return { profile: p.profileName, result, finish, warnings: [...p.warnings, ...finish.warnings] };
+    return {
+      profile: p.profileName,
+      result,
+      finish,
+      hooked,
+      warnings: [...p.warnings, ...hookedWarnings(hooked), ...finish.warnings],
+    };
   });
 }
 
@@ -178,6 +294,8 @@ export interface StatsJobResult {
   error?: ResticCommandError;
   durationMs: number;
   finish: FinishRunResult;
+  /** What the run's hooks and notifications did. */
+  hooked: HookedRunReport;
   warnings: string[];
 }
 
@@ -196,24 +314,40 @@ export function tierSnapshotStats(snapshots: Snapshot[], tiers: string[]): Repos
 /** Repository size (raw and restored), snapshot count, and per tier the count and newest time. */
 export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobResult> {
   return withRepository(opts, 'stats {profile}', async (p) => {
+    const hookedRun = startMaintenanceHooks(opts, p, 'stats');
+    const beforeFailed = await hookedRun.begin();
     const startedAt = Date.now();
     const t0 = performance.now();
     let stats: RepositoryStats | undefined;
     let error: ResticCommandError | undefined;
-    try {
-      const raw = await runStats({ ...p.restic, mode: 'raw-data' });
-      const restore = await runStats({ ...p.restic, mode: 'restore-size' });
-      const snapshots = await listSnapshots({ ...p.restic });
-      stats = { raw, restore, tiers: tierSnapshotStats(snapshots, Object.keys(p.profile.tiers)) };
-    } catch (e) {
-      if (!(e instanceof ResticCommandError)) throw e;
-      error = e;
-    }
+    if (beforeFailed || opts.signal?.aborted) {
+      const r = notRunFields(hookedRun.facts.startedAt, beforeFailed, Boolean(opts.signal?.aborted));
+      error = new ResticCommandError(r.message, { command: 'stats', reason: r.reason });
+    } else
+      try {
+        const raw = await runStats({ ...p.restic, mode: 'raw-data' });
+        const restore = await runStats({ ...p.restic, mode: 'restore-size' });
+        const snapshots = await listSnapshots({ ...p.restic });
+        stats = { raw, restore, tiers: tierSnapshotStats(snapshots, Object.keys(p.profile.tiers)) };
+      } catch (e) {
+        if (!(e instanceof ResticCommandError)) throw e;
+        error = e;
+      }
     const durationMs = performance.now() - t0;
     const endedAt = startedAt + Math.round(durationMs);
     const outcome: RunOutcome = stats ? 'success' : 'failed';
     const target = profileDestinations(p.config, p.profileName, 'stats', { isRepositoryLevel: true });
     const exitCode = error ? (error.exitCode ?? -1) : 0;
+    const facts = commandFacts(hookedRun.facts, {
+      outcome,
+      ...(error ? { reason: error.reason } : {}),
+      message: error?.message ?? 'stats read',
+      exitCode: error ? (error.exitCode ?? null) : 0,
+      durationMs,
+      endedAt,
+      stderrTail: error?.stderrTail ?? '',
+    });
+    const hooked = await hookedRun.end(facts);
     const resticVersion = await p.resticVersion;
     const finish = await finishRun({
       ...finishRunFields(p, opts.sendOptions),
@@ -222,7 +356,10 @@ export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobRes
       endedAt,
       outcome: error?.reason === 'interrupted' ? 'interrupted' : outcome === 'success' ? 'success' : 'failed',
       exitCode,
+      runId: facts.runId,
       ...(error?.reason ? { reason: error.reason } : {}),
+      ...(facts.error !== undefined ? { error: facts.error } : {}),
+      hooked: hookedHistory(hooked),
       ...(stats
         ? {
             summary: {
@@ -259,18 +396,19 @@ export async function runStatsJob(opts: MaintenanceOptions): Promise<StatsJobRes
             }
           }
         }
-        s.push(buildInfoSample(getVersion(), resticVersion));
+        s.push(buildInfoSample(getVersion(), resticVersion), ...hooked.samples('restic_stats'));
         return s;
       },
     });
     return {
       profile: p.profileName,
       outcome,
+      hooked,
       ...(stats ? { stats } : {}),
       ...(error ? { error } : {}),
       durationMs,
       finish,
-      warnings: [...p.warnings, ...finish.warnings],
+      warnings: [...p.warnings, ...hookedWarnings(hooked), ...finish.warnings],
     };
   });
 }

@@ -4,9 +4,8 @@
  * restic options from the profile, and restic's version for the build info metric.
  */
 import { join } from 'node:path';
-import { configuredDestinations } from '../config/destinations.js';
+import { configuredDestinations, resolveProfile } from '../config/destinations.js';
 import type { Config, LoadedConfig, ProfileConfig } from '../config/index.js';
-import { resolveProfile } from '../config/index.js';
 import type { ResticCommandOptions } from '../restic/backup.js';
 import { getResticVersionCached } from '../restic/version.js';
 import type { SendOptions } from '../sinks/target.js';

@@ -158,3 +158,25 @@ export const DAEMON_METRICS = {
     ['profile', 'tier'],
   ),
 } as const;
+
+/**
+ * Time a run spent in its hooks (every stage), apart from the command's own
+ * `*_duration_seconds` and the seed's `restic_backup_time`; pushed when the run has hooks.
+ */
+export function hooksDurationMetric(prefix: string): MetricDef {
+  return def(
+    `${prefix}_hooks_duration_seconds`,
+    'gauge',
+    'Time the last run spent in its hooks (run-before, run-after, run-after-fail, run-finally), in seconds',
+  );
+}
+
+/** Notifications (docs/hooks.md); pushed with the runs of profiles that have receivers. */
+export const NOTIFY_METRICS = {
+  failedTotal: def(
+    'resticprom_notifications_failed_total',
+    'counter',
+    'Notifications not delivered within their run, by receiver type',
+    ['type'],
+  ),
+} as const;

@@ -93,6 +93,7 @@ const REASON_TEXT: Record<FailureReason, string> = {
   interrupted: 'interrupted',
   'inactivity-timeout': 'stopped after printing nothing',
   'spawn-failed': 'could not be started',
+  'hook-failed': 'did not run: a run-before hook failed',
   other: 'failed',
 };
 

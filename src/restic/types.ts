@@ -59,6 +59,8 @@ export type FailureReason =
   | 'interrupted'
   | 'inactivity-timeout'
   | 'spawn-failed'
+  /** A `run-before` hook failed, so restic did not run (docs/hooks.md). */
+  | 'hook-failed'
   | 'other';
 
 /** How a restic run ended. */

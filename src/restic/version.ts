@@ -160,9 +160,10 @@ export async function getResticVersionCached(opts: CachedVersionOptions): Promis
   const v = await getResticVersion(opts);
   if (id) {
     const { writeFileAtomic } = await import('../state/dir.js');
-    await writeFileAtomic(opts.cacheFile, `${JSON.stringify({ ...id, raw: v.raw })}\n`).catch(
-      () => undefined,
-    );
+    // A cache: after a power loss it may be missing, and restic is asked again.
+    await writeFileAtomic(opts.cacheFile, `${JSON.stringify({ ...id, raw: v.raw })}\n`, {
+      isDurable: false,
+    }).catch(() => undefined);
   }
   return v;
 }

@@ -30,6 +30,7 @@ import { latestRuns } from '../state/history.js';
 import { computeStatus } from '../state/status.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
+import { escapeControl } from '../util/escape.js';
 import { getVersion } from '../version.js';
 import type { StatusView, TierStatusView } from '../web/api.js';
 import { type BasicAuthCredentials, resolveBasicAuth } from '../web/auth.js';
@@ -61,6 +62,8 @@ export interface DaemonRunRequest {
   env: NodeJS.ProcessEnv;
   /** Aborted when the daemon stops and the grace period is over. */
   signal: AbortSignal;
+  /** Each line a hook of the run prints (escape it before printing). */
+  onHookLine?: (hook: { stage: string; index: number }, line: string) => void;
 }
 
 /** What a run reports back, for the daemon's log line. */
@@ -319,6 +322,11 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
           stateDir,
           env,
           signal: controller.signal,
+          onHookLine: (hook, line) =>
+            log.info(
+              `${what} hook ${hook.stage} ${hook.index + 1}: ${escapeControl(line)}`,
+              slotFields(next),
+            ),
         });
         const fields = { event: 'run-end', ...slotFields(next), outcome: r.outcome, ...r.fields };
         const line = `${what} ${r.message}`;
@@ -594,6 +602,7 @@ function commonOf(req: DaemonRunRequest) {
     env: req.env,
     signal: req.signal,
     stateDir: req.stateDir,
+    ...(req.onHookLine ? { onHookLine: req.onHookLine } : {}),
   };
 }
 

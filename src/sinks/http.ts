@@ -107,7 +107,7 @@ export async function resolveSecret(
 
 /** One HTTP request a sink makes, retried by {@link sendHttp}. */
 export interface HttpRequest {
-  method: 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Full URL; user info in it (`https://user:pass@host`) becomes basic auth. */
   url: string;
   body?: Uint8Array;
@@ -128,10 +128,15 @@ export interface HttpResponse {
 
 type FetchLike = typeof fetch;
 
+/** The response headers the sinks read; a fetch Response's `Headers` is one. */
+interface ResponseHeaders {
+  get(name: string): string | null;
+}
+
 /** What a transport answers: enough of a fetch Response for the sinks. */
 interface TransportResponse {
   status: number;
-  headers: Headers;
+  headers: ResponseHeaders;
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
@@ -163,10 +168,13 @@ async function requestWithNode(
         });
         res.on('error', reject);
         res.on('end', () => {
-          const headers = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) {
-            if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-          }
+          // Not a fetch `Headers`: the global loads Node's bundled undici (~25 ms of CPU per run).
+          const headers: ResponseHeaders = {
+            get: (name) => {
+              const v = res.headers[name.toLowerCase()];
+              return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+            },
+          };
           const body = Buffer.concat(chunks);
           const copy = body.buffer.slice(body.byteOffset, body.byteOffset + body.length) as ArrayBuffer;
           resolve({ status: res.statusCode ?? 0, headers, arrayBuffer: async () => copy });
@@ -336,7 +344,7 @@ function oneLine(body: string): string {
 function classifyStatus(
   status: number,
   body: string,
-  headers: Headers,
+  headers: ResponseHeaders,
   req: HttpRequest,
   shownUrl: string,
 ): Classified {

@@ -47,6 +47,7 @@ export const STATE_ENTRIES: readonly { name: string; isDir: boolean }[] = [
   { name: 'latest', isDir: true },
   { name: 'locks', isDir: true },
   { name: 'metrics', isDir: true },
+  { name: 'cache', isDir: true },
   { name: 'history.jsonl', isDir: false },
   { name: 'history.lock', isDir: false },
 ];
@@ -146,11 +147,19 @@ export async function checkStateTrust(dir: string): Promise<void> {
 export interface WriteFileAtomicOptions {
   /** File mode of the new file. @default 0o600 */
   mode?: number;
+  /**
+   * fsync the file and its directory, so the new content survives a power loss. A file that
+   * can be derived again (a cache, the daemon's copy of the latest metrics) passes false: it
+   * is still replaced atomically, and after a power loss it may hold the old content.
+   * @default true
+   */
+  isDurable?: boolean;
 }
 
 /**
  * Writes `data` to `path` atomically: a temp file in the same directory
- * (`.<name>.<pid>.<random>.tmp`), fsync, rename over `path`, fsync of the directory.
+ * (`.<name>.<pid>.<random>.tmp`), fsync, rename over `path`, fsync of the directory
+ * (the two fsyncs only with `isDurable`, the default).
  * A crash leaves either the old file or the new one, never a mix; the temp file is
  * removed when writing fails. Temp names carry the writer's pid so a later run can
  * tell a dead writer's leftovers from a live one's ({@link tempFileOwner}).
@@ -161,6 +170,7 @@ export async function writeFileAtomic(
   opts: WriteFileAtomicOptions = {},
 ): Promise<void> {
   const dir = dirname(path);
+  const isDurable = opts.isDurable ?? true;
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let isRenamed = false;
   try {
@@ -169,13 +179,13 @@ export async function writeFileAtomic(
       await fh.writeFile(data);
       // The umask may have narrowed the mode at creation (a textfile must stay readable).
       if (opts.mode !== undefined) await fh.chmod(opts.mode);
-      await fh.sync();
+      if (isDurable) await fh.sync();
     } finally {
       await fh.close();
     }
     await rename(tmp, path);
     isRenamed = true;
-    await syncDir(dir);
+    if (isDurable) await syncDir(dir);
   } catch (err) {
     if (!isRenamed) await rm(tmp, { force: true }).catch(() => {});
     throw err;

@@ -15,20 +15,39 @@
  * so a rotation never drops a record written meanwhile.
  *
  * Counters are computed from the history: a run counts once its line is
- * complete, so after a crash the counters and the history always agree.
+ * complete, so after a crash the counters and the history always agree. A run
+ * does not read the history back: the counts and the latest run ids are kept in
+ * an index of the file (`history.index.json`, see `history-index.ts`), updated
+ * with each append, and only the lines appended since the index was written are
+ * read.
  * Rotation (when the file exceeds 10 MiB) rewrites it atomically (temporary
  * file, fsync, rename) keeping the last records of every profile/tier/kind
  * plus each one's last success, and writes the counts of the dropped records
  * into a first `{"type":"base"}` line, so counters never go backwards.
  */
 import { randomBytes } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LockBusyError, StateError } from '../errors.js';
 import type { DeliveryReport } from '../sinks/types.js';
 import { syncDir, untrustedReason } from './dir.js';
+import {
+  addLine,
+  countsIn,
+  emptySummary,
+  type HistorySummary,
+  lineDigest,
+  readHistoryIndex,
+  type ScanItem,
+  type ScopeCounts,
+  writeHistoryIndex,
+} from './history-index.js';
 import { acquireLockFile } from './lock.js';
+
+const READ_NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const APPEND_NOFOLLOW =
+  constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /** The kinds of run the history records. */
 export type RunKind = 'backup' | 'forget' | 'check' | 'stats' | 'run';
@@ -59,10 +78,27 @@ export interface RunRecord {
   exitCode: number | null;
   /** Why it failed (e.g. `wrong-password`). */
   reason?: string;
+  /** The run's error message: one line, secrets masked, at most 500 characters. */
+  error?: string;
   /** The command's camelCase domain summary (e.g. a BackupSummary), as given. */
   summary?: unknown;
+  /** The run's hooks (docs/hooks.md): how each ended; a failed one has its one-line error. */
+  hooks?: HookRecord[];
+  /** Notifications of the run that were not delivered within it. */
+  undeliveredNotifications?: { receiver: string; event: string; reason: string; isQueued: boolean }[];
   /** Where the run's metrics went. */
   delivery?: Pick<DeliveryReport, 'delivered' | 'queued' | 'deadLettered'>;
+}
+
+/** One hook of a run, as the history keeps it. */
+export interface HookRecord {
+  stage: string;
+  /** Position in its stage, from 0. */
+  index: number;
+  exitCode: number | null;
+  isOk: boolean;
+  durationMs: number;
+  error?: string;
 }
 
 /** Run counts by outcome. */
@@ -77,13 +113,7 @@ export interface RunScope {
 }
 
 /** Counts of the runs dropped by rotations, per kind/profile/tier/job (the `base` line). */
-interface BaseEntry {
-  kind: RunKind;
-  profile?: string;
-  tier?: string;
-  job: string;
-  counts: OutcomeCounts;
-}
+type BaseEntry = ScopeCounts;
 
 /** Options of {@link appendRun}. */
 export interface AppendRunOptions {
@@ -140,7 +170,7 @@ export async function appendRun(
       const why = untrustedReason(st, false);
       if (why !== undefined) throw new StateError(`the run history ${file} ${why}; remove it`, file);
       let prefix = '';
-      if (st.size > 0) {
+      if (st.size > 0 && !(await endsWithNewline(file, st.size))) {
         // 'a' opens write-only; read the tail through a second descriptor.
         const tailLen = Math.min(st.size, TORN_TAIL_WINDOW);
         const tail = Buffer.alloc(tailLen);
@@ -150,22 +180,23 @@ export async function appendRun(
         } finally {
           await rh.close();
         }
-        if (tail[tailLen - 1] !== 0x0a) {
-          // The previous writer died mid-line (kill -9, power loss): that record never
-          // made it, so its run is not in the history. Cut the torn line off, under the
-          // history lock, so later reads do not warn about it forever.
-          const nl = tail.lastIndexOf(0x0a);
-          if (nl >= 0 || tailLen === st.size) {
-            await fh.truncate(st.size - tailLen + nl + 1);
-            st = await fh.stat();
-            warnings.push(`${file}: removed an incomplete last line (a crash during a write)`);
-          } else {
-            prefix = '\n'; // a torn line longer than the window: start ours on a fresh one
-            warnings.push(`${file}: the last line was incomplete (a crash during a write); it is skipped`);
-          }
+        // The previous writer died mid-line (kill -9, power loss): that record never
+        // made it, so its run is not in the history. Cut the torn line off, under the
+        // history lock, so later reads do not warn about it forever.
+        const nl = tail.lastIndexOf(0x0a);
+        if (nl >= 0 || tailLen === st.size) {
+          await fh.truncate(st.size - tailLen + nl + 1);
+          st = await fh.stat();
+          warnings.push(`${file}: removed an incomplete last line (a crash during a write)`);
+        } else {
+          prefix = '\n'; // a torn line longer than the window: start ours on a fresh one
+          warnings.push(`${file}: the last line was incomplete (a crash during a write); it is skipped`);
         }
       }
-      const line = Buffer.from(`${prefix}${JSON.stringify(record)}\n`, 'utf8');
+      // What the index knows plus the lines since, as of now (we hold the lock).
+      const before = prefix ? undefined : (await summarizeHistory(stateDir)).summary;
+      const body = Buffer.from(JSON.stringify(record), 'utf8');
+      const line = Buffer.concat([Buffer.from(prefix), body, Buffer.from('\n')]);
       let off = 0;
       while (off < line.length) {
         const { bytesWritten } = await fh.write(line, off, line.length - off);
@@ -174,6 +205,11 @@ export async function appendRun(
       await fh.sync();
       size = st.size + line.length;
       if (st.size === 0) await syncDir(stateDir).catch(() => undefined);
+      if (before && before.size === st.size && before.file === fileId(st)) {
+        addLine(before, { type: 'record', record, at: st.size, end: size });
+        before.lastLineDigest = lineDigest(body);
+        await writeHistoryIndex(stateDir, before);
+      }
     } catch (err) {
       throw new StateError(`cannot append to the run history ${file}: ${errText(err)}`, file, { cause: err });
     } finally {
@@ -225,11 +261,20 @@ export interface RecordedRuns {
 }
 
 /**
- * Returns the ids of every run the history records, and the time of its last rotation.
+ * Returns the ids of the runs the history records, and the time of its last rotation.
  * The outbox uses it to tell a run's metrics that were written ahead of the run's record
  * from those of a run that was never recorded (killed between the two writes).
+ * With `wanted`, the ids come from the history's index when it holds every one of them
+ * (or every run of the file), so the history is read in full only for an id not among
+ * the latest runs; without, they are every id of the history.
  */
-export async function recordedRuns(stateDir: string): Promise<RecordedRuns> {
+export async function recordedRuns(stateDir: string, wanted?: readonly string[]): Promise<RecordedRuns> {
+  if (wanted) {
+    const { summary } = await summarizeHistory(stateDir);
+    const ids = new Set(summary.ids);
+    if (summary.isIdsComplete || wanted.every((id) => ids.has(id)))
+      return { ids, rotatedAt: summary.rotatedAt ?? undefined };
+  }
   const ids = new Set<string>();
   let rotatedAt: number | undefined;
   for await (const item of scanHistory(stateDir)) {
@@ -258,19 +303,79 @@ export async function runCounters(
   scope: Omit<RunScope, 'kind'> = {},
 ): Promise<RunCountersResult> {
   const want: RunScope = typeof kindOrScope === 'string' ? { ...scope, kind: kindOrScope } : kindOrScope;
-  const counts = zeroCounts();
-  const warnings: string[] = [];
-  for await (const item of scanHistory(stateDir)) {
-    if (item.type === 'record') {
-      if (inScope(item.record, want)) counts[item.record.outcome]++;
-    } else if (item.type === 'base') {
-      for (const e of item.entries) {
-        if (!inScope(e, want)) continue;
-        for (const o of HISTORY_OUTCOMES) counts[o] += e.counts[o] ?? 0;
-      }
-    } else warnings.push(item.message);
+  const { summary, warnings } = await summarizeHistory(stateDir);
+  return { counts: countsIn(summary, want), warnings: [...summary.warnings, ...warnings] };
+}
+
+/**
+ * What the history holds: its index (when it still describes the file) plus the lines
+ * appended since, else the whole file read once. A fresh index is written when lines were
+ * added to it. `warnings` are about an incomplete last line, which the index does not cover.
+ */
+async function summarizeHistory(stateDir: string): Promise<{ summary: HistorySummary; warnings: string[] }> {
+  const file = historyPath(stateDir);
+  let fh: FileHandle;
+  try {
+    fh = await open(file, READ_NOFOLLOW);
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return { summary: emptySummary(''), warnings: [] };
+    throw new StateError(`cannot read the run history ${file}: ${errText(err)}`, file, { cause: err });
   }
-  return { counts, warnings };
+  try {
+    const st = await fh.stat();
+    const id = fileId(st);
+    let summary = await readHistoryIndex(stateDir);
+    if (!summary || summary.file !== id || summary.size > st.size || !(await coversPrefix(fh, summary)))
+      summary = emptySummary(id);
+    const fromLines = summary.lines;
+    const warnings: string[] = [];
+    let last: Buffer | undefined;
+    for await (const item of scanHistory(stateDir, { fh, offset: summary.size, line: summary.lines })) {
+      if (item.end === undefined) {
+        if (item.type === 'warning') warnings.push(item.message);
+        continue;
+      }
+      addLine(summary, item);
+      last = item.bytes ? Buffer.from(item.bytes) : undefined;
+    }
+    if (summary.lines > fromLines) {
+      summary.lastLineDigest = last ? lineDigest(last) : null;
+      await writeHistoryIndex(stateDir, summary);
+    }
+    return { summary, warnings };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Identifies the history file: a rotation writes a new one. */
+function fileId(st: { dev: number; ino: number }): string {
+  return `${st.dev}:${st.ino}`;
+}
+
+/** True when the index's last covered line is still there, whole and the same. */
+async function coversPrefix(fh: FileHandle, s: HistorySummary): Promise<boolean> {
+  if (s.size === 0) return true;
+  if (s.lastLineDigest === null || s.size - s.lastLineAt > 1024 * 1024) return false;
+  const buf = Buffer.alloc(s.size - s.lastLineAt);
+  const { bytesRead } = await fh.read(buf, 0, buf.length, s.lastLineAt);
+  return (
+    bytesRead === buf.length &&
+    buf[buf.length - 1] === 0x0a &&
+    lineDigest(buf.subarray(0, buf.length - 1)) === s.lastLineDigest
+  );
+}
+
+/** True when the file's byte before `size` is a newline (the last line is complete). */
+async function endsWithNewline(file: string, size: number): Promise<boolean> {
+  const rh = await open(file, READ_NOFOLLOW);
+  try {
+    const one = Buffer.alloc(1);
+    await rh.read(one, 0, 1, size - 1);
+    return one[0] === 0x0a;
+  } finally {
+    await rh.close();
+  }
 }
 
 /** The last run and the last success of one kind/profile/tier/job. */
@@ -320,46 +425,77 @@ export function isSuccess(record: Pick<RunRecord, 'outcome'>): boolean {
   return record.outcome === 'success' || record.outcome === 'warning';
 }
 
-const READ_NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-const APPEND_NOFOLLOW =
-  constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-
-type ScanItem =
-  | { type: 'record'; record: RunRecord }
-  | { type: 'base'; entries: BaseEntry[]; rotatedAt: number | undefined }
-  | { type: 'warning'; message: string };
-
-/** Streams the history's lines as records, base lines and warnings. */
-async function* scanHistory(stateDir: string): AsyncGenerator<ScanItem> {
+/**
+ * Streams the history's lines as records, base lines and warnings, with their byte
+ * ranges, from `offset` (a line start) on; `fh` reads through a descriptor already open.
+ */
+async function* scanHistory(
+  stateDir: string,
+  from: { fh?: FileHandle; offset?: number; line?: number } = {},
+): AsyncGenerator<ScanItem> {
   const file = historyPath(stateDir);
-  const stream = createReadStream(file, { flags: READ_NOFOLLOW as unknown as string });
-  let rest = '';
-  let lineNo = 0;
-  try {
-    for await (const chunk of stream) {
-      rest += (chunk as Buffer).toString('utf8');
-      let nl = rest.indexOf('\n');
-      while (nl >= 0) {
-        const line = rest.slice(0, nl);
-        rest = rest.slice(nl + 1);
-        lineNo++;
-        if (line.trim() !== '') yield parseLine(file, lineNo, line);
-        nl = rest.indexOf('\n');
-      }
+  let fh = from.fh;
+  if (!fh) {
+    try {
+      fh = await open(file, READ_NOFOLLOW);
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) return;
+      throw new StateError(`cannot read the run history ${file}: ${errText(err)}`, file, { cause: err });
     }
-  } catch (err) {
-    if (isCode(err, 'ENOENT')) return;
-    throw new StateError(`cannot read the run history ${file}: ${errText(err)}`, file, { cause: err });
   }
-  if (rest.trim() !== '') {
+  let pos = from.offset ?? 0;
+  let lineNo = from.line ?? 0;
+  let carry = Buffer.alloc(0);
+  let carryAt = pos;
+  const chunk = Buffer.allocUnsafe(64 * 1024);
+  try {
+    for (;;) {
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await fh.read(chunk, 0, chunk.length, pos));
+      } catch (err) {
+        throw new StateError(`cannot read the run history ${file}: ${errText(err)}`, file, { cause: err });
+      }
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      const data =
+        carry.length > 0
+          ? Buffer.concat([carry, chunk.subarray(0, bytesRead)])
+          : chunk.subarray(0, bytesRead);
+      let start = 0;
+      let nl = data.indexOf(0x0a, start);
+      while (nl >= 0) {
+        const bytes = data.subarray(start, nl);
+        lineNo++;
+        const text = bytes.toString('utf8');
+        const range = { at: carryAt + start, end: carryAt + nl + 1, bytes };
+        yield text.trim() === ''
+          ? { type: 'blank', ...range }
+          : { ...parseLine(file, lineNo, text), ...range };
+        start = nl + 1;
+        nl = data.indexOf(0x0a, start);
+      }
+      carry = Buffer.from(data.subarray(start));
+      carryAt += start;
+    }
+  } finally {
+    if (!from.fh) await fh.close();
+  }
+  if (carry.toString('utf8').trim() !== '') {
     yield {
       type: 'warning',
       message: `${file} line ${lineNo + 1}: incomplete last line (a crash during a write), skipped`,
+      at: carryAt,
     };
   }
 }
 
-function parseLine(file: string, lineNo: number, line: string): ScanItem {
+type ParsedLine =
+  | { type: 'record'; record: RunRecord }
+  | { type: 'base'; entries: BaseEntry[]; rotatedAt: number | undefined }
+  | { type: 'warning'; message: string };
+
+function parseLine(file: string, lineNo: number, line: string): ParsedLine {
   let v: unknown;
   try {
     v = JSON.parse(line);

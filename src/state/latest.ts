@@ -2,7 +2,7 @@
  * The latest metrics of every run, kept in the state directory so that
  * `resticprom daemon` can serve them on `/metrics` the way a Pushgateway would:
  * one file per kind/profile/tier, `<stateDir>/latest/<kind>--<profile>--<tier>.json`
- * (mode 0600, written atomically).
+ * (mode 0600, written atomically, not fsynced: the outbox holds the durable copy).
  *
  * Saving follows the gateway's POST ("push add"): the families of the new run
  * replace the same-named families of the group, other families stay. So a failed
@@ -107,7 +107,10 @@ export async function saveLatestMetrics(
   };
   try {
     await mkdir(latestDir(stateDir), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(file, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
+    // Not fsynced: the outbox entry is the run's durable copy. After a power loss this file
+    // may hold the group's previous metrics until the next run, as a gateway restarted
+    // from its last persistence snapshot would.
+    await writeFileAtomic(file, `${JSON.stringify(entry)}\n`, { mode: 0o600, isDurable: false });
   } catch (err) {
     throw new StateError(`cannot save the latest metrics to ${file}: ${errText(err)}`, file, { cause: err });
   }

@@ -17,6 +17,7 @@ import { nextRun } from '../schedule/cron.js';
 import { ENTRY_FILE } from '../sinks/outbox/entry.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
+import { escapeControl } from '../util/escape.js';
 import { type Cell, formatClockTime, formatTable } from '../util/table.js';
 import { type HistoryOutcome, type LatestRun, latestRuns, type RunRecord } from './history.js';
 
@@ -39,6 +40,8 @@ export interface StatusRow {
     outcome: HistoryOutcome;
     exitCode: number | null;
     reason?: string;
+    /** The run's error message (one line), when it did not succeed. */
+    error?: string;
   };
   /** When the last success ended, Unix ms. */
   lastSuccess?: number;
@@ -106,6 +109,7 @@ export async function computeStatus(options: ComputeStatusOptions): Promise<Stat
           outcome: last.outcome,
           exitCode: last.exitCode,
           ...(last.reason !== undefined ? { reason: last.reason } : {}),
+          ...(last.error !== undefined && last.outcome !== 'success' ? { error: last.error } : {}),
         };
       }
       if (lastSuccess) {
@@ -211,5 +215,10 @@ export function formatStatusTable(report: StatusReport, options: FormatStatusOpt
       String(r.deadLetters),
     ];
   });
-  return formatTable(header, rows);
+  // Why each failed tier failed, under the table (a hook's message, restic's error).
+  const why = report.rows
+    .filter((r) => r.state === 'FAILED' && r.lastRun?.error)
+    .map((r) => `${r.profile}/${r.tier}: ${escapeControl(r.lastRun?.error ?? '')}\n`)
+    .join('');
+  return formatTable(header, rows) + why;
 }

@@ -82,6 +82,8 @@ describe('configJsonSchema', () => {
       'keep-yearly',
       'keep-within',
       'max-age',
+      'hooks',
+      'notifications',
     ]);
   });
 

@@ -171,7 +171,7 @@ profiles:
       assert.match(
         r.stderr,
         new RegExp(
-          `^error: backup nfs/daily failed after \\d+ms: restic backup failed: wrong repository password \\(exit ${wrongPasswordExit}; restic: wrong password or no key found\\)$`,
+          `^error: backup nfs/daily failed after \\S+: restic backup failed: wrong repository password \\(exit ${wrongPasswordExit}; restic: wrong password or no key found\\)$`,
           'm',
         ),
       );
@@ -204,7 +204,7 @@ profiles:
       assert.match(
         r.stderr,
         new RegExp(
-          `^error: backup nfs/daily failed after \\d+ms: restic backup failed: the repository does not exist or cannot be opened \\(exit ${missingExit}; restic: ${atLeast(restic, '0.17.0') ? 'repository does not exist: ' : ''}unable to open config file: `,
+          `^error: backup nfs/daily failed after \\S+: restic backup failed: the repository does not exist or cannot be opened \\(exit ${missingExit}; restic: ${atLeast(restic, '0.17.0') ? 'repository does not exist: ' : ''}unable to open config file: `,
           'm',
         ),
       );

@@ -250,8 +250,9 @@ profiles:
         };
         for (const p of index.packs) if (p.blobs.some((x) => x.type === 'tree')) treePacks.add(p.id);
       }
-      assert.equal(treePacks.size, 1);
-      const [pack] = [...treePacks] as [string];
+      // Usually one pack holds the trees; restic may write two when the backup is slow.
+      assert.ok(treePacks.size >= 1);
+      const [pack] = [...treePacks].sort() as [string];
       rmSync(join(damagedRepo, 'data', pack.slice(0, 2), pack));
       const c = await cli(['check', '--profile', 'damaged']);
       assert.equal(c.code, ExitCode.FAILURE, c.stderr);
@@ -297,12 +298,14 @@ profiles:
         !atLeast(restic, '0.18.0') &&
         'restic 0.14 retries the removal for a minute, then exits 1 without JSON',
     }, async () => {
+      // Earlier tests of this file wrote snapshots too (a lock holder's backup may finish).
+      const start = (JSON.parse(resticSync(repo, ['snapshots', '--json'], r)) as unknown[]).length;
       for (let i = 0; i < 2; i++) {
         const b = await cli(['backup', '--profile', 'good', '--tier', 'daily']);
         assert.equal(b.code, ExitCode.OK, b.stderr);
       }
       const before = JSON.parse(resticSync(repo, ['snapshots', '--json'], r)) as { id: string }[];
-      assert.equal(before.length, 3);
+      assert.equal(before.length, start + 2);
       const snapshots = join(repo.repository, 'snapshots');
       // immutable: not even root can delete the files in it
       execFileSync('chattr', ['+i', snapshots]);
@@ -311,19 +314,22 @@ profiles:
         assert.equal(f.code, ExitCode.INCOMPLETE, f.stderr);
         assert.match(
           f.stderr,
-          /^warning: forget good\/daily incomplete after .*: restic forget removed 0 snapshot\(s\), kept 1; 2 could not be removed \([0-9a-f]{8}, [0-9a-f]{8}\)/m,
+          new RegExp(
+            `^warning: forget good/daily incomplete after .*: restic forget removed 0 snapshot\\(s\\), kept 1; ${before.length - 1} could not be removed \\([0-9a-f]{8}(, [0-9a-f]{8})*\\)`,
+            'm',
+          ),
         );
         const g = await group('good', 'daily');
         assert.equal(groupValue(g, 'restic_forget_snapshots_removed'), 0);
         assert.equal(groupValue(g, 'restic_forget_snapshots_kept'), 1);
         assert.equal(groupValue(g, 'restic_forget_status'), 1);
         assert.equal(groupValue(g, 'restic_forget_exit_code'), atLeast(restic, '0.19.0') ? 3 : 0);
-        assert.deepEqual(lastRun('good')?.summary, { kept: 1, removed: 0, notRemoved: 2 });
+        assert.deepEqual(lastRun('good')?.summary, { kept: 1, removed: 0, notRemoved: before.length - 1 });
       } finally {
         execFileSync('chattr', ['-i', snapshots]);
       }
       const left = JSON.parse(resticSync(repo, ['snapshots', '--json'], r)) as { id: string }[];
-      assert.equal(left.length, 3);
+      assert.equal(left.length, before.length);
     });
 
     it('the checks that could not open a repository pushed no restic_check_errors anywhere', async () => {

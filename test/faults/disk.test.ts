@@ -156,8 +156,9 @@ profiles:
 
   it('state dir full once restic has run: exit 73, and the line still says how the backup went', async (t) => {
     if (!isMounted) return t.skip('cannot mount a tmpfs here');
-    // One free block: the repository lock takes it; the history, outbox and latest metrics find none.
-    const state = fill('full-after', 1);
+    // Two free blocks: the validated config cache takes one, the repository lock the other;
+    // the history, outbox and latest metrics find none.
+    const state = fill('full-after', 2);
     const b = await backup(state);
     assert.match(
       b.stderr,

@@ -58,6 +58,12 @@ export function register(program: Command): void {
         const file = flags.config ?? (cmd.optsWithGlobals() as ValidateFlags).config;
         const loaded = await loadConfig(file === undefined ? {} : { file });
         for (const w of loaded.warnings) writeLine(process.stderr, `warning: ${w}`);
+        const { checkNotificationSetup } = await import('../../config/notify-checks.js');
+        const problems = await checkNotificationSetup(loaded);
+        if (problems.length > 0) {
+          const { ConfigError } = await import('../../errors.js');
+          throw new ConfigError(problems);
+        }
         const profiles = Object.values(loaded.config.profiles);
         const tiers = profiles.reduce((n, p) => n + Object.keys(p.tiers).length, 0);
         process.stdout.write(

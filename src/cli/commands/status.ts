@@ -29,12 +29,13 @@ export function register(program: Command): void {
 }
 
 async function statusAction(flags: StatusFlags): Promise<number> {
-  const [{ loadConfig }, { computeStatus, formatStatusTable, isHealthy }, { hasColor }] = await Promise.all([
-    import('../../config/index.js'),
-    import('../../state/status.js'),
-    import('../output.js'),
-  ]);
-  const loaded = await loadConfig({
+  const [{ loadConfigCached }, { computeStatus, formatStatusTable, isHealthy }, { hasColor }] =
+    await Promise.all([
+      import('../../config/cache.js'),
+      import('../../state/status.js'),
+      import('../output.js'),
+    ]);
+  const loaded = await loadConfigCached({
     ...(flags.config ? { file: flags.config } : {}),
     stateDir: flags.stateDir,
   });

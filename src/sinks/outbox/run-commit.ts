@@ -47,7 +47,10 @@ export interface RunJudgement {
 export async function judgeRuns(stateDir: string, entries: OutboxEntry[]): Promise<RunJudgement> {
   const out: RunJudgement = { ready: [], waiting: new Map(), orphans: [] };
   if (!entries.some((e) => e.runId !== undefined)) return { ...out, ready: entries };
-  const recorded = await recordedRuns(stateDir);
+  const recorded = await recordedRuns(
+    stateDir,
+    entries.flatMap((e) => (e.runId === undefined ? [] : [e.runId])),
+  );
   for (const e of entries) {
     const runId = e.runId;
     // A rotation may have folded an old record into counts: an entry older than it is trusted.
