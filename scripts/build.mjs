@@ -1,7 +1,8 @@
 // Builds the library (tsc: ESM + declarations) and the CLI bundle (esbuild).
 // The CLI is split into chunks so a command's heavy modules load only when it runs.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
@@ -45,7 +46,7 @@ await build({
   target: 'node20',
   sourcemap: 'linked',
   chunkNames: 'chunks/[name]-[hash]',
-  define: { RESTICPROM_VERSION: JSON.stringify(pkg.version) },
+  define: { RESTICPROM_VERSION: JSON.stringify(pkg.version), RESTICPROM_BUILD_ID: JSON.stringify(buildId()) },
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   },
@@ -55,3 +56,18 @@ await build({
 if (existsSync('dist/bin')) renameSync('dist/bin', old);
 renameSync(next, 'dist/bin');
 rmSync(old, { recursive: true, force: true });
+
+/** A digest of src/ and the lockfile: the validated config cache is keyed by it. */
+function buildId() {
+  const hash = createHash('sha256');
+  const walk = (dir) => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      if (name.endsWith('.ts')) hash.update(p).update(readFileSync(p));
+      else if (!name.includes('.')) walk(p);
+    }
+  };
+  walk('src');
+  hash.update(readFileSync('package-lock.json'));
+  return hash.digest('hex').slice(0, 16);
+}

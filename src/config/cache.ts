@@ -5,7 +5,7 @@
  * again). A later load of the same file reads that JSON and loads neither yaml nor zod.
  *
  * An entry is used only when everything the validation depended on is unchanged: the
- * file's bytes and mode, resticprom's and node's version, the user, the host name, `TZ`
+ * file's bytes and mode, resticprom's version and build and node's version, the user, the host name, `TZ`
  * and the system time zone (`/etc/localtime`), and the value of every environment variable the validation
  * read (`${VAR}` references, `HOME` and `XDG_STATE_HOME` for the default state directory),
  * which are recorded while it runs. Secrets are never stored: every secret-looking value
@@ -30,6 +30,18 @@ import type { Config, LoadedConfig } from './types.js';
 
 /** Format of a cache entry; a change makes every older entry a miss. */
 const CACHE_FORMAT = 1;
+
+declare const RESTICPROM_BUILD_ID: string | undefined;
+
+/**
+ * Which build of resticprom runs, beside its version: the CLI bundle's digest of its sources;
+ * else (the library, or a run from source) this module file's size and time.
+ */
+async function buildId(): Promise<string> {
+  if (typeof RESTICPROM_BUILD_ID === 'string') return RESTICPROM_BUILD_ID;
+  const st = await stat(new URL(import.meta.url)).catch(() => undefined);
+  return st ? `${st.size}:${st.mtimeMs}` : 'unknown';
+}
 
 /** Options of {@link loadConfigCached}: those of {@link loadConfig}, and the version. */
 export interface LoadConfigCachedOptions extends LoadConfigOptions {
@@ -158,6 +170,7 @@ async function baseKey(read: ConfigFileText, version: string): Promise<string> {
   return JSON.stringify([
     CACHE_FORMAT,
     version,
+    await buildId(),
     process.version,
     read.file,
     sha256(read.text),
