@@ -59,6 +59,23 @@ export class InvalidMetricsError extends ResticpromError {
   }
 }
 
+/**
+ * Why a delivery failed, as data: `status` the server answered outside 2xx; `network` the
+ * connection failed or closed; `timeout` an attempt timed out; `tls` the TLS handshake failed;
+ * `secret` a credential could not be read; `setup` the destination's settings are not usable
+ * (a bad URL, a missing key file); `aborted` the run was stopped; `file` a textfile could not
+ * be written or read.
+ */
+export type SinkErrorKind =
+  | 'status'
+  | 'network'
+  | 'timeout'
+  | 'tls'
+  | 'secret'
+  | 'setup'
+  | 'aborted'
+  | 'file';
+
 /** A destination refused or could not take a delivery. */
 export class SinkError extends ResticpromError {
   /** The destination URL or path, credentials masked. */
@@ -69,16 +86,47 @@ export class SinkError extends ResticpromError {
   readonly body: string | undefined;
   /** True when trying again later may succeed (network error, 5xx, 429). */
   readonly isRetryable: boolean;
+  /** What kind of failure this is. */
+  readonly kind: SinkErrorKind;
+  /** Attempts made before giving up (retries included). @default 1 */
+  readonly attempts: number;
+  /** The failure in one line without the attempt count (the message adds it). */
+  readonly detail: string;
   constructor(
     message: string,
-    data: { url: string; status?: number; body?: string; isRetryable: boolean },
+    data: {
+      url: string;
+      status?: number;
+      body?: string;
+      isRetryable: boolean;
+      kind: SinkErrorKind;
+      attempts?: number;
+      /** Said after the attempt count, e.g. `(the server asks to retry after 60 s)`. */
+      note?: string;
+    },
     options?: { cause?: unknown },
   ) {
-    super('SINK_FAILED', message, options);
+    const attempts = data.attempts ?? 1;
+    const suffix = `${attempts > 1 ? ` (after ${attempts} attempts)` : ''}${data.note ? ` ${data.note}` : ''}`;
+    super('SINK_FAILED', `${message}${suffix}`, options);
     this.url = data.url;
     this.status = data.status;
     this.body = data.body;
     this.isRetryable = data.isRetryable;
+    this.kind = data.kind;
+    this.attempts = attempts;
+    this.detail = message;
+    this.data = data;
+  }
+  private readonly data: ConstructorParameters<typeof SinkError>[1];
+
+  /** The same failure after `attempts` attempts, with an optional note. */
+  withAttempts(attempts: number, note?: string): SinkError {
+    return new SinkError(
+      this.detail,
+      { ...this.data, attempts, ...(note === undefined ? {} : { note }) },
+      { cause: this.cause },
+    );
   }
 }
 
@@ -149,6 +197,35 @@ export class OutboxBusyError extends StateError {
   }
 }
 
+/**
+ * Replaces the user info of every URL in `text` (`scheme://user:pass@host`) with `***`, up to
+ * the last `@` before the host, so a password holding `@` is hidden whole.
+ * @example maskCredentials('rest:http://u:p@ss@host/') // 'rest:http://***@host/'
+ */
+export function maskCredentials(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/gi, '$1***@');
+}
+
+/** Query parameter names whose values are taken for secrets. */
+const SECRET_QUERY_KEY = /token|secret|pass|key|auth/i;
+
+/**
+ * Names the credentials a URL carries, or undefined: `user info` for `https://u:p@host`, or
+ * `query parameter api_key` for `?api_key=...`. Such a URL would put the secret in the outbox,
+ * in argv and in messages, so config and flags refuse it.
+ */
+export function findUrlCredentials(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (u.username || u.password) return 'user info';
+  const key = [...u.searchParams.keys()].find((k) => SECRET_QUERY_KEY.test(k));
+  return key === undefined ? undefined : `query parameter ${key}`;
+}
+
 /** Returns the URL with any user info and secret-looking query values replaced by `***`. */
 export function maskUrl(url: string): string {
   try {
@@ -156,10 +233,11 @@ export function maskUrl(url: string): string {
     if (u.username) u.username = '***';
     if (u.password) u.password = '***';
     for (const key of [...u.searchParams.keys()]) {
-      if (/token|secret|pass|key|auth/i.test(key)) u.searchParams.set(key, '***');
+      if (SECRET_QUERY_KEY.test(key)) u.searchParams.set(key, '***');
     }
-    return u.toString();
+    // A URL inside an opaque one (`rest:http://user:pass@host/`) keeps its user info in the path.
+    return u.username || u.password ? u.toString() : maskCredentials(u.toString());
   } catch {
-    return url.replace(/\/\/[^/@]*@/, '//***@');
+    return maskCredentials(url);
   }
 }

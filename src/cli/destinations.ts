@@ -6,9 +6,11 @@
  */
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { maskUrl, UsageError } from '../errors.js';
+import { findUrlCredentials, maskUrl, UsageError } from '../errors.js';
+import { isSecretHeader } from '../sinks/outbox/secrets.js';
 import type { Destination, HttpOptions, SecretSource } from '../sinks/types.js';
-import { parseDuration } from '../util/duration.js';
+import { SECRET_ENV } from '../util/child-env.js';
+import { parseDuration, timerDurationProblem } from '../util/duration.js';
 
 /** Values of the destination flags, as commander hands them over. */
 export interface DestinationFlags {
@@ -34,8 +36,8 @@ export interface DestinationFlags {
 export const DESTINATION_ENV = {
   gateway: 'RESTICPROM_GATEWAY',
   basicAuthUser: 'RESTICPROM_BASIC_AUTH_USER',
-  basicAuthPassword: 'RESTICPROM_BASIC_AUTH_PASSWORD',
-  bearerToken: 'RESTICPROM_BEARER_TOKEN',
+  basicAuthPassword: SECRET_ENV.basicAuthPassword,
+  bearerToken: SECRET_ENV.bearerToken,
 } as const;
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
@@ -142,6 +144,8 @@ export function parseHttpOptions(flags: DestinationFlags, env: NodeJS.ProcessEnv
       throw new UsageError(`--timeout: ${(err as Error).message}`, { cause: err });
     }
     if (http.timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
+    const tooLong = timerDurationProblem(http.timeoutMs);
+    if (tooLong) throw new UsageError(`--timeout ${flags.timeout} ${tooLong}`);
   }
   if (flags.retries !== undefined) {
     if (!/^\d+$/.test(flags.retries)) {
@@ -149,8 +153,16 @@ export function parseHttpOptions(flags: DestinationFlags, env: NodeJS.ProcessEnv
     }
     http.retries = Number(flags.retries);
   }
-  if (flags.header?.length)
+  if (flags.header?.length) {
     http.headers = parsePairs(flags.header, '--header', /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/);
+    // Like credentials in a URL: argv shows in process lists.
+    const secret = Object.keys(http.headers).find((name) => isSecretHeader(name));
+    if (secret !== undefined) {
+      throw new UsageError(
+        `--header ${secret}: a credential header on the command line is refused (it would show in process lists); use --bearer-token-file, --basic-auth-password-file or $${DESTINATION_ENV.bearerToken}`,
+      );
+    }
+  }
 
   const user = flags.basicAuthUser ?? env[DESTINATION_ENV.basicAuthUser];
   const password: SecretSource | undefined = flags.basicAuthPasswordFile
@@ -219,9 +231,10 @@ export function checkUrl(url: string, flag: string): string {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
     throw new UsageError(`${flag} ${maskUrl(url)}: use an http:// or https:// URL`);
   }
-  if (u.username || u.password) {
+  const creds = findUrlCredentials(url);
+  if (creds !== undefined) {
     throw new UsageError(
-      `${flag} ${maskUrl(url)}: credentials in the URL are refused (they would show in process lists); use --basic-auth-user with --basic-auth-password-file or $${DESTINATION_ENV.basicAuthPassword}`,
+      `${flag} ${maskUrl(url)}: credentials in the URL (${creds}) are refused (they would show in process lists); use --basic-auth-user with --basic-auth-password-file or $${DESTINATION_ENV.basicAuthPassword}, or --bearer-token-file`,
     );
   }
   return url;

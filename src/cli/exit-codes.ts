@@ -24,13 +24,13 @@ export const ExitCode = {
   TIMEOUT: 124,
   /** Invalid input data (exposition text, grouping labels); the message names the line. */
   DATAERR: 65,
-  /** The state directory (outbox, history, locks) cannot be written. */
+  /** The state directory (outbox, history, locks) cannot be written, or is not safe to use. */
   CANTCREAT: 73,
   /** The job succeeded, but its metrics are not delivered yet: they wait in the outbox. */
   TEMPFAIL: 75,
   /** `status`: a tier is late, failed, or never ran. */
   UNHEALTHY: 4,
-  /** Interrupted by SIGINT/SIGTERM (the run is still recorded and reported). */
+  /** Interrupted by SIGINT, SIGTERM or SIGHUP (the run is still recorded and reported). */
   INTERRUPTED: 130,
 } as const;
 

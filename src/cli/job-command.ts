@@ -1,17 +1,18 @@
 /**
  * What every command that runs restic from the config does first: a logger, the
- * config (warnings printed), and SIGINT/SIGTERM turned into an abort that stops
+ * config (warnings printed), and SIGINT/SIGTERM/SIGHUP turned into an abort that stops
  * restic and still reports the run.
  */
 import { loadConfigCached } from '../config/cache.js';
 import type { LoadedConfig } from '../config/types.js';
 import type { CommonOptions } from './commands/common.js';
+import { onInterrupt } from './interrupt.js';
 import { createLogger, type Logger } from './output.js';
 
 export interface JobCommand {
   log: Logger;
   loaded: LoadedConfig;
-  /** Aborted by the first SIGINT/SIGTERM, with the signal's name as reason. */
+  /** Aborted by the first SIGINT, SIGTERM or SIGHUP, with the signal's name as reason. */
   signal: AbortSignal;
   /**
    * Resolves to undefined, after one clear line, when a signal stopped `job` before
@@ -45,8 +46,7 @@ export async function startJobCommand(flags: CommonOptions): Promise<JobCommand>
     log.warn(`${sig} received: stopping restic and reporting the run`);
     controller.abort(sig);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopListening = onInterrupt(onSignal);
   return {
     log,
     loaded,
@@ -59,9 +59,6 @@ export async function startJobCommand(flags: CommonOptions): Promise<JobCommand>
         );
         return undefined;
       }),
-    done: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
+    done: stopListening,
   };
 }

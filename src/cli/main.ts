@@ -13,6 +13,7 @@ import * as demoCommand from './commands/demo.js';
 import * as flushCommand from './commands/flush.js';
 import * as forgetCommand from './commands/forget.js';
 import * as notifyCommand from './commands/notify.js';
+import * as outboxCommand from './commands/outbox.js';
 import * as pushCommand from './commands/push.js';
 import * as repositoryCommand from './commands/repository.js';
 import * as rulesCommand from './commands/rules.js';
@@ -56,6 +57,7 @@ const commands: Array<{ register: (p: Command) => void }> = [
   rulesCommand,
   pushCommand,
   flushCommand,
+  outboxCommand,
   notifyCommand,
   statusCommand,
   repositoryCommand,

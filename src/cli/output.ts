@@ -33,6 +33,26 @@ export interface LoggerOptions {
   now?: () => number;
 }
 
+/**
+ * Makes `text` one safe line for a terminal or a log: newlines and carriage returns become
+ * `\n` and `\r`, other control characters (ESC, BEL, backspace, C1, DEL) `\xHH`, so a file
+ * name or a server's answer can neither forge another log line nor send escape sequences.
+ * @example escapeLine('a\nerror: forged\x1b[2J') // 'a\\nerror: forged\\x1b[2J'
+ */
+export function escapeLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\t';
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
+}
+
+/** Writes `text` to `stream` as one escaped line (see {@link escapeLine}). */
+export function writeLine(stream: NodeJS.WritableStream, text: string): void {
+  stream.write(`${escapeLine(text)}\n`);
+}
+
 /** True when colours may be used on `stream`: a TTY, NO_COLOR unset, TERM not dumb. */
 export function hasColor(stream: NodeJS.WritableStream = process.stderr, env = process.env): boolean {
   return Boolean((stream as { isTTY?: boolean }).isTTY) && !('NO_COLOR' in env) && env.TERM !== 'dumb';
@@ -55,7 +75,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     const prefix =
       level === 'error' ? paint('31', 'error: ') : level === 'warn' ? paint('33', 'warning: ') : '';
     const time = opts.isTimestamped ? `${formatClockTime(now(), opts.timeZone, true)} ` : '';
-    stream.write(`${time}${prefix}${msg}\n`);
+    stream.write(`${time}${prefix}${escapeLine(msg)}\n`);
   };
   return {
     debug: (m, f) => write('debug', m, f),

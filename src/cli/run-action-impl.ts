@@ -6,11 +6,18 @@ import { UsageError } from '../errors.js';
 import { runBatchJob } from '../jobs/batch-job.js';
 import { formatDuration } from '../util/duration.js';
 import { reportDelivery } from './backup-action.js';
-import { makeLog, parseOutboxLimits } from './commands/push.js';
-import type { RunFlags } from './commands/run.js';
-import { parseDestinations, parsePairs } from './destinations.js';
+import { makeLog, type OutboxFlags, parseOutboxLimits } from './commands/push.js';
+import { type DestinationFlags, parseDestinations, parsePairs } from './destinations.js';
 import { ExitCode } from './exit-codes.js';
+import { onInterrupt } from './interrupt.js';
 import { commandStateDir } from './state-dir.js';
+
+/** Flags of `run`. */
+export interface RunFlags extends DestinationFlags, OutboxFlags {
+  job?: string;
+  group?: string[];
+  label?: string[];
+}
 
 /** Runs the child, reports, and resolves to the exit code. */
 export async function runCommandAction(command: string[], flags: RunFlags): Promise<number> {
@@ -28,9 +35,7 @@ export async function runCommandAction(command: string[], flags: RunFlags): Prom
   parseOutboxLimits(flags);
 
   const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => controller.abort(sig);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopListening = onInterrupt((sig) => controller.abort(sig));
   try {
     const r = await runBatchJob({
       command: bin,
@@ -53,7 +58,6 @@ export async function runCommandAction(command: string[], flags: RunFlags): Prom
     if (r.finish.delivery.deadLettered.length > 0) return ExitCode.FAILURE;
     return r.finish.delivery.isComplete ? ExitCode.OK : ExitCode.TEMPFAIL;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
   }
 }

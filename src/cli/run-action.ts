@@ -11,6 +11,7 @@ import {
   UsageError,
 } from '../errors.js';
 import { ExitCode } from './exit-codes.js';
+import { writeLine } from './output.js';
 
 /** Exit code for an error thrown out of a command. */
 export function exitCodeFor(err: unknown): number {
@@ -33,8 +34,9 @@ export function runAction<A extends unknown[]>(
       code = exitCodeFor(err);
       const msg = err instanceof Error ? err.message : String(err);
       if (process.env.RESTICPROM_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-      if (err instanceof ConfigError) process.stderr.write(`${msg}\n`);
-      else process.stderr.write(`resticprom: ${msg}\n`);
+      // One problem per line; each line escaped, so a value from a file cannot forge another.
+      if (err instanceof ConfigError) for (const line of msg.split('\n')) writeLine(process.stderr, line);
+      else writeLine(process.stderr, `resticprom: ${msg}`);
       if (!(err instanceof ResticpromError) && !process.env.RESTICPROM_DEBUG) {
         process.stderr.write('resticprom: this is a bug; run again with RESTICPROM_DEBUG=1 for details\n');
       }

@@ -22,6 +22,7 @@ import { dirname, join, resolve } from 'node:path';
 import { removeDeadTempFiles, resolveStateDir, writeFileAtomic } from '../state/dir.js';
 import { readTrustedFile } from '../state/trusted-read.js';
 import { getVersion } from '../version.js';
+import { fileTrustWarnings } from './file-trust.js';
 import { type ConfigFileText, findConfigFile, readConfigFile, withStateDirFlag } from './find.js';
 import { interpolateValue } from './interpolate.js';
 import type { LoadConfigOptions, ScalarSource } from './load.js';
@@ -99,8 +100,11 @@ export async function loadConfigCached(opts: LoadConfigCachedOptions = {}): Prom
   const stateDir = cacheStateDir(read, flag, env);
   const cacheFile =
     stateDir === undefined ? undefined : join(stateDir, 'cache', `config-${sha256(file).slice(0, 16)}.json`);
-  const done = (loaded: LoadedConfig, cache: ConfigCacheUse): CachedLoadedConfig =>
-    withStateDirFlag({ ...loaded, cache }, flag, cwd);
+  // File modes change without the text changing: the trust warnings are never cached.
+  const done = async (loaded: LoadedConfig, cache: ConfigCacheUse): Promise<CachedLoadedConfig> => {
+    const trust = await fileTrustWarnings(file, loaded.config);
+    return withStateDirFlag({ ...loaded, warnings: [...loaded.warnings, ...trust], cache }, flag, cwd);
+  };
   let reason = 'the state directory cannot be told without validating (see docs/configuration.md)';
   if (cacheFile) {
     const hit = await readEntry(cacheFile, read, base, env);

@@ -5,6 +5,8 @@
  * reports every problem.
  */
 
+import { findUrlCredentials } from '../errors.js';
+
 /** A problem before it gets its file and line: the key path as segments. */
 export interface RawProblem {
   path: (string | number)[];
@@ -259,6 +261,16 @@ function checkMetrics(m: Rec, at: (string | number)[], out: RawProblem[]): void 
 }
 
 function checkHttp(h: Rec, at: (string | number)[], out: RawProblem[]): void {
+  const urls: [(string | number)[], unknown][] = [[[...at, 'url'], h.url]];
+  if (Array.isArray(h.urls)) for (const [i, u] of h.urls.entries()) urls.push([[...at, 'urls', i], u]);
+  for (const [path, url] of urls) {
+    const creds = typeof url === 'string' ? findUrlCredentials(url) : undefined;
+    if (creds === undefined) continue;
+    out.push({
+      path,
+      message: `credentials in the URL (${creds}) are refused: they would be stored in the outbox and shown in messages; use basic-auth with password-file or password-env, or bearer-token-file`,
+    });
+  }
   if (isSet(h['basic-auth']) && isSet(h['bearer-token-file'])) {
     out.push({
       path: [...at, 'bearer-token-file'],

@@ -106,18 +106,17 @@ export function profileDestinations(
 }
 
 /**
- * Every destination the config sends to: each profile's tiers, and its check and stats
- * (whose `{tier}` is the command's name). `flush` resolves the credentials of waiting
- * metrics from them, in its own context (its own `${CREDENTIALS_DIRECTORY}`, its own
- * environment), rather than from what the run that queued them could read.
+ * Every destination the config names: each tier of each profile (templates expanded), and
+ * `check`/`stats` runs, without the fallback textfiles. For a flush (whose settings win for
+ * these targets) and for the secret variables no child may see.
  */
-export function configDestinations(config: Config): Destination[] {
+export function configuredDestinations(config: Config): Destination[] {
   const out: Destination[] = [];
-  for (const [name, p] of Object.entries(config.profiles)) {
-    for (const tier of Object.keys(p.tiers))
-      out.push(...profileDestinations(config, name, tier).destinations);
-    for (const job of ['check', 'stats']) {
-      out.push(...profileDestinations(config, name, job, { isRepositoryLevel: true }).destinations);
+  for (const [name, profile] of Object.entries(config.profiles)) {
+    for (const tier of [...Object.keys(profile.tiers), 'check', 'stats']) {
+      const isRepositoryLevel = !(tier in profile.tiers);
+      const d = profileDestinations(config, name, tier, { isRepositoryLevel });
+      if (!d.isFallback) out.push(...d.destinations);
     }
   }
   return out;

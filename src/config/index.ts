@@ -17,7 +17,7 @@ export {
   tierMaxAgeMs,
 } from './cadence.js';
 export {
-  configDestinations,
+  configuredDestinations,
   expandTemplate,
   type ProfileDestinations,
   profileDestinations,

@@ -7,6 +7,7 @@ import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDoc
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { checkConfigRules, type RawProblem } from './checks.js';
+import { fileTrustWarnings } from './file-trust.js';
 import { type ConfigFileText, findConfigFile, readConfigFile, withStateDirFlag } from './find.js';
 import { interpolateValue } from './interpolate.js';
 import { normalizeConfig } from './normalize.js';
@@ -42,7 +43,10 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadedCo
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
   const file = await findConfigFile(opts.file, env, cwd);
-  return withStateDirFlag(validateConfigFile(await readConfigFile(file), { env }), opts.stateDir, cwd);
+  const loaded = validateConfigFile(await readConfigFile(file), { env });
+  // File modes change without the text changing: checked on every load, never cached.
+  loaded.warnings.push(...(await fileTrustWarnings(file, loaded.config)));
+  return withStateDirFlag(loaded, opts.stateDir, cwd);
 }
 
 /** A string value as written in the file: where, how (`PLAIN`, `QUOTE_DOUBLE`...), before and after `${ENV}`. */

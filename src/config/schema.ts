@@ -5,7 +5,7 @@
  * The JSON Schema of `resticprom config schema` is generated from it.
  */
 import { z } from 'zod';
-import { parseDuration } from '../util/duration.js';
+import { parseDuration, timerDurationProblem } from '../util/duration.js';
 import { checkCron } from './cadence.js';
 import { checkReadDataSubset } from './checks.js';
 import { parseBytes } from './units.js';
@@ -35,6 +35,22 @@ const duration = z
     }
   })
   .describe('A duration: 500ms, 10s, 5m, 2h, 7d, 1h30m; a bare number is seconds');
+
+/** A duration that becomes a timer (a timeout, a wait): at most 2^31-1 ms. */
+const timerDuration = z
+  .union([z.string(), z.number().nonnegative()])
+  .superRefine((v, ctx) => {
+    let ms: number;
+    try {
+      ms = typeof v === 'number' ? Math.round(v * 1000) : parseDuration(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return;
+    }
+    const problem = timerDurationProblem(ms);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} ${problem}` });
+  })
+  .describe('A duration up to 24d20h: 500ms, 10s, 5m, 2h, 7d, 1h30m; a bare number is seconds');
 
 const bytes = z
   .union([z.string(), z.number().int().nonnegative()])
@@ -98,7 +114,7 @@ const httpShape = {
   'basic-auth': basicAuth.optional(),
   'bearer-token-file': nonEmpty.optional(),
   headers: stringMap.optional(),
-  timeout: duration.optional(),
+  timeout: timerDuration.optional(),
   retries: z.number().int().min(0).optional(),
   gzip: z.boolean().optional(),
 };
@@ -216,7 +232,7 @@ const profile = strictObj({
   'restic-args': stringList.nullable().optional(),
   'cpu-limit': z.number().int().min(1).optional(),
   nice: z.number().int().min(-20).max(19).optional(),
-  'inactivity-timeout': duration.optional(),
+  'inactivity-timeout': timerDuration.optional(),
   'unlock-stale-locks': z.boolean().optional(),
   'forget-after-backup': z.boolean().optional(),
   prune: z.boolean().optional(),
@@ -283,11 +299,11 @@ export const rawConfigSchema = strictObj({
   timezone: nonEmpty.optional(),
   hostname: nonEmpty.optional(),
   'restic-binary': nonEmpty.optional(),
-  lock: strictObj({ wait: duration.optional() }).nullable().optional(),
+  lock: strictObj({ wait: timerDuration.optional() }).nullable().optional(),
   daemon: strictObj({
     listen: nonEmpty.optional(),
     'run-missed': z.boolean().optional(),
-    'grace-period': duration.optional(),
+    'grace-period': timerDuration.optional(),
     'basic-auth': strictObj({ username: nonEmpty, 'password-file': nonEmpty }).optional(),
     'allowed-hosts': z
       .array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a host name like backup.example.org'))

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { RunStatus } from '../metrics/names.js';
 import { JOB_METRICS } from '../metrics/names.js';
 import type { SendOptions } from '../sinks/target.js';
+import { childEnv, secretVariablesOf } from '../util/child-env.js';
 import { oneLine } from '../util/escape.js';
 import { getVersion } from '../version.js';
 import { type FinishRunResult, finishRun, type HistoryOutcome, type MetricsTarget } from './finish-run.js';
@@ -19,7 +20,7 @@ export interface BatchJobOptions {
   target: MetricsTarget;
   stateDir: string;
   env?: NodeJS.ProcessEnv;
-  /** Forwarded to the child (SIGINT/SIGTERM); the run is still reported. */
+  /** Forwarded to the child (SIGINT/SIGTERM/SIGHUP); the run is still reported. */
   signal?: AbortSignal;
   sendOptions?: SendOptions;
   now?: () => number;
@@ -52,7 +53,9 @@ export async function runBatchJob(opts: BatchJobOptions): Promise<BatchJobResult
   const t0 = performance.now();
   const outcome = await new Promise<{ code: number; signal?: NodeJS.Signals; spawnError?: string }>(
     (resolve) => {
-      const child = spawn(opts.command, opts.args, { stdio: 'inherit', env: opts.env ?? process.env });
+      // No secret of ours, nor one the destinations refer to, reaches the command.
+      const env = childEnv(opts.env ?? process.env, secretVariablesOf(opts.target.destinations));
+      const child = spawn(opts.command, opts.args, { stdio: 'inherit', env });
       const onAbort = () => child.kill((opts.signal?.reason as NodeJS.Signals | undefined) ?? 'SIGTERM');
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       child.once('error', (err) => {
@@ -70,7 +73,7 @@ export async function runBatchJob(opts: BatchJobOptions): Promise<BatchJobResult
   const endedAt = startedAt + Math.round(durationMs);
   const status: RunStatus = outcome.code === 0 ? 'success' : 'failed';
   const historyOutcome: HistoryOutcome =
-    outcome.signal === 'SIGINT' || outcome.signal === 'SIGTERM'
+    outcome.signal === 'SIGINT' || outcome.signal === 'SIGTERM' || outcome.signal === 'SIGHUP'
       ? 'interrupted'
       : status === 'success'
         ? 'success'

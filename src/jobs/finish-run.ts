@@ -7,9 +7,11 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { commonLabels, renderSamples, type Sample } from '../metrics/build.js';
+import { toBatch } from '../sinks/batch.js';
 import { deliver } from '../sinks/deliver.js';
 import type { SendOptions } from '../sinks/target.js';
-import type { DeliveryReport, Destination, MetricsPayload } from '../sinks/types.js';
+import type { DeliveryReport, Destination, MetricsBatch, MetricsPayload } from '../sinks/types.js';
+import { ensureStateDir } from '../state/dir.js';
 import {
   appendRun,
   type HistoryOutcome,
@@ -78,6 +80,8 @@ export interface FinishRunResult {
  */
 export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult> {
   const warnings: string[] = [];
+  // Before anything is read from or written to it: refuse a state directory others could plant in.
+  await ensureStateDir(opts.stateDir);
   const runId = opts.runId ?? randomUUID();
   const host = opts.host ?? hostname();
   const scope = {
@@ -96,15 +100,24 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
     Object.keys(opts.target.grouping),
   );
   const text = renderSamples(opts.samples(counters), labels);
-  const payload: MetricsPayload = {
+  const raw: MetricsPayload = {
     text,
     job: opts.target.job,
     grouping: opts.target.grouping,
     method: 'post',
     measuredAt: opts.endedAt,
   };
+  // Parsed and validated once: the latest metrics and every sink use these families. Invalid
+  // metrics are deliver()'s to report, after the run is recorded.
+  const payload: MetricsBatch | MetricsPayload = parseOnce(raw);
   // The daemon serves these on /metrics; a failure here must not cost the run its delivery.
-  await saveLatestMetrics(opts.stateDir, { ...scope, grouping: opts.target.grouping, text }).catch((err) => {
+  const latest = {
+    ...scope,
+    grouping: opts.target.grouping,
+    text,
+    ...('families' in payload ? { families: payload.families } : {}),
+  };
+  await saveLatestMetrics(opts.stateDir, latest).catch((err) => {
     warnings.push(
       `could not save the latest metrics for the daemon: ${err instanceof Error ? err.message : err}`,
     );
@@ -150,5 +163,13 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
     // The metrics could not even be stored: the run still happened, record it if we can.
     if (!isRecorded) await record().catch(() => {});
     throw err;
+  }
+}
+
+function parseOnce(payload: MetricsPayload): MetricsBatch | MetricsPayload {
+  try {
+    return toBatch(payload);
+  } catch {
+    return payload;
   }
 }

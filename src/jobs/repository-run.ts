@@ -4,7 +4,7 @@
  * restic options from the profile, and restic's version for the build info metric.
  */
 import { join } from 'node:path';
-import { resolveProfile } from '../config/destinations.js';
+import { configuredDestinations, resolveProfile } from '../config/destinations.js';
 import { readEnvFile } from '../config/env-file.js';
 import type { Config, LoadedConfig, ProfileConfig } from '../config/index.js';
 import type { ResticCommandOptions } from '../restic/backup.js';
@@ -13,6 +13,7 @@ import type { SendOptions } from '../sinks/target.js';
 import { ensureStateDir } from '../state/dir.js';
 import { configTierKeys, noteTiersSeen } from '../state/first-seen.js';
 import { acquireRepositoryLock } from '../state/lock.js';
+import { childEnv, secretVariablesOf } from '../util/child-env.js';
 import { unlockIfAsked } from './unlock.js';
 
 /** Options every job on a repository takes. */
@@ -74,7 +75,9 @@ export async function withRepository<T>(
     ...(opts.onWait ? { onWait: opts.onWait } : {}),
   });
   try {
-    const { restic: base, warnings: envWarnings } = await profileResticOptions(config, profile, env);
+    // No secret of ours, nor one the config refers to, reaches restic.
+    const resticEnv = childEnv(env, secretVariablesOf(configuredDestinations(config)));
+    const { restic: base, warnings: envWarnings } = await profileResticOptions(config, profile, resticEnv);
     const restic: ResticCommandOptions = {
       ...base,
       ...(opts.signal ? { signal: opts.signal } : {}),
@@ -85,7 +88,7 @@ export async function withRepository<T>(
     // before it: it is only needed for the build info metric.
     const resticVersion = getResticVersionCached({
       resticBinary: config.resticBinary,
-      env,
+      env: resticEnv,
       cacheFile: join(stateDir, 'restic-version.json'),
     })
       .then((v) => v.version)

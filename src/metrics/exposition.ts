@@ -259,6 +259,9 @@ function parseSampleLine(l: string, lineNo: number): ParsedSample {
     // The name must be followed by a blank (already skipped) or a label set.
     fail(lineNo, `invalid metric name at ${JSON.stringify(l.slice(0, 40))}`);
   }
+  // Go's parser reads a blank after the value as the start of a timestamp: both gateways
+  // answer 400 to `x 1 `.
+  if (isBlank(l[l.length - 1])) fail(lineNo, `trailing blank at the end of the line of metric ${name}`);
   const rest = l.slice(i).trim();
   if (rest === '') fail(lineNo, `missing value for metric ${name}`);
   const tokens = rest.split(/[ \t]+/);
@@ -451,6 +454,8 @@ function checkHistogram(fam: ParsedFamily): void {
     const where = showSeries(fam.name, g.labels);
     let prev: { le: number; value: number; line: number } | undefined;
     for (const b of g.buckets) {
+      // Pushgateway 1.11 (client_golang's histogram validation) refuses a negative count.
+      if (b.value < 0) fail(b.line, `histogram ${where}: bucket count ${formatValue(b.value)} is negative`);
       if (prev && !(b.le > prev.le))
         fail(b.line, `histogram ${where}: buckets must be in ascending "le" order`);
       if (prev && b.value < prev.value)
@@ -463,6 +468,7 @@ function checkHistogram(fam: ParsedFamily): void {
       fail(last?.line ?? g.line, `histogram ${where}: missing the le="+Inf" bucket`);
     if (!g.sum) fail(lastLine, `histogram ${where}: missing ${fam.name}_sum`);
     if (!g.count) fail(lastLine, `histogram ${where}: missing ${fam.name}_count`);
+    if (g.count.value < 0) fail(g.count.line, `histogram ${where}: ${fam.name}_count is negative`);
     if (!Object.is(g.count.value, last.value) && g.count.value !== last.value) {
       fail(
         g.count.line,

@@ -97,6 +97,7 @@ export async function flushQueuedNotifications(
         throw new NotifyError('its receiver was removed from the configuration or changed', {
           url: labelOf(key ?? ''),
           isRetryable: false,
+          kind: 'setup',
         });
       }
       await sendToReceiver(receiver, JSON.parse(payload.text) as NotificationMessage, opts);

@@ -57,6 +57,8 @@ function describeError(err: unknown, label: string): NotifyError {
       {
         url: label,
         isRetryable: err.isRetryable,
+        kind: err.kind,
+        attempts: err.attempts,
         ...(err.status !== undefined ? { status: err.status } : {}),
         ...(err.body !== undefined ? { body: oneLine(err.body, 200) } : {}),
       },
@@ -66,7 +68,7 @@ function describeError(err: unknown, label: string): NotifyError {
   const msg = err instanceof Error ? err.message : String(err);
   return new NotifyError(
     `${label}: ${oneLine(msg, 300)}`,
-    { url: label, isRetryable: false },
+    { url: label, isRetryable: false, kind: 'setup' },
     { cause: err },
   );
 }

@@ -4,6 +4,7 @@
  *
  * Upstream exit codes: https://restic.readthedocs.io/en/stable/075_scripting.html#exit-codes
  */
+import { maskCredentials } from '../errors.js';
 import type { StopReason } from './spawn.js';
 import type { FailureReason, RunOutcome } from './types.js';
 
@@ -64,11 +65,6 @@ const PATTERNS: Array<[RegExp, FailureReason]> = [
   ],
   [/unable to create lock|repository is already locked|failed to lock repository/i, 'repository-locked'],
 ];
-
-/** Replaces credentials in URLs (`scheme://user:pass@host`) with `***`. */
-export function maskCredentials(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1***@');
-}
 
 /**
  * The first line of restic's own explanation: its exit_error, or the first `Fatal:`/error line,

@@ -2,8 +2,10 @@
  * Runs `restic forget --json` (optionally with `--prune`) and reports, per group, which
  * snapshots were kept and which removed.
  */
+
+import { maskCredentials } from '../errors.js';
 import type { ResticCommandOptions } from './backup.js';
-import { maskCredentials, resticSays } from './exit-codes.js';
+import { resticSays } from './exit-codes.js';
 import { findJsonLine, runResticCommand } from './run.js';
 import type { FailureReason, RunOutcome } from './types.js';
 

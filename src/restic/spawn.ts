@@ -331,6 +331,9 @@ export async function spawnRestic(opts: SpawnResticOptions): Promise<SpawnRestic
   const t0 = performance.now();
   const child = spawn(cmd.file, cmd.argv, {
     env,
+    // Its own session: a hangup of our terminal (SIGHUP to the foreground group) does not kill
+    // restic uncleanly; we stop it with SIGINT, which makes it remove its lock.
+    detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
     ...(opts.uid !== undefined ? { uid: opts.uid } : {}),

@@ -4,19 +4,29 @@
  * so what an outage, a crash or a `kill -9` interrupts is sent by the next run.
  */
 import { OutboxBusyError, UsageError } from '../errors.js';
-import { validateExposition } from '../metrics/exposition.js';
 import { ensureStateDir } from '../state/dir.js';
+import { toBatch } from './batch.js';
 import { checkGroupingLabels, checkJob } from './grouping-key.js';
+import { withRunInFlight } from './outbox/run-commit.js';
 import {
+  type FlushOptions,
   type FlushReport,
   Outbox,
   type OutboxEntry,
   type OutboxEvent,
   type SendFunction,
-  setRunInFlight,
 } from './outbox.js';
-import { checkFamiliesFor, describeTarget, expandTargets, type SendOptions, type Target } from './target.js';
-import type { DeliveryReport, Destination, HttpOptions, MetricsPayload } from './types.js';
+import { sinkFor } from './sink.js';
+import { describeTarget, expandTargets } from './target.js';
+import type {
+  DeliveryReport,
+  Destination,
+  HttpOptions,
+  MetricsBatch,
+  MetricsPayload,
+  SendOptions,
+  Target,
+} from './types.js';
 
 /** Bounds and locking of the outbox, see {@link Outbox}. */
 export interface OutboxLimits {
@@ -87,25 +97,25 @@ export async function deliver(
   if (destinations.length === 0) throw new UsageError('no destination given');
   checkJob(payload.job);
   checkGroupingLabels(payload.grouping);
+  // Parsed and validated once here; the sinks send these families (see MetricsBatch).
+  const batch = toBatch(payload);
   const perDestination = destinations.map((d) => expandTargets(d));
   const targets = perDestination.flat();
-  if ((payload.method ?? 'post') !== 'delete') {
-    const families = validateExposition(payload.text, {
-      groupingLabels: ['job', ...Object.keys(payload.grouping)],
-    });
-    for (const t of targets) checkFamiliesFor(t, families);
-  }
-  const run = opts.run ? { runId: opts.run.id } : undefined;
-  if (opts.run) setRunInFlight(opts.run.id, true);
-  try {
-    return await deliverStored(payload, destinations, perDestination, targets, run, opts);
-  } finally {
-    if (opts.run) setRunInFlight(opts.run.id, false);
-  }
+  // What a destination's protocol cannot carry (a summary for OTLP) is refused before anything is stored.
+  for (const t of targets) sinkFor(t.kind).checkFamilies?.(batch.families);
+  if (!opts.run) return deliverStored(batch, destinations, perDestination, targets, undefined, opts);
+  const runId = opts.run.id;
+  return withRunInFlight(runId, () =>
+    deliverStored(batch, destinations, perDestination, targets, { runId }, opts),
+  );
 }
 
+/**
+ * Stores, records (for a run) and sends: the store-record-send protocol of
+ * `outbox/run-commit.ts`, under the outbox lock.
+ */
 async function deliverStored(
-  payload: MetricsPayload,
+  payload: MetricsBatch,
   destinations: Destination[],
   perDestination: Target[][],
   targets: Target[],
@@ -123,7 +133,8 @@ async function deliverStored(
       const enq = await outbox.enqueue(payload, targets, undefined, run);
       await opts.run?.record();
       const flush = await outbox.flush({
-        credentials: credentialsFor(targets),
+        targets,
+        parsed: { text: payload.text, families: payload.families },
         ...flushExtras(opts),
       });
       return buildResult(destinations, perDestination, enq.entries, flush, outbox, {
@@ -159,10 +170,12 @@ export interface FlushPendingOptions {
   stateDir: string;
   sendOptions?: SendOptions;
   /**
-   * Where inline secrets (not stored in entries) come from: destinations whose targets match
-   * entries by id, or a function from target id to credentials.
+   * The flushing process's destinations (from its config or flags): entries for their targets
+   * are sent with these settings, secrets included, instead of the stored ones.
    */
-  credentials?: Destination[] | ((targetId: string) => Partial<HttpOptions> | undefined);
+  targets?: Destination[];
+  /** Credentials by target id for the other entries (secrets given inline and not stored). */
+  credentials?: (targetId: string) => Partial<HttpOptions> | undefined;
   outbox?: OutboxLimits;
   signal?: AbortSignal;
   send?: SendFunction;
@@ -180,32 +193,19 @@ export async function flushPending(opts: FlushPendingOptions): Promise<FlushRepo
     ...opts.outbox,
     ...(opts.now ? { now: opts.now } : {}),
   });
-  const credentials = Array.isArray(opts.credentials)
-    ? credentialsFor(opts.credentials.flatMap((d) => expandTargets(d)))
-    : opts.credentials;
-  const report = await outbox.flush({ ...(credentials ? { credentials } : {}), ...flushExtras(opts) });
+  const report = await outbox.flush({
+    ...(opts.targets ? { targets: opts.targets.flatMap((d) => expandTargets(d)) } : {}),
+    ...(opts.credentials ? { credentials: opts.credentials } : {}),
+    ...flushExtras(opts),
+  });
   return { ...report, outboxDir: outbox.dir };
-}
-
-/** Credentials (basic auth, bearer token, headers) of `targets`, looked up by target id. */
-export function credentialsFor(targets: Target[]): (targetId: string) => Partial<HttpOptions> | undefined {
-  const byId = new Map<string, Partial<HttpOptions>>();
-  for (const t of targets) {
-    if (t.kind === 'textfile') continue;
-    const c: Partial<HttpOptions> = {};
-    if (t.basicAuth) c.basicAuth = t.basicAuth;
-    if (t.bearerToken) c.bearerToken = t.bearerToken;
-    if (t.headers) c.headers = t.headers;
-    byId.set(describeTarget(t), c);
-  }
-  return (id) => byId.get(id);
 }
 
 function flushExtras(opts: {
   sendOptions?: SendOptions;
   signal?: AbortSignal;
   send?: SendFunction;
-}): Pick<import('./outbox.js').FlushOptions, 'sendOptions' | 'signal' | 'send'> {
+}): Pick<FlushOptions, 'sendOptions' | 'signal' | 'send'> {
   return {
     ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),

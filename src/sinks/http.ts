@@ -16,8 +16,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { maskUrl, SinkError } from '../errors.js';
-import type { SendOptions } from './target.js';
-import type { HttpOptions, SecretSource } from './types.js';
+import type { HttpOptions, SecretSource, SendOptions } from './types.js';
 
 declare const RESTICPROM_VERSION: string | undefined;
 
@@ -89,6 +88,7 @@ export async function resolveSecret(
       throw new SinkError(`${what}: environment variable ${source.env} is not set`, {
         url,
         isRetryable: true,
+        kind: 'secret',
       });
     }
     return v;
@@ -99,7 +99,7 @@ export async function resolveSecret(
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new SinkError(
       `${what}: cannot read ${source.file} (${reason})`,
-      { url, isRetryable: true },
+      { url, isRetryable: true, kind: 'secret' },
       { cause: err },
     );
   }
@@ -282,7 +282,7 @@ function classifyNetworkError(
     return {
       error: new SinkError(
         `timeout after ${timeoutMs} ms while ${req.action} ${shownUrl}`,
-        { url: shownUrl, isRetryable: true },
+        { url: shownUrl, isRetryable: true, kind: 'timeout' },
         { cause: err },
       ),
       retryNow: true,
@@ -310,7 +310,7 @@ function classifyNetworkError(
     return {
       error: new SinkError(
         `TLS error talking to ${originOf(shownUrl)}: ${message}${hint}`,
-        { url: shownUrl, isRetryable: true },
+        { url: shownUrl, isRetryable: true, kind: 'tls' },
         { cause: err },
       ),
       retryNow: false,
@@ -319,7 +319,7 @@ function classifyNetworkError(
   return {
     error: new SinkError(
       `network error while ${req.action} ${shownUrl}: ${message}`,
-      { url: shownUrl, isRetryable: true },
+      { url: shownUrl, isRetryable: true, kind: 'network' },
       { cause: err },
     ),
     retryNow: true,
@@ -362,6 +362,7 @@ function classifyStatus(
     status,
     ...(trimmed ? { body: trimmed } : {}),
     isRetryable: retryable,
+    kind: 'status',
   });
   const retryAfterMs = retryable ? parseRetryAfter(headers.get('retry-after')) : undefined;
   return retryAfterMs === undefined
@@ -382,6 +383,7 @@ async function buildHeaders(
     throw new SinkError(`set either basic auth or a bearer token for ${shownUrl}, not both`, {
       url: shownUrl,
       isRetryable: true,
+      kind: 'setup',
     });
   }
   const secretOpts = (what: string) => (env ? { env, what, url: shownUrl } : { what, url: shownUrl });
@@ -409,7 +411,7 @@ async function readTlsFile(file: string, what: string, shownUrl: string): Promis
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new SinkError(
       `cannot read ${what} ${file} (${reason})`,
-      { url: shownUrl, isRetryable: true },
+      { url: shownUrl, isRetryable: true, kind: 'setup' },
       { cause: err },
     );
   }
@@ -466,6 +468,7 @@ async function makeTls(http: HttpOptions, shownUrl: string): Promise<ConnectOpti
       throw new SinkError(`set both cert-file and key-file for ${shownUrl}`, {
         url: shownUrl,
         isRetryable: true,
+        kind: 'setup',
       });
     }
     connect.cert = await readTlsFile(http.certFile, 'cert-file', shownUrl);
@@ -486,13 +489,18 @@ function splitUrl(url: string): {
     u = new URL(url);
   } catch (err) {
     const shown = maskUrl(url);
-    throw new SinkError(`invalid URL ${shown}`, { url: shown, isRetryable: true }, { cause: err });
+    throw new SinkError(
+      `invalid URL ${shown}`,
+      { url: shown, isRetryable: true, kind: 'setup' },
+      { cause: err },
+    );
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
     const shown = maskUrl(url);
     throw new SinkError(`unsupported URL scheme ${u.protocol} in ${shown} (use http or https)`, {
       url: shown,
       isRetryable: true,
+      kind: 'setup',
     });
   }
   const shownUrl = maskUrl(url);
@@ -512,7 +520,7 @@ export function backoffDelay(retry: number, random: () => number = Math.random):
 function abortedError(req: HttpRequest, shownUrl: string, reason: unknown): SinkError {
   return new SinkError(
     `aborted while ${req.action} ${shownUrl}`,
-    { url: shownUrl, isRetryable: true },
+    { url: shownUrl, isRetryable: true, kind: 'aborted' },
     { cause: reason },
   );
 }
@@ -581,13 +589,10 @@ export async function sendHttp(
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
     }
-    if (!result.retryNow || attempt > retries) {
-      if (attempt > 1) result.error.message += ` (after ${attempt} attempts)`;
-      throw result.error;
-    }
+    if (!result.retryNow || attempt > retries) throw result.error.withAttempts(attempt);
     if (result.retryAfterMs !== undefined && result.retryAfterMs > BACKOFF_CAP_MS) {
-      result.error.message += ` (the server asks to retry after ${Math.ceil(result.retryAfterMs / 1000)} s)`;
-      throw result.error;
+      const note = `(the server asks to retry after ${Math.ceil(result.retryAfterMs / 1000)} s)`;
+      throw result.error.withAttempts(attempt, note);
     }
     const delayMs = result.retryAfterMs ?? backoffDelay(attempt, random);
     opts.onRetry?.({ attempt, delayMs, error: result.error });

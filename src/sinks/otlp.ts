@@ -10,8 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { maskUrl, SinkError } from '../errors.js';
 import { type HttpRequest, sendHttp } from './http.js';
 import { buildResourceMetrics, parseOtlpResponse, serializeResourceMetrics } from './otlp-encode.js';
-import type { SendOptions } from './target.js';
-import type { MetricsPayload, OtlpDestination } from './types.js';
+import type { MetricsPayload, OtlpDestination, SendOptions } from './types.js';
 
 /** Content-Type of an OTLP/HTTP protobuf request. */
 export const OTLP_CONTENT_TYPE = 'application/x-protobuf';
@@ -51,6 +50,12 @@ export async function sendOtlp(
   if (partial) {
     const url = maskUrl(target.url);
     const body = `rejected ${partial.rejectedDataPoints} data point(s)${partial.errorMessage ? `: ${partial.errorMessage}` : ''}`;
-    throw new SinkError(`${url} ${body}`, { url, status: res.status, body, isRetryable: false });
+    throw new SinkError(`${url} ${body}`, {
+      url,
+      status: res.status,
+      body,
+      isRetryable: false,
+      kind: 'status',
+    });
   }
 }

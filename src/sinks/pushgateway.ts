@@ -7,12 +7,18 @@
 import { gzipSync } from 'node:zlib';
 import type { Registry, RegistryContentType } from 'prom-client';
 import { InvalidMetricsError, maskUrl, SinkError } from '../errors.js';
-import { validateExposition } from '../metrics/exposition.js';
 import { registryToText } from '../metrics/registry.js';
+import { toBatch } from './batch.js';
 import { encodeGroupingPath } from './grouping-key.js';
 import { type HttpRequest, sendHttp } from './http.js';
-import type { PushgatewayTarget, SendOptions } from './target.js';
-import type { HttpOptions, MetricsPayload, PushMethod } from './types.js';
+import type {
+  HttpOptions,
+  MetricsBatch,
+  MetricsPayload,
+  PushgatewayTarget,
+  PushMethod,
+  SendOptions,
+} from './types.js';
 
 /** Content-Type of a text format 0.0.4 body. */
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -27,7 +33,7 @@ export function groupUrl(baseUrl: string, job: string, grouping: Record<string, 
     const shown = maskUrl(baseUrl);
     throw new SinkError(
       `invalid Pushgateway URL ${shown}`,
-      { url: shown, isRetryable: true },
+      { url: shown, isRetryable: true, kind: 'setup' },
       { cause: err },
     );
   }
@@ -39,12 +45,13 @@ export function groupUrl(baseUrl: string, job: string, grouping: Record<string, 
 /**
  * Sends a payload to one gateway. The body is validated first (the grouping
  * labels and `job` must not be on any sample; no timestamps) so a bad payload
- * never reaches the network.
+ * never reaches the network; a {@link MetricsBatch} is already validated and its
+ * text is sent as it is.
  *
  * @throws InvalidMetricsError for an invalid payload; SinkError from the gateway
  */
 export async function sendToPushgateway(
-  payload: MetricsPayload,
+  payload: MetricsPayload | MetricsBatch,
   target: PushgatewayTarget,
   opts: SendOptions = {},
 ): Promise<void> {
@@ -54,10 +61,7 @@ export async function sendToPushgateway(
     await sendHttp({ method: 'DELETE', url, action: 'deleting' }, target, opts);
     return;
   }
-  validateExposition(payload.text, {
-    groupingLabels: ['job', ...Object.keys(payload.grouping)],
-    allowTimestamps: false,
-  });
+  toBatch(payload);
   const raw = Buffer.from(payload.text, 'utf8');
   const req: HttpRequest = {
     method: method === 'put' ? 'PUT' : 'POST',

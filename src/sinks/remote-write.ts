@@ -6,11 +6,11 @@
  * prompb/remote.proto, prompb/types.proto in prometheus/prometheus.
  */
 import { InvalidMetricsError } from '../errors.js';
-import { type ParsedFamily, validateExposition } from '../metrics/exposition.js';
+import type { ParsedFamily } from '../metrics/exposition.js';
+import { toBatch } from './batch.js';
 import { checkGroupingLabels, checkJob } from './grouping-key.js';
 import { sendHttp } from './http.js';
-import type { SendOptions } from './target.js';
-import type { MetricsPayload, RemoteWriteDestination } from './types.js';
+import type { MetricsBatch, MetricsPayload, RemoteWriteDestination, SendOptions } from './types.js';
 
 /** One label of a series. */
 export interface RemoteWriteLabel {
@@ -103,10 +103,10 @@ const SCHEMA = {
  * @throws InvalidMetricsError when the text is not valid, the job is empty, a
  *   grouping label name is bad, or two series become one after adding the grouping
  */
-export function buildWriteRequest(payload: MetricsPayload): WriteRequest {
+export function buildWriteRequest(payload: MetricsPayload | MetricsBatch): WriteRequest {
   checkJob(payload.job);
   checkGroupingLabels(payload.grouping);
-  const families = validateExposition(payload.text, { allowTimestamps: false });
+  const { families } = toBatch(payload, false);
   const added: Record<string, string> = { job: payload.job, ...payload.grouping };
   const timeseries: RemoteWriteSeries[] = [];
   const metadata: RemoteWriteMetadata[] = [];
@@ -187,7 +187,7 @@ export async function loadSnappy(): Promise<Snappy> {
  *   retryable) or cannot be reached after the retries
  */
 export async function sendRemoteWrite(
-  payload: MetricsPayload,
+  payload: MetricsPayload | MetricsBatch,
   target: RemoteWriteDestination,
   opts: SendOptions = {},
 ): Promise<void> {

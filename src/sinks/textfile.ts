@@ -1,15 +1,10 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { SinkError } from '../errors.js';
-import {
-  formatExposition,
-  type ParsedFamily,
-  parseExposition,
-  validateExposition,
-} from '../metrics/exposition.js';
+import { formatExposition, type ParsedFamily, parseExposition } from '../metrics/exposition.js';
 import { writeFileAtomic } from '../state/dir.js';
+import { toBatch } from './batch.js';
 import { checkGroupingLabels, checkJob } from './grouping-key.js';
-import type { SendOptions } from './target.js';
-import type { MetricsPayload, TextfileDestination } from './types.js';
+import type { MetricsBatch, MetricsPayload, SendOptions, TextfileDestination } from './types.js';
 
 /** Mode of the written file: node_exporter, often another user, must read it. */
 export const TEXTFILE_MODE = 0o644;
@@ -19,7 +14,7 @@ function sinkError(path: string, what: string, err: unknown): SinkError {
   const reason = e.code ? `${e.code}: ${e.message.replace(/^[A-Z]+: /, '')}` : String(e?.message ?? err);
   return new SinkError(
     `cannot ${what} textfile ${path}: ${reason}`,
-    { url: path, isRetryable: true },
+    { url: path, isRetryable: true, kind: 'file' },
     { cause: err },
   );
 }
@@ -31,10 +26,10 @@ function sinkError(path: string, what: string, err: unknown): SinkError {
  *
  * @throws InvalidMetricsError when the text, the job or a grouping label name is not valid
  */
-export function textfileFamilies(payload: MetricsPayload): ParsedFamily[] {
+export function textfileFamilies(payload: MetricsPayload | MetricsBatch): ParsedFamily[] {
   checkJob(payload.job);
   checkGroupingLabels(payload.grouping);
-  const families = validateExposition(payload.text, { allowTimestamps: false });
+  const { families } = toBatch(payload, false);
   const added: Record<string, string> = { job: payload.job };
   for (const name of Object.keys(payload.grouping).sort()) added[name] = payload.grouping[name] as string;
   return families.map((fam) => ({
@@ -68,7 +63,7 @@ export async function writeTextfileAtomic(path: string, content: string): Promis
  *   file that is not valid exposition text
  */
 export async function writeTextfile(
-  payload: MetricsPayload,
+  payload: MetricsPayload | MetricsBatch,
   target: TextfileDestination,
   opts: Pick<SendOptions, 'signal'> = {},
 ): Promise<void> {
@@ -77,12 +72,13 @@ export async function writeTextfile(
     throw new SinkError(`textfile path must end in .prom (node_exporter reads only *.prom): ${path}`, {
       url: path,
       isRetryable: true,
+      kind: 'setup',
     });
   }
   if (opts.signal?.aborted) {
     throw new SinkError(
       `aborted while writing textfile ${path}`,
-      { url: path, isRetryable: true },
+      { url: path, isRetryable: true, kind: 'aborted' },
       {
         cause: opts.signal.reason,
       },
@@ -114,7 +110,7 @@ export async function writeTextfile(
       } catch (err) {
         throw new SinkError(
           `existing textfile ${path} is not valid exposition text (${(err as Error).message}); remove it or write with method put`,
-          { url: path, isRetryable: false },
+          { url: path, isRetryable: false, kind: 'file' },
           { cause: err },
         );
       }

@@ -1,6 +1,8 @@
 /**
  * Types shared by the destinations (sinks) and the outbox.
  */
+import type { SinkError } from '../errors.js';
+import type { ParsedFamily } from '../metrics/exposition.js';
 
 /** How a pushgateway push replaces what is there (the protocol's own words). */
 export type PushMethod = 'post' | 'put' | 'delete';
@@ -89,4 +91,48 @@ export interface DeliveryReport {
   deadLettered: { destination: string; reason: string }[];
   /** True when every destination has it (or, with `require: any`, enough of them). */
   isComplete: boolean;
+}
+
+/** A Pushgateway target: one gateway URL with the destination's HTTP settings. */
+export type PushgatewayTarget = Omit<PushgatewayDestination, 'urls' | 'require'> & {
+  kind: 'pushgateway';
+  url: string;
+};
+
+/** One place a payload goes to: a single gateway, a remote write or OTLP endpoint, or a textfile. */
+export type Target = PushgatewayTarget | RemoteWriteDestination | OtlpDestination | TextfileDestination;
+
+/** Dependencies and hooks of a delivery; tests swap them. */
+export interface SendOptions {
+  /**
+   * A fetch to send with instead of Node's `http`/`https` modules (tests, custom
+   * transports). It is called with `method`, `headers`, `body`, `signal` and
+   * `redirect: 'manual'`; the TLS settings (ca-file, client certificate,
+   * insecureSkipVerify) are then the fetch's own business.
+   * @default a request with `node:http` / `node:https` carrying the TLS settings
+   */
+  fetch?: typeof fetch;
+  /** Aborts the delivery, including a wait between retries. */
+  signal?: AbortSignal;
+  /** Where `{ env: NAME }` secrets are read from. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Waits between retries. @default a timer (aborted by `signal`) */
+  sleep?: (ms: number) => Promise<void>;
+  /** Source of the backoff jitter, in [0, 1). @default Math.random */
+  random?: () => number;
+  /**
+   * Called before each wait for a retry: `attempt` is the attempt that just
+   * failed (1 = the first), `delayMs` the wait, `error` why it failed.
+   */
+  onRetry?: (info: { attempt: number; delayMs: number; error: SinkError }) => void;
+}
+
+/**
+ * A payload with its families parsed and validated once (by `deliver`, or by the outbox from
+ * a stored entry): what a sink sends, so no sink parses the text again.
+ */
+export interface MetricsBatch extends MetricsPayload {
+  method: PushMethod;
+  /** The families of `text`, validated with the push's rules (grouping labels, no timestamps). */
+  families: ParsedFamily[];
 }

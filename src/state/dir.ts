@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { access, chmod, lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { StateError } from '../errors.js';
@@ -40,17 +40,65 @@ export function resolveStateDir(opts: ResolveStateDirOptions = {}): string {
   return join(env.HOME || homedir(), '.local', 'state', 'resticprom');
 }
 
+/** The folders and files of a state directory that resticprom acts on. */
+export const STATE_ENTRIES: readonly { name: string; isDir: boolean }[] = [
+  { name: 'outbox', isDir: true },
+  { name: 'outbox/dead', isDir: true },
+  { name: 'latest', isDir: true },
+  { name: 'locks', isDir: true },
+  { name: 'metrics', isDir: true },
+  { name: 'cache', isDir: true },
+  { name: 'history.jsonl', isDir: false },
+  { name: 'history.lock', isDir: false },
+];
+
+function octal(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, '0');
+}
+
+/**
+ * Why a folder or file of the state directory must not be trusted, or undefined when it may.
+ * Trusted: not a symbolic link; the expected type; owned by the running user or by root (a
+ * volume root prepared by the system, e.g. Kubernetes with `fsGroup`); not writable by others;
+ * writable by its group only when that group is one of the running process's groups (the
+ * `fsGroup` a pod runs with). Root trusts only root's groups, so a folder another user's group
+ * may write is refused.
+ */
+export function untrustedReason(
+  st: import('node:fs').Stats,
+  isDir: boolean,
+  ids: { uid: number; groups: readonly number[] } = processIds(),
+): string | undefined {
+  if (st.isSymbolicLink()) return 'is a symbolic link';
+  if (isDir ? !st.isDirectory() : !st.isFile())
+    return `is ${describeFileType(st)}, not ${isDir ? 'a directory' : 'a regular file'}`;
+  if (st.uid !== ids.uid && st.uid !== 0) return `is owned by uid ${st.uid}, not by uid ${ids.uid}`;
+  if (st.mode & 0o002) return `is writable by others (mode ${octal(st.mode)})`;
+  if (st.mode & 0o020 && !ids.groups.includes(st.gid)) {
+    return `is writable by group ${st.gid}, which uid ${ids.uid} is not in (mode ${octal(st.mode)})`;
+  }
+  return undefined;
+}
+
+function processIds(): { uid: number; groups: number[] } {
+  const uid = process.getuid?.() ?? -1;
+  const groups = [...(process.getgroups?.() ?? []), process.getegid?.() ?? -1];
+  return { uid, groups };
+}
+
 /**
  * Creates `dir` (and its parents) private to the user, mode 0700; tightens the mode of
- * an existing looser directory, and checks it is writable. Returns `dir`.
- * @throws {StateError} when it cannot be created or written, with the reason and a hint.
+ * an existing looser directory of ours, checks it is writable, and checks that it and its
+ * folders and files are ours to trust ({@link untrustedReason}). Returns `dir`.
+ * @throws {StateError} when it cannot be created or written, or when it or one of its
+ *   folders is not to be trusted: one line naming the path, its owner and mode, and the fix.
  */
 export async function ensureStateDir(dir: string): Promise<string> {
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const st = await stat(dir);
     if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-    if ((st.mode & 0o077) !== 0 && st.uid === (process.getuid?.() ?? st.uid)) await chmod(dir, 0o700);
+    if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) await chmod(dir, 0o700);
     await access(dir, constants.W_OK | constants.X_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
@@ -60,7 +108,39 @@ export async function ensureStateDir(dir: string): Promise<string> {
       { cause: err },
     );
   }
+  await checkStateTrust(dir);
   return dir;
+}
+
+/**
+ * Refuses a state directory, or a folder or file in it, that another user could have
+ * planted or may change (see {@link untrustedReason}).
+ * @throws {StateError} naming the path, its owner and mode, and how to fix it
+ */
+export async function checkStateTrust(dir: string): Promise<void> {
+  const ids = processIds();
+  const items = [
+    { path: dir, isDir: true },
+    ...STATE_ENTRIES.map((e) => ({ path: join(dir, e.name), isDir: e.isDir })),
+  ];
+  for (const [i, { path, isDir }] of items.entries()) {
+    // The directory itself may be a link an administrator made; what it points to is checked.
+    const st = await (i === 0 ? stat(path) : lstat(path)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+      throw err;
+    });
+    if (!st) continue;
+    const why = untrustedReason(st, isDir, ids);
+    if (why === undefined) continue;
+    const fix =
+      st.isSymbolicLink() || !(isDir ? st.isDirectory() : st.isFile())
+        ? `remove it (rm ${isDir ? '-r ' : ''}${path})`
+        : `chown ${ids.uid} ${path} && chmod ${isDir ? '700' : '600'} ${path}`;
+    throw new StateError(
+      `state directory ${dir} is not safe to use: ${path} ${why} (owner uid ${st.uid}, group ${st.gid}, mode ${octal(st.mode)}); ${fix}, or choose another with --state-dir or RESTICPROM_STATE_DIR`,
+      path,
+    );
+  }
 }
 
 /** Options of {@link writeFileAtomic}. */
@@ -157,6 +237,52 @@ export async function removeDeadTempFiles(dirs: string[]): Promise<string[]> {
     }
   }
   return removed;
+}
+
+/** What kind of file a stat says it is, in words: `a directory`, `a FIFO`, `a symbolic link`. */
+export function describeFileType(st: {
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isBlockDevice(): boolean;
+  isCharacterDevice(): boolean;
+  isFile(): boolean;
+}): string {
+  if (st.isFile()) return 'a regular file';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isBlockDevice() || st.isCharacterDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/**
+ * Reads a file of the state directory without following a symbolic link and without
+ * blocking on a FIFO (`O_NOFOLLOW | O_NONBLOCK`); returns the bytes, `undefined` when the
+ * file does not exist, or why it is not used when it is not a regular file owned by the
+ * running user (`{ refused: 'a FIFO' }`).
+ */
+export async function readStateFile(path: string): Promise<Buffer | undefined | { refused: string }> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') return { refused: 'a symbolic link' };
+    throw err;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return { refused: describeFileType(st) };
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid) return { refused: `owned by uid ${st.uid}, not by uid ${uid}` };
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
 }
 
 /** True when a process with this pid exists (it may belong to another user). */

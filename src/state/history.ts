@@ -26,12 +26,12 @@
  * into a first `{"type":"base"}` line, so counters never go backwards.
  */
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LockBusyError, StateError } from '../errors.js';
-import { maskCredentials } from '../restic/exit-codes.js';
+import { LockBusyError, maskCredentials, StateError } from '../errors.js';
 import type { DeliveryReport } from '../sinks/types.js';
-import { syncDir } from './dir.js';
+import { syncDir, untrustedReason } from './dir.js';
 import {
   addLine,
   countsIn,
@@ -44,6 +44,10 @@ import {
   writeHistoryIndex,
 } from './history-index.js';
 import { acquireLockFile } from './lock.js';
+
+const READ_NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const APPEND_NOFOLLOW =
+  constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /** The kinds of run the history records. */
 export type RunKind = 'backup' | 'forget' | 'check' | 'stats' | 'verify' | 'run';
@@ -156,18 +160,21 @@ export async function appendRun(
     let size: number;
     let fh: Awaited<ReturnType<typeof open>>;
     try {
-      fh = await open(file, 'a', 0o600);
+      // Never through a link, never a FIFO or a file of another user: see state/dir.ts.
+      fh = await open(file, APPEND_NOFOLLOW, 0o600);
     } catch (err) {
       throw new StateError(`cannot open the run history ${file}: ${errText(err)}`, file, { cause: err });
     }
     try {
       let st = await fh.stat();
+      const why = untrustedReason(st, false);
+      if (why !== undefined) throw new StateError(`the run history ${file} ${why}; remove it`, file);
       let prefix = '';
       if (st.size > 0 && !(await endsWithNewline(file, st.size))) {
         // 'a' opens write-only; read the tail through a second descriptor.
         const tailLen = Math.min(st.size, TORN_TAIL_WINDOW);
         const tail = Buffer.alloc(tailLen);
-        const rh = await open(file, 'r');
+        const rh = await open(file, READ_NOFOLLOW);
         try {
           await rh.read(tail, 0, tailLen, st.size - tailLen);
         } finally {
@@ -309,7 +316,7 @@ async function summarizeHistory(stateDir: string): Promise<{ summary: HistorySum
   const file = historyPath(stateDir);
   let fh: FileHandle;
   try {
-    fh = await open(file, 'r');
+    fh = await open(file, READ_NOFOLLOW);
   } catch (err) {
     if (isCode(err, 'ENOENT')) return { summary: emptySummary(''), warnings: [] };
     throw new StateError(`cannot read the run history ${file}: ${errText(err)}`, file, { cause: err });
@@ -361,7 +368,7 @@ async function coversPrefix(fh: FileHandle, s: HistorySummary): Promise<boolean>
 
 /** True when the file's byte before `size` is a newline (the last line is complete). */
 async function endsWithNewline(file: string, size: number): Promise<boolean> {
-  const rh = await open(file, 'r');
+  const rh = await open(file, READ_NOFOLLOW);
   try {
     const one = Buffer.alloc(1);
     await rh.read(one, 0, 1, size - 1);
@@ -430,7 +437,7 @@ async function* scanHistory(
   let fh = from.fh;
   if (!fh) {
     try {
-      fh = await open(file, 'r');
+      fh = await open(file, READ_NOFOLLOW);
     } catch (err) {
       if (isCode(err, 'ENOENT')) return;
       throw new StateError(`cannot read the run history ${file}: ${errText(err)}`, file, { cause: err });

@@ -9,11 +9,11 @@
  * backup, which pushes no `..._last_success_timestamp_seconds`, keeps the last
  * success's value, exactly as on a gateway.
  */
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StateError } from '../errors.js';
 import { formatExposition, type ParsedFamily, parseExposition } from '../metrics/exposition.js';
-import { writeFileAtomic } from './dir.js';
+import { readStateFile, writeFileAtomic } from './dir.js';
 
 /** The metrics of one run, as handed to the sinks. */
 export interface LatestMetricsInput {
@@ -29,6 +29,8 @@ export interface LatestMetricsInput {
   grouping: Record<string, string>;
   /** Text exposition format 0.0.4 of the run. */
   text: string;
+  /** The families of `text` when already parsed (then it is not parsed again). */
+  families?: ParsedFamily[];
 }
 
 /** Options of {@link saveLatestMetrics}. */
@@ -80,7 +82,7 @@ export async function saveLatestMetrics(
   options: SaveLatestOptions = {},
 ): Promise<string> {
   const file = latestPath(stateDir, input);
-  const fresh = parseExposition(input.text);
+  const fresh = input.families ?? parseExposition(input.text);
   const before = await readEntry(file);
   let families = fresh;
   if (before && before.job === input.job && sameGrouping(before.grouping, input.grouping)) {
@@ -261,13 +263,10 @@ export async function readLatestMetrics(stateDir: string): Promise<MergedLatestM
 }
 
 async function readEntry(file: string): Promise<LatestMetricsEntry | undefined> {
-  let raw: string;
-  try {
-    raw = await readFile(file, 'utf8');
-  } catch (err) {
-    if (isCode(err, 'ENOENT')) return undefined;
-    throw err;
-  }
+  const bytes = await readStateFile(file);
+  if (bytes === undefined) return undefined;
+  if (!Buffer.isBuffer(bytes)) throw new Error(`not used: ${bytes.refused}`);
+  const raw = bytes.toString('utf8');
   let v: Partial<LatestMetricsEntry>;
   try {
     v = JSON.parse(raw) as Partial<LatestMetricsEntry>;

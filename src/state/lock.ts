@@ -12,10 +12,11 @@
  * resticprom never runs `restic unlock`.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { realpathSync } from 'node:fs';
 import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
-import { dirname, join } from 'node:path';
-import { LockBusyError, StateError } from '../errors.js';
+import { dirname, join, resolve } from 'node:path';
+import { LockBusyError, maskCredentials, StateError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { formatClockTime } from '../util/table.js';
 
@@ -67,9 +68,28 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-/** Returns the lock file of a repository: `<stateDir>/locks/<first 16 hex of sha256(repository)>.lock`. */
+/**
+ * The identity of a repository for locking: a local one (a path, or `local:PATH`) as its real
+ * absolute path, so `/srv/repo`, `/srv//repo/` and a symbolic link to it are one repository;
+ * any other (`sftp:`, `s3:`, `rest:`...) as written, a trailing `/` removed.
+ * @example repositoryIdentity('/srv//repo/') // '/srv/repo'
+ */
+export function repositoryIdentity(repository: string, cwd: string = process.cwd()): string {
+  const local = /^local:/.exec(repository) ? repository.slice(6) : repository;
+  // restic reads `name:rest` as a backend when name is one of its schemes; a path has none.
+  const isRemote = local === repository && /^[a-z][a-z0-9+.-]*:/i.test(repository);
+  if (isRemote) return repository.replace(/\/+$/, '');
+  const path = resolve(cwd, local);
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/** Returns the lock file of a repository: `<stateDir>/locks/<first 16 hex of sha256(identity)>.lock` ({@link repositoryIdentity}). */
 export function repositoryLockPath(stateDir: string, repository: string): string {
-  const id = createHash('sha256').update(repository).digest('hex').slice(0, 16);
+  const id = createHash('sha256').update(repositoryIdentity(repository)).digest('hex').slice(0, 16);
   return join(stateDir, 'locks', `${id}.lock`);
 }
 
@@ -89,7 +109,7 @@ export async function acquireRepositoryLock(
   options: AcquireLockOptions = {},
 ): Promise<HeldLock> {
   const file = repositoryLockPath(stateDir, repository);
-  const shown = maskRepository(repository);
+  const shown = maskCredentials(repository);
   return acquireLockFile(file, {
     ...options,
     describeBusy: (holder, waitedMs, now) =>
@@ -351,11 +371,6 @@ function formatClock(ms: number, now: number, timeZone: string | undefined): str
 
 function formatWait(ms: number): string {
   return ms < 60_000 ? `${Math.round(ms / 1000)}s` : formatDuration(ms);
-}
-
-/** Hides credentials a repository string may carry (`rest:https://user:pass@host/`). */
-function maskRepository(repository: string): string {
-  return repository.replace(/\/\/[^/@\s]*@/, '//***@');
 }
 
 function isCode(err: unknown, code: string): boolean {

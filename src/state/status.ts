@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { tierMaxAgeMs } from '../config/cadence.js';
 import type { Config } from '../config/types.js';
 import { nextRun } from '../schedule/cron.js';
+import { ENTRY_FILE } from '../sinks/outbox/entry.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
 import { escapeControl } from '../util/escape.js';
@@ -93,7 +94,7 @@ export async function computeStatus(options: ComputeStatusOptions): Promise<Stat
   const stateDir = options.stateDir ?? config.stateDir;
   const now = options.now ?? Date.now();
   const { runs, warnings } = await latestRuns(stateDir, { kind: 'backup' });
-  const pendingDeliveries = await countEntries(join(stateDir, 'outbox'), (n) => n.endsWith('.json'));
+  const pendingDeliveries = await countEntries(join(stateDir, 'outbox'), (n) => ENTRY_FILE.test(n));
   const deadLetters = await countEntries(join(stateDir, 'outbox', 'dead'), () => true);
   const seen = await noteTiersSeen(stateDir, configTierKeys(config), now);
   const rows: StatusRow[] = [];

@@ -27,6 +27,18 @@ export function parseDuration(text: string): number {
   return Math.round(total);
 }
 
+/** The longest wait a Node.js timer can take, ms (2^31 - 1, about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Returns why `ms` cannot be a timeout or wait (it is past {@link MAX_TIMER_MS}), or undefined.
+ * @example timerDurationProblem(parseDuration('4w')) // 'is longer than 24d20h, the longest wait that can be timed'
+ */
+export function timerDurationProblem(ms: number): string | undefined {
+  if (ms <= MAX_TIMER_MS) return undefined;
+  return `is longer than ${formatDuration(MAX_TIMER_MS)}, the longest wait that can be timed (2^31-1 ms)`;
+}
+
 /** Formats milliseconds for people: `850ms`, `12.3s`, `4m05s`, `3h12m`, `2d4h`. */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return '-';

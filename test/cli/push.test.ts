@@ -119,7 +119,7 @@ describe('resticprom push', () => {
       ],
       [
         ['--gateway', 'http://backup:hunter2@127.0.0.1:9', '--job', 'j'],
-        'resticprom: --gateway http://***:***@127.0.0.1:9/: credentials in the URL are refused (they would show in process lists); use --basic-auth-user with --basic-auth-password-file or $RESTICPROM_BASIC_AUTH_PASSWORD\n',
+        'resticprom: --gateway http://***:***@127.0.0.1:9/: credentials in the URL (user info) are refused (they would show in process lists); use --basic-auth-user with --basic-auth-password-file or $RESTICPROM_BASIC_AUTH_PASSWORD, or --bearer-token-file\n',
       ],
       [
         ['--gateway', gw.url, '--job', 'j', '--timeout', '10 parsecs'],

@@ -47,7 +47,7 @@ describe('disk faults', () => {
     await ensureBuilt();
     chmodSync(tmp.dir, 0o755); // nobody must reach the config and its own folders
     port = await freePort(); // nothing listens: delivery is not what these tests are about
-    writeFileSync(join(tmp.dir, 'password'), 'unused\n', { mode: 0o644 });
+    writeFileSync(join(tmp.dir, 'password'), 'unused\n', { mode: 0o600 });
     mkdirSync(mnt);
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'tmpfs', mnt], { stdio: 'pipe' });

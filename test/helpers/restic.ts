@@ -67,7 +67,7 @@ export function fakeResticEnv(fx: ResticFixture, extra: NodeJS.ProcessEnv = {}):
 export interface TestRepo {
   /** The repository path (what goes into RESTIC_REPOSITORY). */
   repository: string;
-  /** The file holding the password (mode 0644 so tests may run restic as nobody). */
+  /** The file holding the password (mode 0600; a test running restic as another user chowns it). */
   passwordFile: string;
   password: string;
   /** A cache directory for restic (`RESTIC_CACHE_DIR`), inside `dir`. */
@@ -90,7 +90,7 @@ export function makeRepo(dir: string, password: string, opts: ResticChoice = {})
   const repository = join(dir, 'repo');
   const passwordFile = join(dir, 'password');
   const cacheDir = join(dir, 'cache');
-  writeFileSync(passwordFile, `${password}\n`, { mode: 0o644 });
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
   mkdirSync(cacheDir, { recursive: true });
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',

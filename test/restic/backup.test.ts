@@ -112,6 +112,7 @@ describe('runBackup with the real restic', () => {
     // root reads mode-000 files anyway: run restic as nobody, who owns the repository and cache
     if (isRoot) {
       for (const d of [repo.repository, repo.cacheDir]) chownTree(d, NOBODY);
+      chownSync(repo.passwordFile, NOBODY, NOBODY);
     }
     const items: string[] = [];
     try {

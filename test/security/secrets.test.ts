@@ -240,7 +240,7 @@ profiles:
     assert.ok(outboxFiles.length > 0, 'the outage run left its metrics in the outbox');
 
     gw = await startPushgateway({ port, webConfigFile: webConfig, skipReady: true });
-    const flush = await runWatched(['flush', '--state-dir', stateDir], env);
+    const flush = await runWatched(['flush', '--config', config, '--state-dir', stateDir], env);
     runs.push({ name: 'flush', result: flush });
     assert.equal(flush.code, ExitCode.OK, flush.stderr);
 

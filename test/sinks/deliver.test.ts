@@ -216,7 +216,7 @@ describe('deliver', () => {
     assert.equal(empty.pending.length, 1);
     const local = await startPushgateway({ port });
     try {
-      const r = await flushPending({ stateDir: dir, credentials: [dest] });
+      const r = await flushPending({ stateDir: dir, targets: [dest] });
       assert.equal(r.delivered.length, 1);
       assert.equal(r.remaining, 0);
       assert.deepEqual(await valueIn(local.url, 'later'), ['8']);

@@ -368,7 +368,7 @@ describe('Outbox', () => {
       assert.deepEqual(g && groupValues(g, 'outbox_test_value').map((m) => m.value), ['21']);
     });
 
-    it('keeps an environment reference, and sends once the variable is set', async () => {
+    it('keeps an environment reference, reads it only for a target of the flush, sends once it is set', async () => {
       const outbox = new Outbox({ stateDir: stateDir() });
       const t: Target = {
         kind: 'pushgateway',
@@ -379,12 +379,19 @@ describe('Outbox', () => {
       const e = (await outbox.enqueue(payload(22, { instance: 'env' }), [t])).entries[0]!;
       assert.deepEqual(e.secretsFromCaller, []);
       assert.ok(!readFileSync(join(outbox.dir, `${e.id}.json`), 'utf8').includes('gw-pass-4711'));
-      const first = await outbox.flush({ sendOptions: { env: {} } });
+      const env = { TEST_GW_PASSWORD: 'gw-pass-4711' };
+      // The entry's word alone does not make a flush read a variable.
+      const unknown = await outbox.flush({ sendOptions: { env } });
       assert.equal(
-        first.pending[0]!.reason,
-        `gateway ${authGw.url} needs the basic auth password: environment variable TEST_GW_PASSWORD is not set`,
+        unknown.pending[0]!.reason,
+        `gateway ${authGw.url} waits: its basic auth password variable TEST_GW_PASSWORD is read only for a destination of the config or flags of this flush (flush with them, or drop the entry)`,
       );
-      const second = await outbox.flush({ sendOptions: { env: { TEST_GW_PASSWORD: 'gw-pass-4711' } } });
+      const unset = await outbox.flush({ targets: [t], sendOptions: { env: {} } });
+      assert.equal(
+        unset.pending[0]!.reason,
+        `gateway ${authGw.url}: basic auth password: environment variable TEST_GW_PASSWORD is not set`,
+      );
+      const second = await outbox.flush({ targets: [t], sendOptions: { env } });
       assert.deepEqual(
         second.delivered.map((x) => x.id),
         [e.id],

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { ExitCode } from '../exit-codes.js';
+import { writeLine } from '../output.js';
 import { runAction } from '../run-action.js';
 
 interface InitFlags {
@@ -66,7 +67,7 @@ export function register(program: Command): void {
           ]);
         const file = flags.config ?? (cmd.optsWithGlobals() as ValidateFlags).config;
         const loaded = await loadConfig(file === undefined ? {} : { file });
-        for (const w of loaded.warnings) process.stderr.write(`warning: ${escapeControl(w)}\n`);
+        for (const w of loaded.warnings) writeLine(process.stderr, `warning: ${w}`);
         const { checkNotificationSetup } = await import('../../config/notify-checks.js');
         const notifyProblems = await checkNotificationSetup(loaded);
         const report = await preflightConfig(loaded, { isRepositoryCheck: Boolean(flags.repository) });

@@ -21,7 +21,12 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-Secrets stored as references (a file, an environment variable) are read again now. A secret
+Entries for a destination of the config (--config, else $RESTICPROM_CONFIG, ./resticprom.yaml or
+/etc/resticprom/resticprom.yaml when there is one) or of
+the destination flags are sent with those current settings, secrets included. Other entries
+are sent with their stored settings only when that reads no file or variable they name (a
+password file, a token variable, a TLS file; a textfile outside the state directory): such
+entries wait for a flush with the config or flags that name their destination. A secret
 that was given inline is not stored: pass it with the same destination flags as the push
 (e.g. --gateway URL --basic-auth-user U --basic-auth-password-file F); auth flags without a
 destination apply to every target. With a config file (--config, $RESTICPROM_CONFIG,
@@ -38,13 +43,15 @@ dead-lettered in this flush.`,
 
 async function flushAction(flags: FlushFlags): Promise<number> {
   const { parseDestinations, parseHttpOptions } = await import('../destinations.js');
-  const { describeTarget, expandTargets } = await import('../../sinks/target.js');
-  const { credentialsFor, flushPending } = await import('../../sinks/deliver.js');
+  const { flushPending } = await import('../../sinks/deliver.js');
   const { commandStateDir } = await import('../state-dir.js');
   const log = await makeLog(flags);
   // RESTICPROM_GATEWAY is a default for new pushes, not a filter on what waits.
-  const destinations = parseDestinations(flags, { ...process.env, RESTICPROM_GATEWAY: undefined });
-  const byTarget = credentialsFor(destinations.flatMap((d) => expandTargets(d)));
+  const config = await loadFlushConfig(flags);
+  const destinations = [
+    ...parseDestinations(flags, { ...process.env, RESTICPROM_GATEWAY: undefined }),
+    ...(config ? (await import('../../config/destinations.js')).configuredDestinations(config) : []),
+  ];
   const hasAuthFlag = Boolean(
     flags.basicAuthUser || flags.basicAuthPasswordFile || flags.bearerTokenFile || flags.header?.length,
   );
@@ -57,23 +64,14 @@ async function flushAction(flags: FlushFlags): Promise<number> {
       ...(http.headers ? { headers: http.headers } : {}),
     };
   }
-  const known = new Set(destinations.flatMap((d) => expandTargets(d)).map((t) => describeTarget(t)));
-  // The config's destinations, read here: a secret file is the one this process can read
-  // (its own $CREDENTIALS_DIRECTORY under systemd), not the path the queuing run had.
-  const { configDestinations, hasConfigFile, loadConfig } = await import('../../config/index.js');
-  const where = flags.config ? { file: flags.config } : {};
-  const loaded = (await hasConfigFile(where)) ? await loadConfig(where) : undefined;
-  for (const w of loaded?.warnings ?? []) log.warn(w);
-  const fromConfig = loaded
-    ? credentialsFor(configDestinations(loaded.config).flatMap((d) => expandTargets(d)))
-    : undefined;
   const stateDir = await commandStateDir(flags);
   let report: Awaited<ReturnType<typeof flushPending>>;
   try {
     report = await flushPending({
       stateDir,
       outbox: parseOutboxLimits(flags),
-      credentials: (id) => (known.has(id) ? byTarget(id) : (global ?? fromConfig?.(id))),
+      targets: destinations,
+      ...(global ? { credentials: () => global } : {}),
       sendOptions: { env: process.env },
     });
   } catch (err) {
@@ -83,7 +81,8 @@ async function flushAction(flags: FlushFlags): Promise<number> {
     }
     throw err;
   }
-  const out = (s: string) => process.stdout.write(`${s}\n`);
+  const { writeLine } = await import('../output.js');
+  const out = (s: string) => writeLine(process.stdout, s);
   const labels = (g: Record<string, string>) =>
     Object.entries(g)
       .map(([k, v]) => `, ${k}=${v}`)
@@ -117,4 +116,12 @@ async function flushAction(flags: FlushFlags): Promise<number> {
     return ExitCode.TEMPFAIL;
   }
   return ExitCode.OK;
+}
+
+/** The config flush uses: `--config`, else the usual lookup; none is fine. */
+async function loadFlushConfig(flags: FlushFlags) {
+  const { hasConfigFile, loadConfig } = await import('../../config/index.js');
+  const where = flags.config ? { file: flags.config } : {};
+  if (!flags.config && !(await hasConfigFile(where))) return undefined;
+  return (await loadConfig(where)).config;
 }

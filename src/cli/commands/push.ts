@@ -39,7 +39,7 @@ export function addOutboxOptions(cmd: Command): Command {
     )
     .option(
       '-c, --config <file>',
-      'config file whose state-dir is used when neither --state-dir nor $RESTICPROM_STATE_DIR is set (default: $RESTICPROM_CONFIG, ./resticprom.yaml, /etc/resticprom/resticprom.yaml, when present)',
+      "config file whose state-dir is used when neither --state-dir nor $RESTICPROM_STATE_DIR is set, and (flush) whose destinations' current settings are used (default: $RESTICPROM_CONFIG, ./resticprom.yaml, /etc/resticprom/resticprom.yaml, when present)",
     )
     .option(
       '--outbox-max-entries <n>',
@@ -213,9 +213,9 @@ export function parseOutboxLimits(flags: OutboxFlags): { maxEntries?: number; ma
 
 /** The CLI's message sink: `resticprom: ...` lines on stderr, or JSON lines with --log-format json. */
 export async function makeLog(flags: Pick<OutboxFlags, 'quiet' | 'logFormat'>): Promise<Logger> {
-  const { createLogger } = await import('../output.js');
+  const { createLogger, writeLine } = await import('../output.js');
   if (flags.logFormat === 'json') return createLogger({ format: 'json', quiet: Boolean(flags.quiet) });
-  const line = (msg: string) => process.stderr.write(`resticprom: ${msg}\n`);
+  const line = (msg: string) => writeLine(process.stderr, `resticprom: ${msg}`);
   return {
     debug: () => {},
     info: (m) => {

@@ -2,15 +2,12 @@
  * `resticprom run --job J [--group k=v]... -- CMD [ARGS]`: any batch job, measured and pushed.
  */
 import type { Command } from 'commander';
-import { addDestinationOptions, type DestinationFlags } from '../destinations.js';
+import { addDestinationOptions } from '../destinations.js';
 import { runAction } from '../run-action.js';
-import { addOutboxOptions, type OutboxFlags } from './push.js';
+import type { RunFlags } from '../run-action-impl.js';
+import { addOutboxOptions } from './push.js';
 
-export interface RunFlags extends DestinationFlags, OutboxFlags {
-  job?: string;
-  group?: string[];
-  label?: string[];
-}
+export type { RunFlags } from '../run-action-impl.js';
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 

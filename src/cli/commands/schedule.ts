@@ -8,6 +8,7 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import type { ScheduleBackend } from '../../schedule/install.js';
 import { ExitCode } from '../exit-codes.js';
+import { writeLine } from '../output.js';
 import { runAction } from '../run-action.js';
 
 interface TargetFlags {
@@ -114,7 +115,7 @@ async function installAction(flags: InstallFlags): Promise<number> {
     import('../../schedule/plan.js'),
   ]);
   const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
-  for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const w of loaded.warnings) writeLine(process.stderr, `warning: ${w}`);
   const backend = await resolveBackend(flags);
   const change = await installSchedule({
     config: loaded.config,
@@ -123,7 +124,7 @@ async function installAction(flags: InstallFlags): Promise<number> {
     backend,
     ...(flags.dryRun ? { isDryRun: true } : {}),
   });
-  for (const w of change.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const w of change.warnings) writeLine(process.stderr, `warning: ${w}`);
   if (backend.kind === 'cron' && backend.file === '-') {
     process.stdout.write(change.files?.[0]?.content ?? '');
     return ExitCode.OK;
@@ -159,7 +160,7 @@ async function installAction(flags: InstallFlags): Promise<number> {
 async function removeAction(flags: TargetFlags): Promise<number> {
   const { removeSchedule } = await import('../../schedule/install.js');
   const change = await removeSchedule(await resolveBackend(flags));
-  for (const w of change.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const w of change.warnings) writeLine(process.stderr, `warning: ${w}`);
   for (const c of change.commands) process.stdout.write(`ran ${c.join(' ')}\n`);
   for (const f of change.removed) process.stdout.write(`removed ${f}\n`);
   if (change.removed.length === 0) process.stdout.write('nothing to remove\n');
@@ -172,7 +173,7 @@ async function listAction(flags: ListFlags): Promise<number> {
     import('../../schedule/plan.js'),
   ]);
   const loaded = await loadConfig(flags.config ? { file: flags.config } : {});
-  for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const w of loaded.warnings) writeLine(process.stderr, `warning: ${w}`);
   const entries = planSchedule(loaded.config, { configFile: loaded.file });
   if (flags.json) {
     const out = entries.map((e) => ({ ...e, nextRun: e.nextRun ? e.nextRun.getTime() : null }));

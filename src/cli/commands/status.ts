@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { ExitCode } from '../exit-codes.js';
+import { writeLine } from '../output.js';
 import { runAction } from '../run-action.js';
 
 interface StatusFlags {
@@ -42,12 +43,12 @@ async function statusAction(flags: StatusFlags): Promise<number> {
     ...(flags.config ? { file: flags.config } : {}),
     stateDir: flags.stateDir,
   });
-  for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const w of loaded.warnings) writeLine(process.stderr, `warning: ${w}`);
   const report = await computeStatus({
     config: loaded.config,
     stateDir: loaded.config.stateDir,
   });
-  for (const w of report.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const w of report.warnings) writeLine(process.stderr, `warning: ${w}`);
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ now: report.now, rows: report.rows }, null, 2)}\n`);
   } else {
