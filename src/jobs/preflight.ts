@@ -130,7 +130,8 @@ export async function preflightConfig(
     const at = ['profiles', name];
     if ('file' in p.password) {
       files++;
-      await checkFile([...at, 'password-file'], p.password.file, 'password-file', found, true);
+      // Its mode is warned about by every load of the config (file-trust), not twice here.
+      await checkFile([...at, 'password-file'], p.password.file, 'password-file', found, false);
     }
     for (const [i, f] of p.excludeFile.entries()) {
       files++;

@@ -114,7 +114,7 @@ describe('validated config cache', () => {
     assert.equal((await loadConfigCached({ file: c.file, env })).cache.status, 'hit');
     // An invalid edit is reported as always, and the old entry is not served.
     writeFileSync(c.file, readFileSync(c.file, 'utf8').replace('paths: [/srv/other]', 'paths: []'));
-    await assert.rejects(loadConfigCached({ file: c.file, env }), /profiles\.nfs\.paths: must not be empty/);
+    await assert.rejects(loadConfigCached({ file: c.file, env }), /profiles\.nfs\.paths: nothing to back up/);
   });
 
   it('a changed mode of the file is validated again (the inline password warning depends on it)', async () => {

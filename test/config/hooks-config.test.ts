@@ -128,9 +128,12 @@ describe('config validate checks what a run would need from the receivers', () =
     writeFileSync(locked, 'x\n', { mode: 0o000 });
     chmodSync(locked, 0o000);
     const file = join(tmp.dir, 'r.yaml');
+    // A password file that exists, so that validation has only the receivers to report.
+    const pw = join(tmp.dir, 'nfs.pass');
+    writeFileSync(pw, 'x\n', { mode: 0o600 });
     writeFileSync(
       file,
-      `${HEAD}    notifications:
+      `${HEAD.replace('/etc/resticprom/nfs.pass', pw)}    notifications:
       - type: gotify
         url: https://gotify.example
         token: { file: ${join(tmp.dir, 'no-such.token')} }

@@ -12,6 +12,11 @@ import { ExitCode } from '../../src/cli/exit-codes.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/services.js';
 
+/** A private password file, so that `config validate` has nothing else to say. */
+const tmp = makeTempDir('resticprom-timers-');
+const passwordFile = join(tmp.dir, 'password');
+writeFileSync(passwordFile, 'not-used\n', { mode: 0o600 });
+
 const config = (extra: {
   top?: string;
   profile?: string;
@@ -21,7 +26,7 @@ ${extra.top ?? ''}
 profiles:
   p:
     repository: /srv/repo
-    password-file: /dev/null
+    password-file: ${passwordFile}
     paths: [/tmp]
 ${extra.profile ?? ''}
     tiers:
@@ -31,7 +36,6 @@ ${extra.profile ?? ''}
 `;
 
 describe('timer durations are bounded at load', () => {
-  const tmp = makeTempDir('resticprom-timers-');
   before(async () => {
     await ensureBuilt();
   });
