@@ -48,7 +48,9 @@ async function spawnDaemon(configFile: string, env: NodeJS.ProcessEnv, port: num
   await waitReady(`${url}/healthz`, 20_000).catch((e) => {
     throw new Error(`daemon did not start: ${e}\n${err}`);
   });
-  return { child, url, stderr: () => err, exit };
+  // The daemon stamps each text line with its time (docs/daemon.md); the assertions read the rest.
+  const TIME = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /gm;
+  return { child, url, stderr: () => err.replace(TIME, ''), exit };
 }
 
 async function waitFor<T>(
