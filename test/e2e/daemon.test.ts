@@ -100,6 +100,7 @@ ${opts.profileExtra ?? ''}    tiers:
 describe('resticprom daemon with the real restic and Prometheus', () => {
   const tmp = makeTempDir('resticprom-daemon-e2e-');
   let prom: RunningPrometheus | undefined;
+  const proms: RunningPrometheus[] = [];
   let daemon: DaemonChild | undefined;
   /** Every daemon started, so a failed test does not leave one running (and the file hanging). */
   const started: DaemonChild[] = [];
@@ -110,7 +111,8 @@ describe('resticprom daemon with the real restic and Prometheus', () => {
   after(async () => {
     for (const d of started)
       if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
-    await prom?.stop();
+    // Every Prometheus started, also those of a test that failed before stopping its own.
+    for (const p of proms) await p.stop();
     tmp.cleanup();
   });
 
@@ -148,6 +150,7 @@ describe('resticprom daemon with the real restic and Prometheus', () => {
         bin: stack.prometheus.bin,
         config: scrapeConfig([{ job: 'resticprom_daemon', target: `127.0.0.1:${port}` }]),
       });
+      proms.push(prom);
 
       const all = await waitFor('two backups, a check and stats recorded', async () => {
         const { records } = await readHistory(stateDir);
