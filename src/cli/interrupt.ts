@@ -13,6 +13,7 @@ export const INTERRUPT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * that the run is still recorded and delivered. Returns a function that removes the handlers.
  */
 export function onInterrupt(handler: (signal: NodeJS.Signals) => void): () => void {
+  active++;
   const ignore = () => {};
   const onSignal = (sig: NodeJS.Signals) => {
     if (sig === 'SIGHUP') {
@@ -23,6 +24,18 @@ export function onInterrupt(handler: (signal: NodeJS.Signals) => void): () => vo
   };
   for (const s of INTERRUPT_SIGNALS) process.on(s, onSignal);
   return () => {
+    active--;
     for (const s of INTERRUPT_SIGNALS) process.off(s, onSignal);
   };
+}
+
+/** Jobs with {@link onInterrupt} handlers right now (the CLI runs one at a time). */
+let active = 0;
+
+/**
+ * True while a job runs: then a reader that went away (a closed pipe, a dropped terminal) must
+ * not end the process, or the run would be lost; it finishes, is recorded and delivered.
+ */
+export function isJobRunning(): boolean {
+  return active > 0;
 }

@@ -23,6 +23,7 @@ import * as statsCommand from './commands/stats.js';
 import * as statusCommand from './commands/status.js';
 import * as verifyCommand from './commands/verify.js';
 import { ExitCode } from './exit-codes.js';
+import { isJobRunning } from './interrupt.js';
 
 declare const RESTICPROM_VERSION: string;
 
@@ -68,9 +69,11 @@ const commands: Array<{ register: (p: Command) => void }> = [
 for (const cmd of commands) cmd.register(program);
 
 // A reader that went away (`resticprom status | head`) is not an error: stop writing, as
-// the tools it is piped into expect, instead of a stack trace.
+// the tools it is piped into expect, instead of a stack trace. While a job runs, its run is
+// finished, recorded and delivered all the same (the job ignores the dead stream).
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (isJobRunning()) return;
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw err;
   });

@@ -156,9 +156,9 @@ profiles:
 
   it('state dir full once restic has run: exit 73, and the line still says how the backup went', async (t) => {
     if (!isMounted) return t.skip('cannot mount a tmpfs here');
-    // Two free blocks: the validated config cache takes one, the repository lock the other;
-    // the history, outbox and latest metrics find none.
-    const state = fill('full-after', 2);
+    // Three free blocks: the validated config cache, the tiers first seen (for WAITING) and
+    // the repository lock take them; the history, outbox and latest metrics find none.
+    const state = fill('full-after', 3);
     const b = await backup(state);
     assert.match(
       b.stderr,
