@@ -5,6 +5,7 @@
  */
 import { loadConfigCached } from '../config/cache.js';
 import type { LoadedConfig } from '../config/types.js';
+import type { RepositoryRunOptions } from '../jobs/repository-run.js';
 import type { CommonOptions } from './commands/common.js';
 import { onInterrupt } from './interrupt.js';
 import { createLogger, type Logger } from './output.js';
@@ -60,5 +61,25 @@ export async function startJobCommand(flags: CommonOptions): Promise<JobCommand>
         return undefined;
       }),
     done: stopListening,
+  };
+}
+
+/**
+ * The options every repository command passes to its job: the config, `--profile`,
+ * `--state-dir`, the abort signal, and restic's lines and lock waits logged.
+ */
+export function repositoryJobOptions(
+  cmd: Pick<JobCommand, 'log' | 'loaded' | 'signal'>,
+  flags: CommonOptions & { profile?: string },
+): RepositoryRunOptions {
+  const { log } = cmd;
+  return {
+    loaded: cmd.loaded,
+    ...(flags.profile ? { profile: flags.profile } : {}),
+    ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+    signal: cmd.signal,
+    onLog: (line, stream) =>
+      stream === 'stderr' ? log.info(`restic: ${line}`) : log.debug(`restic: ${line}`),
+    onWait: (m) => log.info(m),
   };
 }

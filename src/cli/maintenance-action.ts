@@ -12,7 +12,7 @@ import { backupExitCode, reportDelivery, withDelivery } from './backup-action.js
 import type { CommonOptions } from './commands/common.js';
 import { ExitCode } from './exit-codes.js';
 import { hookLineLogger, reportNotifications, withNotifications } from './hooks-output.js';
-import { type JobCommand, startJobCommand } from './job-command.js';
+import { type JobCommand, repositoryJobOptions, startJobCommand } from './job-command.js';
 
 interface Flags extends CommonOptions {
   profile?: string;
@@ -23,17 +23,9 @@ interface Prepared extends Pick<JobCommand, 'log' | 'unlessInterrupted' | 'done'
 }
 
 async function prepare(flags: Flags): Promise<Prepared> {
-  const { log, loaded, signal, unlessInterrupted, done } = await startJobCommand(flags);
-  const base: MaintenanceOptions = {
-    loaded,
-    ...(flags.profile ? { profile: flags.profile } : {}),
-    ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
-    signal,
-    onLog: (line, stream) =>
-      stream === 'stderr' ? log.info(`restic: ${line}`) : log.debug(`restic: ${line}`),
-    onWait: (m) => log.info(m),
-    onHookLine: hookLineLogger(log),
-  };
+  const cmd = await startJobCommand(flags);
+  const { log, unlessInterrupted, done } = cmd;
+  const base: MaintenanceOptions = { ...repositoryJobOptions(cmd, flags), onHookLine: hookLineLogger(log) };
   return { log, base, unlessInterrupted, done };
 }
 

@@ -13,7 +13,7 @@ import { formatClockTime, formatTable } from '../util/table.js';
 import { backupExitCode } from './backup-action.js';
 import type { CommonOptions } from './commands/common.js';
 import { ExitCode } from './exit-codes.js';
-import { type JobCommand, startJobCommand } from './job-command.js';
+import { type JobCommand, repositoryJobOptions, startJobCommand } from './job-command.js';
 
 interface Flags extends CommonOptions {
   profile?: string;
@@ -26,16 +26,8 @@ async function withJob(
   fn: (base: RepositoryRunOptions, cmd: JobCommand) => Promise<number>,
 ): Promise<number> {
   const cmd = await startJobCommand(flags);
-  const { log, loaded, signal } = cmd;
-  const base: RepositoryRunOptions = {
-    loaded,
-    ...(flags.profile ? { profile: flags.profile } : {}),
-    ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
-    signal,
-    onLog: (line, stream) =>
-      stream === 'stderr' ? log.info(`restic: ${line}`) : log.debug(`restic: ${line}`),
-    onWait: (m) => log.info(m),
-  };
+  const { log } = cmd;
+  const base = repositoryJobOptions(cmd, flags);
   try {
     const code = await cmd.unlessInterrupted(command, fn(base, cmd));
     return code ?? ExitCode.INTERRUPTED;

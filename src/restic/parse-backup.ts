@@ -15,7 +15,7 @@ import {
   toBackupProgress,
   toBackupSummary,
 } from './messages.js';
-import type { ResticStream } from './spawn.js';
+import { type ResticStream, stripTerminalCodes } from './spawn.js';
 import type { BackupItemError, BackupProgress, BackupSummary } from './types.js';
 
 /** Options of {@link createBackupParser}. */
@@ -101,8 +101,6 @@ const B_VERBOSE = Buffer.from(P_VERBOSE);
 const B_SCAN_REST = Buffer.from(P_SCAN_NEW.slice(P_VERBOSE.length));
 const MAX_SAMPLES = 5;
 const MAX_TAIL_LINE = 1024;
-// ESC [ ... final byte: restic's terminal codes, e.g. `\x1b[2K` before "signal interrupt received".
-const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 // A source path restic skipped, printed as plain text on stderr by every version (not a JSON
 // error): `<path> does not exist, skipping`, and from 0.19.1 `<path> cannot be accessed, skipping`.
 // 0.19 exits 3 for it (a snapshot of the other paths is written); 0.18 and older exit 0.
@@ -193,7 +191,8 @@ export function createBackupParser(opts: BackupParserOptions = {}): BackupParser
   const text = (line: string, stream: ResticStream): void => {
     if (stream === 'stdout') nonJsonLines++;
     else {
-      const clean = line.includes('\x1b') ? line.replace(ANSI, '') : line;
+      // The one terminal-control stripping of spawn.ts (CSI sequences, 0.19's carriage returns).
+      const clean = stripTerminalCodes(line);
       if (fatalMessage === undefined && clean.startsWith('Fatal: ')) fatalMessage = clean.slice(7);
       const skipped = SKIPPED_SOURCE.exec(clean);
       if (skipped?.[1] !== undefined && skipped[2] !== undefined) {
