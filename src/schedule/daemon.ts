@@ -411,6 +411,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
       state: r.state,
       lastRun: r.lastRun ? r.lastRun.endedAt : null,
       lastOutcome: r.lastRun ? r.lastRun.outcome : null,
+      lastError: r.lastRun?.error ?? null,
       lastSuccess: r.lastSuccess ?? null,
       ageMs: r.ageMs ?? null,
       maxAgeMs: r.maxAgeMs,
@@ -427,6 +428,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
       timezone: cfg.timezone,
       daemon: { startedAt, version: getVersion(), configFile: loaded.file, configLoadedAt },
       tiers,
+      deliveries: report.deliveries,
       repositoryRuns: repositoryRunsView(repo.runs, Object.keys(cfg.profiles), report.now),
       warnings: report.warnings,
     };

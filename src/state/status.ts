@@ -12,12 +12,13 @@
  *   written) is older than the tier's max age ({@link tierMaxAgeMs}).
  * - `OK`: otherwise.
  */
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tierMaxAgeMs } from '../config/cadence.js';
+import { profileDestinations } from '../config/destinations.js';
 import type { Config } from '../config/types.js';
 import { nextRun } from '../schedule/cron.js';
-import { ENTRY_FILE } from '../sinks/outbox/entry.js';
+import { type FailingDestination, failingDestinations, readBacklog } from '../sinks/outbox/backlog.js';
+import { pushKey } from '../sinks/outbox/policy.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
 import { escapeControl } from '../util/escape.js';
@@ -61,10 +62,20 @@ export interface StatusRow {
   nextRun?: number;
   /** Bytes processed by the last success (restic's `total_bytes_processed`). */
   lastSize?: number;
-  /** Deliveries waiting in the outbox (all profiles: the outbox is shared). */
+  /** This tier's deliveries waiting in the outbox (its backups' and forgets' metrics: the pushes of its job and grouping). */
   pendingDeliveries: number;
-  /** Dead letters in the outbox (all profiles). */
+  /** This tier's deliveries refused by a destination (the outbox's dead letters of its pushes). */
   deadLetters: number;
+}
+
+/** The whole outbox: what waits, what was refused, and where deliveries are failing. */
+export interface DeliveriesStatus {
+  /** Entries waiting, every profile and kind (check and stats included). */
+  pending: number;
+  /** Dead letters, every profile and kind (files found in the outbox that were no entry included). */
+  deadLetters: number;
+  /** Destinations whose waiting entries' last attempt failed, oldest first; empty when deliveries go through. */
+  failing: FailingDestination[];
 }
 
 /** Options of {@link computeStatus}. */
@@ -82,6 +93,7 @@ export interface StatusReport {
   now: number;
   /** One per profile and tier, in config order. */
   rows: StatusRow[];
+  deliveries: DeliveriesStatus;
   warnings: string[];
 }
 
@@ -94,22 +106,25 @@ export async function computeStatus(options: ComputeStatusOptions): Promise<Stat
   const stateDir = options.stateDir ?? config.stateDir;
   const now = options.now ?? Date.now();
   const { runs, warnings } = await latestRuns(stateDir, { kind: 'backup' });
-  const pendingDeliveries = await countEntries(join(stateDir, 'outbox'), (n) => ENTRY_FILE.test(n));
-  const deadLetters = await countEntries(join(stateDir, 'outbox', 'dead'), () => true);
+  const backlog = await readBacklog(join(stateDir, 'outbox'));
+  const count = (keys: readonly (string | undefined)[], key: string) => keys.filter((k) => k === key).length;
+  const pendingKeys = backlog.pending.map((e) => e.pushKey);
   const seen = await noteTiersSeen(stateDir, configTierKeys(config), now);
   const rows: StatusRow[] = [];
   for (const [profile, p] of Object.entries(config.profiles)) {
     for (const [tier, t] of Object.entries(p.tiers)) {
       const { last, lastSuccess } = merge(runs.filter((r) => r.profile === profile && r.tier === tier));
       const maxAgeMs = tierMaxAgeMs(t);
+      const push = profileDestinations(config, profile, tier);
+      const key = pushKey(push.job, push.grouping);
       const row: StatusRow = {
         profile,
         tier,
         state: 'NEVER',
         schedule: t.schedule,
         maxAgeMs,
-        pendingDeliveries,
-        deadLetters,
+        pendingDeliveries: count(pendingKeys, key),
+        deadLetters: count(backlog.dead, key),
       };
       if (last) {
         row.lastRun = {
@@ -153,7 +168,12 @@ export async function computeStatus(options: ComputeStatusOptions): Promise<Stat
       rows.push(row);
     }
   }
-  return { now, rows, warnings };
+  const deliveries: DeliveriesStatus = {
+    pending: backlog.pending.length,
+    deadLetters: backlog.dead.length,
+    failing: failingDestinations(backlog.pending),
+  };
+  return { now, rows, deliveries, warnings };
 }
 
 /** True when every row is OK or WAITING (the `status` command then exits 0). */
@@ -172,16 +192,6 @@ function merge(runs: LatestRun[]): { last?: RunRecord; lastSuccess?: RunRecord }
     }
   }
   return { ...(last ? { last } : {}), ...(lastSuccess ? { lastSuccess } : {}) };
-}
-
-/** Counts the files of a folder whose names do not start with `.` (temporary files); 0 when it is absent. */
-async function countEntries(dir: string, accept: (name: string) => boolean): Promise<number> {
-  try {
-    const entries = await readdir(dir, { withFileTypes: true });
-    return entries.filter((e) => e.isFile() && !e.name.startsWith('.') && accept(e.name)).length;
-  } catch {
-    return 0;
-  }
 }
 
 /** Options of {@link formatStatusTable}. */
@@ -205,8 +215,9 @@ const STATE_COLOR: Record<TierState, string> = {
 /**
  * Renders a status report as a table: profile, tier, state, last run (with the failure's
  * reason), last success and its age, max age, next run, last size, pending deliveries,
- * dead letters. Each FAILED tier's error message follows the table on its own line
- * (`nfs/daily: <message>`); the wide form shows REASON and ERROR columns instead.
+ * dead letters (the tier's own). Each FAILED tier's error message follows the table on its own line
+ * (`nfs/daily: <message>`); the wide form shows REASON and ERROR columns instead. Then one
+ * line per destination whose deliveries are failing ({@link formatFailingDelivery}).
  * Text from the history is escaped (control characters shown as `\xNN`).
  */
 export function formatStatusTable(report: StatusReport, options: FormatStatusOptions = {}): string {
@@ -257,11 +268,23 @@ export function formatStatusTable(report: StatusReport, options: FormatStatusOpt
     ];
   });
   const table = formatTable(header, rows);
-  if (options.isWide) return table;
+  const failing = report.deliveries.failing.map((f) => `${formatFailingDelivery(f, tz)}\n`).join('');
+  if (options.isWide) return table + failing;
   // Why each failed tier failed, under the table (a hook's message, restic's error).
   const why = report.rows
     .filter((r) => r.state === 'FAILED' && r.lastRun?.error)
     .map((r) => `${escapeControl(`${r.profile}/${r.tier}`)}: ${escapeControl(r.lastRun?.error ?? '')}\n`)
     .join('');
-  return table + why;
+  return table + why + failing;
+}
+
+/**
+ * One line for a destination whose deliveries are failing, escaped:
+ * `deliveries failing: 3 entries wait for gateway http://gw:9091 since 2024-05-10 11:00; last attempt 2024-05-10 11:55: <error>`.
+ */
+export function formatFailingDelivery(f: FailingDestination, timeZone?: string): string {
+  const entries = f.pending === 1 ? '1 entry waits' : `${f.pending} entries wait`;
+  return escapeControl(
+    `deliveries failing: ${entries} for ${f.destination} since ${formatClockTime(f.since, timeZone)}; last attempt ${formatClockTime(f.lastAttemptAt, timeZone)}: ${f.lastError}`,
+  );
 }

@@ -3,6 +3,7 @@
  * camelCase objects with Unix-millisecond times, made for the status page and
  * for scripts (`curl -s localhost:9987/api/status | jq`).
  */
+import type { FailingDestination } from '../sinks/outbox/backlog.js';
 import type { LatestRun, RunRecord } from '../state/history.js';
 
 /** A tier's health, as `resticprom status` judges it. */
@@ -18,6 +19,8 @@ export interface TierStatusView {
   lastRun: number | null;
   /** Outcome of the last run: success, warning, failed, interrupted; null when it never ran. */
   lastOutcome: string | null;
+  /** Why the last run did not succeed, one line (credentials masked); null when it succeeded or never ran. */
+  lastError: string | null;
   /** When the last successful run ended, Unix ms; null when none. */
   lastSuccess: number | null;
   /** Age of the last success at `generatedAt`, ms; null when none. */
@@ -28,9 +31,9 @@ export interface TierStatusView {
   nextRun: number | null;
   /** Bytes processed by the last successful backup; null when unknown. */
   lastSize: number | null;
-  /** Deliveries of this tier waiting in the outbox. */
+  /** Deliveries of this tier (its backups' and forgets' pushes) waiting in the outbox. */
   pendingDeliveries: number;
-  /** Deliveries of this tier refused as invalid (dead-letter folder). */
+  /** Deliveries of this tier refused by a destination (dead-letter folder). */
   deadLetters: number;
   /** True while the daemon runs this tier. */
   isRunning: boolean;
@@ -128,6 +131,20 @@ export interface DaemonView {
   configLoadedAt: number;
 }
 
+/** The outbox on `/api/status`. */
+export interface DeliveriesView {
+  /** Entries waiting, every profile and kind. */
+  pending: number;
+  /** Dead letters, every profile and kind. */
+  deadLetters: number;
+  /**
+   * Destinations whose deliveries are failing (entries wait and their last attempt failed),
+   * oldest first: the masked destination, how many entries wait, since when (the oldest's
+   * enqueue time, Unix ms), the last attempt's time and error. Empty while deliveries go through.
+   */
+  failing: FailingDestination[];
+}
+
 /** What `/api/status` answers. */
 export interface StatusView {
   /** When this answer was made, Unix ms; ages are measured at this time. */
@@ -136,6 +153,7 @@ export interface StatusView {
   timezone: string;
   daemon: DaemonView | null;
   tiers: TierStatusView[];
+  deliveries: DeliveriesView;
   /** Per profile, its last forget, check, stats and verify (kinds that never ran are absent). */
   repositoryRuns: RepositoryRunView[];
   /** Problems met while reading the state (torn history lines, unreadable files). */

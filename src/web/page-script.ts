@@ -2,7 +2,8 @@
  * The status page's script, inlined into the page. It fetches `api/status` and
  * `api/history` (relative URLs, so the page works behind a reverse proxy's
  * sub-path), draws the summary table and one card per profile/tier with three
- * small SVG charts, and does it again every 10 s.
+ * small SVG charts beside a list of its last runs (a tier that never ran gets one
+ * line instead), a banner while deliveries are failing, and does it again every 10 s.
  *
  * Why no chart library: the page may load no external resource (it is served by
  * a backup daemon, often offline or behind auth, with a strict CSP), and three
@@ -12,7 +13,8 @@
  * Test hooks: rows and cards carry `data-profile`, `data-tier`, `data-state`,
  * `data-age-ms`, `data-last-success`, `data-next-run`; every chart point is a
  * `<circle class="point">` with `data-series`, `data-run-id`, `data-value` and
- * `data-time`; `<body data-updated-at>` is set after each refresh.
+ * `data-time`; each run of a tier's list is a `<tr class="run">` with `data-run-id`;
+ * `<body data-updated-at>` is set after each refresh.
  */
 
 /** The script of the status page (plain ES2020, no template literals). */
@@ -21,6 +23,7 @@ export const PAGE_SCRIPT = String.raw`
 (function () {
   var REFRESH_MS = 10000;
   var HISTORY_LIMIT = 60;
+  var LIST_LIMIT = 10;
   var SVG = "http://www.w3.org/2000/svg";
 
   function el(tag, attrs, children) {
@@ -54,10 +57,31 @@ export const PAGE_SCRIPT = String.raw`
     var d = Math.floor(h / 24);
     return d + "d " + (h % 24) + "h";
   }
+  // A run's duration: "350 ms" below a second (a small backup takes less), "2.4 s", "45 s", "12m 5s", then as ages.
   function fmtDuration(sec) {
     if (sec === null || sec === undefined) return "";
-    if (sec < 10) return (Math.round(sec * 10) / 10) + "s";
+    if (sec === 0) return "0";
+    if (sec < 1) return Math.max(1, Math.round(sec * 1000)) + " ms";
+    if (sec < 10) return (Math.round(sec * 10) / 10) + " s";
+    if (sec < 60) return Math.round(sec) + " s";
+    if (sec < 3600) {
+      var m = Math.floor(sec / 60), s = Math.round(sec % 60);
+      return m + "m" + (s ? " " + s + "s" : "");
+    }
     return fmtAge(sec * 1000);
+  }
+  // The smallest of 1, 2, 2.5, 5 times a power of ten that is at least v: an axis top whose half is round too.
+  function niceCeil(v) {
+    var p = Math.pow(10, Math.floor(Math.log(v) / Math.LN10));
+    var steps = [1, 2, 2.5, 5, 10];
+    for (var i = 0; i < steps.length; i++) if (steps[i] * p >= v * (1 - 1e-9)) return steps[i] * p;
+    return 10 * p;
+  }
+  // A duration axis top (seconds): round in the unit the durations are read in (ms and s, minutes, hours).
+  function niceDuration(sec) {
+    if (sec < 60) return niceCeil(sec);
+    if (sec < 3600) return niceCeil(sec / 60) * 60;
+    return niceCeil(sec / 3600) * 3600;
   }
   function fmtBytes(n) {
     if (n === null || n === undefined) return "";
@@ -81,13 +105,19 @@ export const PAGE_SCRIPT = String.raw`
     if (!withDate && d.toDateString() === today.toDateString()) return t;
     return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + t;
   }
+  // A run in a tier's list: the time with seconds today (runs can be seconds apart), else the date and minutes.
+  function fmtRunTime(ms) {
+    var d = new Date(ms);
+    if (d.toDateString() === new Date().toDateString()) return fmtTime(ms, false) + ":" + pad(d.getSeconds());
+    return fmtTime(ms, true);
+  }
   function fmtUntil(ms, now) {
     if (ms === null || ms === undefined) return "—";
     return fmtTime(ms, false) + " (in " + fmtAge(ms - now) + ")";
   }
 
   // A line chart: x is the run's start time, y from 0 to the largest value.
-  function chart(name, runs, series, fmt) {
+  function chart(name, runs, series, fmt, isDurationAxis) {
     var W = 320, H = 130, L = 46, R = 8, T = 8, B = 20;
     var root = svg("svg", { "class": "chart", "data-chart": name, viewBox: "0 0 " + W + " " + H, role: "img" });
     var pts = [];
@@ -105,6 +135,7 @@ export const PAGE_SCRIPT = String.raw`
     var t0 = Infinity, t1 = -Infinity, vmax = 0;
     pts.forEach(function (p) { t0 = Math.min(t0, p.r.startedAt); t1 = Math.max(t1, p.r.startedAt); vmax = Math.max(vmax, p.v); });
     if (vmax <= 0) vmax = 1;
+    if (isDurationAxis) vmax = niceDuration(vmax);
     var x = function (t) { return t1 === t0 ? L + (W - L - R) / 2 : L + (t - t0) / (t1 - t0) * (W - L - R); };
     var y = function (v) { return T + (1 - v / vmax) * (H - T - B); };
     [0, 0.5, 1].forEach(function (f) {
@@ -134,11 +165,11 @@ export const PAGE_SCRIPT = String.raw`
     return root;
   }
 
-  function figure(title, name, runs, series, fmt) {
+  function figure(title, name, runs, series, fmt, isDurationAxis) {
     var cap = el("figcaption", {}, [title].concat(series.length > 1 ? series.map(function (s, i) {
       return el("span", { "class": "key s" + (i + 1), text: s.label });
     }) : []));
-    return el("figure", { "data-figure": name }, [cap, chart(name, runs, series, fmt)]);
+    return el("figure", { "data-figure": name }, [cap, chart(name, runs, series, fmt, isDurationAxis)]);
   }
 
   function badge(state) { return el("span", { "class": "badge state-" + state, text: state }); }
@@ -152,7 +183,33 @@ export const PAGE_SCRIPT = String.raw`
     };
   }
 
+  function isFailingRun(r) { return r.outcome === "failed" || r.outcome === "interrupted"; }
+  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
+
+  // One line per destination whose deliveries are failing: what waits, since when, the last error.
+  function renderDeliveries(status, now) {
+    var failing = (status.deliveries && status.deliveries.failing) || [];
+    return failing.map(function (f) {
+      return el("p", { "class": "failing", "data-destination": f.destination }, [
+        el("strong", { text: "Deliveries failing: " }),
+        plural(f.pending, "entry waits", "entries wait") + " for " + f.destination +
+          " since " + fmtTime(f.since, false) + " (" + fmtAge(now - f.since) + " ago); last attempt " +
+          fmtTime(f.lastAttemptAt, false) + ": " + f.lastError
+      ]);
+    });
+  }
+
+  // A note is a word a phone leaves out (CSS hides it) to keep the table on the screen.
+  function note(text) { return el("span", { "class": "note", text: text }); }
+  function outboxCell(t, isFailing) {
+    var cell = el("td", { "class": "outbox num" + (isFailing && t.pendingDeliveries ? " waiting" : "") }, [String(t.pendingDeliveries)]);
+    if (isFailing && t.pendingDeliveries) cell.append(note(" waiting"));
+    if (t.deadLetters) cell.append(" (" + t.deadLetters + " dead)");
+    return cell;
+  }
+
   function renderSummary(status) {
+    var isFailing = Boolean(status.deliveries && status.deliveries.failing.length);
     var body = el("tbody");
     status.tiers.forEach(function (t) {
       var a = tierAttrs(t);
@@ -164,15 +221,17 @@ export const PAGE_SCRIPT = String.raw`
         el("td", { text: t.profile }),
         el("td", { text: t.tier }),
         stateCell,
-        el("td", { "class": "last-success", text: fmtTime(t.lastSuccess, false) }),
-        el("td", { "class": "age num", text: t.lastSuccess === null ? "—" : fmtAge(t.ageMs) + " ago" }),
-        el("td", { "class": "max-age num", text: fmtAge(t.maxAgeMs) }),
-        el("td", { "class": "next-run", text: fmtUntil(t.nextRun, status.generatedAt) }),
-        el("td", { "class": "size num", text: t.lastSize === null ? "—" : fmtBytes(t.lastSize) }),
-        el("td", { "class": "outbox num", text: t.pendingDeliveries + (t.deadLetters ? " (" + t.deadLetters + " dead)" : "") })
+        el("td", { "class": "last-success wide", text: fmtTime(t.lastSuccess, false) }),
+        el("td", { "class": "age num" }, t.lastSuccess === null ? ["—"] : [fmtAge(t.ageMs), note(" ago")]),
+        el("td", { "class": "max-age num wide", text: fmtAge(t.maxAgeMs) }),
+        el("td", { "class": "next-run wide", text: fmtUntil(t.nextRun, status.generatedAt) }),
+        el("td", { "class": "size num wide", text: t.lastSize === null ? "—" : fmtBytes(t.lastSize) }),
+        outboxCell(t, isFailing)
       ]));
     });
-    var head = el("thead", {}, [el("tr", {}, ["Profile", "Tier", "State", "Last success", "Age", "Max age", "Next run", "Size", "Outbox"].map(function (h) { return el("th", { text: h }); }))]);
+    // On a phone the "wide" columns are hidden (the tier's card below says them).
+    var wide = { "Last success": 1, "Max age": 1, "Next run": 1, "Size": 1 };
+    var head = el("thead", {}, [el("tr", {}, ["Profile", "Tier", "State", "Last success", "Age", "Max age", "Next run", "Size", "Outbox"].map(function (h) { return el("th", { "class": wide[h] ? "wide" : null, text: h }); }))]);
     return el("table", { "class": "summary" }, [head, body]);
   }
 
@@ -203,19 +262,47 @@ export const PAGE_SCRIPT = String.raw`
     return el("table", { "class": "summary repository" }, [head, body]);
   }
 
+  // The tier's last runs, newest first: time, outcome, duration, size (and a failed run's error).
+  function runList(runs) {
+    var body = el("tbody");
+    runs.slice(-LIST_LIMIT).reverse().forEach(function (r) {
+      var bad = isFailingRun(r);
+      body.append(el("tr", { "class": "run" + (bad ? " bad" : ""), "data-run-id": r.id }, [
+        el("td", { "class": "time", text: fmtRunTime(r.startedAt) }),
+        el("td", { "class": "outcome", text: r.outcome + (r.reason && r.outcome !== "success" ? " (" + r.reason + ")" : "") }),
+        el("td", { "class": "duration num", text: fmtDuration(r.durationSeconds) }),
+        el("td", { "class": "size num", text: r.processedBytes === null ? "—" : fmtBytes(r.processedBytes) })
+      ]));
+      if (bad && r.error) body.append(el("tr", { "class": "run-error" }, [el("td", { colspan: 4, text: r.error })]));
+    });
+    var head = el("thead", {}, [el("tr", {}, ["Started", "Outcome", "Duration", "Size"].map(function (h) { return el("th", { text: h }); }))]);
+    return el("div", { "class": "runs" }, [
+      el("div", { "class": "runs-title", text: "Last runs" }),
+      el("table", { "class": "runs" }, [head, body])
+    ]);
+  }
+
   function renderTier(t, runs, now) {
     var a = tierAttrs(t);
-    a["class"] = "tier state-" + t.state + "-border";
     a["data-runs"] = runs.length;
-    var last = runs.length ? runs[runs.length - 1] : null;
+    var title = el("h2", {}, [t.profile + " / " + t.tier, badge(t.state)]);
+    if (runs.length === 0) {
+      // Never ran: one line, no empty charts.
+      a["class"] = "tier compact state-" + t.state + "-border";
+      return el("section", a, [title, el("div", { "class": "facts", text:
+        (t.state === "WAITING" ? "no backup yet, none due so far" : "no backup recorded") +
+        " · next run " + fmtUntil(t.nextRun, now) + " · max age " + fmtAge(t.maxAgeMs) })]);
+    }
+    a["class"] = "tier state-" + t.state + "-border";
+    var last = runs[runs.length - 1];
     var facts = "last success " + (t.lastSuccess === null ? "never" : fmtTime(t.lastSuccess, false) + " (" + fmtAge(t.ageMs) + " ago)") +
       " · next run " + fmtUntil(t.nextRun, now) +
-      (last ? " · last run " + last.outcome + (last.reason ? " (" + last.reason + ")" : "") : "");
-    return el("section", a, [
-      el("h2", {}, [t.profile + " / " + t.tier, badge(t.state)]),
-      el("div", { "class": "facts", text: facts }),
+      " · last run " + last.outcome + (last.reason ? " (" + last.reason + ")" : "");
+    var parts = [title, el("div", { "class": "facts", text: facts })];
+    if (t.lastError) parts.push(el("div", { "class": "tier-error", text: t.lastError }));
+    parts.push(el("div", { "class": "tier-body" }, [
       el("div", { "class": "charts" }, [
-        figure("Duration", "duration", runs, [{ key: "duration", label: "duration", get: function (r) { return r.durationSeconds; } }], fmtDuration),
+        figure("Duration", "duration", runs, [{ key: "duration", label: "duration", get: function (r) { return r.durationSeconds; } }], fmtDuration, true),
         figure("Bytes", "bytes", runs, [
           { key: "processed", label: "processed", get: function (r) { return r.processedBytes; } },
           { key: "added", label: "added", get: function (r) { return r.addedBytes; } }
@@ -224,8 +311,10 @@ export const PAGE_SCRIPT = String.raw`
           { key: "new", label: "new", get: function (r) { return r.filesNew; } },
           { key: "changed", label: "changed", get: function (r) { return r.filesChanged; } }
         ], fmtCount)
-      ])
-    ]);
+      ]),
+      runList(runs)
+    ]));
+    return el("section", a, parts);
   }
 
   function getJson(url) {
@@ -242,6 +331,9 @@ export const PAGE_SCRIPT = String.raw`
         var q = "api/history?profile=" + encodeURIComponent(t.profile) + "&tier=" + encodeURIComponent(t.tier) + "&limit=" + HISTORY_LIMIT;
         return getJson(q).then(function (h) { return h.runs; });
       })).then(function (histories) {
+        var banner = document.getElementById("deliveries");
+        banner.replaceChildren.apply(banner, renderDeliveries(status, status.generatedAt));
+        banner.className = banner.childNodes.length ? "shown" : "";
         document.getElementById("summary").replaceChildren(renderSummary(status));
         document.getElementById("repository").replaceChildren(renderRepository(status));
         document.getElementById("tiers").replaceChildren.apply(document.getElementById("tiers"),

@@ -24,6 +24,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 <header><h1>resticprom</h1><span class="meta" id="meta">loading…</span></header>
 <main>
 <div id="error" role="alert"></div>
+<div id="deliveries" role="alert"></div>
 <div id="summary"></div>
 <h2 class="section">Repository</h2>
 <div id="repository"></div>

@@ -50,7 +50,9 @@ async function statusAction(flags: StatusFlags): Promise<number> {
   });
   for (const w of report.warnings) writeLine(process.stderr, `warning: ${w}`);
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ now: report.now, rows: report.rows }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ now: report.now, rows: report.rows, deliveries: report.deliveries }, null, 2)}\n`,
+    );
   } else {
     process.stdout.write(
       formatStatusTable(report, {

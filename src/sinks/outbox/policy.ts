@@ -10,8 +10,13 @@ import type { OutboxEntry } from './entry.js';
 /** The group of an entry: target, job and grouping (a textfile: the file). */
 export function groupKey(e: OutboxEntry): string {
   if (e.target.kind === 'textfile') return e.targetId;
-  const grouping = Object.entries(e.payload.grouping).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `${e.targetId}\u0000${e.payload.job}\u0000${JSON.stringify(grouping)}`;
+  return `${e.targetId}\u0000${pushKey(e.payload.job, e.payload.grouping)}`;
+}
+
+/** Job and grouping as one key, the grouping's order ignored: which push a payload is, whatever its target. */
+export function pushKey(job: string, grouping: Record<string, string>): string {
+  const sorted = Object.entries(grouping).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `${job}\u0000${JSON.stringify(sorted)}`;
 }
 
 /** True when sending this entry makes every older entry of its group irrelevant. */
