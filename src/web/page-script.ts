@@ -129,7 +129,8 @@ export const PAGE_SCRIPT = String.raw`
     });
     root.setAttribute("aria-label", name + ": " + pts.length + " points");
     if (pts.length === 0) {
-      root.append(svg("text", { "class": "empty", x: W / 2, y: H / 2, "text-anchor": "middle", text: "no runs yet" }));
+      // A tier that never ran has no charts at all; these runs left no figure (failed before restic's summary).
+      root.append(svg("text", { "class": "empty", x: W / 2, y: H / 2, "text-anchor": "middle", text: "no figures from these runs" }));
       return root;
     }
     var t0 = Infinity, t1 = -Infinity, vmax = 0;
@@ -262,9 +263,11 @@ export const PAGE_SCRIPT = String.raw`
     return el("table", { "class": "summary repository" }, [head, body]);
   }
 
-  // The tier's last runs, newest first: time, outcome, duration, size (and a failed run's error).
+  // The tier's last runs, newest first: time, outcome, duration, size, and a failed run's error
+  // (once for a series of runs that failed alike).
   function runList(runs) {
     var body = el("tbody");
+    var shownError = null;
     runs.slice(-LIST_LIMIT).reverse().forEach(function (r) {
       var bad = isFailingRun(r);
       body.append(el("tr", { "class": "run" + (bad ? " bad" : ""), "data-run-id": r.id }, [
@@ -273,7 +276,8 @@ export const PAGE_SCRIPT = String.raw`
         el("td", { "class": "duration num", text: fmtDuration(r.durationSeconds) }),
         el("td", { "class": "size num", text: r.processedBytes === null ? "—" : fmtBytes(r.processedBytes) })
       ]));
-      if (bad && r.error) body.append(el("tr", { "class": "run-error" }, [el("td", { colspan: 4, text: r.error })]));
+      if (bad && r.error && r.error !== shownError) body.append(el("tr", { "class": "run-error" }, [el("td", { colspan: 4, text: r.error })]));
+      shownError = bad ? r.error : null;
     });
     var head = el("thead", {}, [el("tr", {}, ["Started", "Outcome", "Duration", "Size"].map(function (h) { return el("th", { text: h }); }))]);
     return el("div", { "class": "runs" }, [
