@@ -27,15 +27,15 @@ import { DAEMON_METRICS } from '../metrics/names.js';
 import type { BackupResult } from '../restic/types.js';
 import { ensureStateDir } from '../state/dir.js';
 import { latestRuns } from '../state/history.js';
-import { computeStatus } from '../state/status.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
 import { escapeControl } from '../util/escape.js';
 import { getVersion } from '../version.js';
-import { repositoryRunsView, type StatusView, type TierStatusView } from '../web/api.js';
+import type { StatusView } from '../web/api.js';
 import { type BasicAuthCredentials, resolveBasicAuth } from '../web/auth.js';
 import { DEFAULT_LISTEN, formatHostPort, isLoopbackHost, parseListen } from '../web/listen.js';
 import { startWebServer, type WebServer } from '../web/server.js';
+import { buildStatusView } from '../web/status-view.js';
 import { findMissedRun, nextScheduledRun } from './missed.js';
 import type { ScheduledJob } from './plan.js';
 
@@ -402,36 +402,17 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
     return expr ? nextScheduledRun(expr, now(), loaded.config.timezone || undefined) : null;
   }
 
-  async function status(): Promise<StatusView> {
-    const cfg = loaded.config;
-    const report = await computeStatus({ config: cfg, stateDir, now: now() });
-    const tiers: TierStatusView[] = report.rows.map((r) => ({
-      profile: r.profile,
-      tier: r.tier,
-      state: r.state,
-      lastRun: r.lastRun ? r.lastRun.endedAt : null,
-      lastOutcome: r.lastRun ? r.lastRun.outcome : null,
-      lastError: r.lastRun?.error ?? null,
-      lastSuccess: r.lastSuccess ?? null,
-      ageMs: r.ageMs ?? null,
-      maxAgeMs: r.maxAgeMs,
-      nextRun: r.nextRun ?? null,
-      lastSize: r.lastSize ?? null,
-      pendingDeliveries: r.pendingDeliveries,
-      deadLetters: r.deadLetters,
-      isRunning: findActive({ job: 'backup', profile: r.profile, tier: r.tier }) !== undefined,
-      isQueued: isQueued({ job: 'backup', profile: r.profile, tier: r.tier }),
-    }));
-    const repo = await latestRuns(stateDir);
-    return {
-      generatedAt: report.now,
-      timezone: cfg.timezone,
-      daemon: { startedAt, version: getVersion(), configFile: loaded.file, configLoadedAt },
-      tiers,
-      deliveries: report.deliveries,
-      repositoryRuns: repositoryRunsView(repo.runs, Object.keys(cfg.profiles), report.now),
-      warnings: report.warnings,
-    };
+  function status(): Promise<StatusView> {
+    return buildStatusView({
+      config: loaded.config,
+      configFile: loaded.file,
+      configLoadedAt,
+      startedAt,
+      stateDir,
+      now: now(),
+      isRunning: (profile, tier) => findActive({ job: 'backup', profile, tier }) !== undefined,
+      isQueued: (profile, tier) => isQueued({ job: 'backup', profile, tier }),
+    });
   }
 
   function daemonMetrics(): string {
