@@ -25,6 +25,7 @@ import type { ParsedFamily } from '../metrics/exposition.js';
 import { formatExposition } from '../metrics/exposition.js';
 import { DAEMON_METRICS } from '../metrics/names.js';
 import type { BackupResult } from '../restic/types.js';
+import { BacklogReader } from '../sinks/outbox/backlog.js';
 import { ensureStateDir } from '../state/dir.js';
 import { latestRuns } from '../state/history.js';
 import { formatBytes } from '../util/bytes.js';
@@ -402,6 +403,8 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
     return expr ? nextScheduledRun(expr, now(), loaded.config.timezone || undefined) : null;
   }
 
+  // The outbox is read again for the status only when it changed.
+  const backlog = new BacklogReader(stateDir);
   function status(): Promise<StatusView> {
     return buildStatusView({
       config: loaded.config,
@@ -412,6 +415,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
       now: now(),
       isRunning: (profile, tier) => findActive({ job: 'backup', profile, tier }) !== undefined,
       isQueued: (profile, tier) => isQueued({ job: 'backup', profile, tier }),
+      backlog,
     });
   }
 

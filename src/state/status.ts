@@ -12,12 +12,16 @@
  *   written) is older than the tier's max age ({@link tierMaxAgeMs}).
  * - `OK`: otherwise.
  */
-import { join } from 'node:path';
 import { tierMaxAgeMs } from '../config/cadence.js';
 import { profileDestinations } from '../config/destinations.js';
 import type { Config } from '../config/types.js';
 import { nextRun } from '../schedule/cron.js';
-import { type FailingDestination, failingDestinations, readBacklog } from '../sinks/outbox/backlog.js';
+import {
+  type BacklogReader,
+  type FailingDestination,
+  failingDestinations,
+  readBacklog,
+} from '../sinks/outbox/backlog.js';
 import { pushKey } from '../sinks/outbox/policy.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
@@ -85,6 +89,8 @@ export interface ComputeStatusOptions {
   stateDir?: string;
   /** The instant to judge at, Unix ms. @default Date.now() */
   now?: number;
+  /** Reads the outbox (a daemon keeps one, so an unchanged outbox is not read again). @default a fresh read of `<stateDir>/outbox/` */
+  backlog?: BacklogReader;
 }
 
 /** The rows, and warnings from reading the history (torn lines). */
@@ -106,7 +112,7 @@ export async function computeStatus(options: ComputeStatusOptions): Promise<Stat
   const stateDir = options.stateDir ?? config.stateDir;
   const now = options.now ?? Date.now();
   const { runs, warnings } = await latestRuns(stateDir, { kind: 'backup' });
-  const backlog = await readBacklog(join(stateDir, 'outbox'));
+  const backlog = await (options.backlog ? options.backlog.read() : readBacklog(stateDir));
   const count = (keys: readonly (string | undefined)[], key: string) => keys.filter((k) => k === key).length;
   const pendingKeys = backlog.pending.map((e) => e.pushKey);
   const seen = await noteTiersSeen(stateDir, configTierKeys(config), now);

@@ -4,6 +4,7 @@
  * profiles' last repository runs.
  */
 import type { Config } from '../config/index.js';
+import type { BacklogReader } from '../sinks/outbox/backlog.js';
 import { latestRuns } from '../state/history.js';
 import { computeStatus } from '../state/status.js';
 import { getVersion } from '../version.js';
@@ -26,13 +27,20 @@ export interface StatusViewInput {
   isRunning(profile: string, tier: string): boolean;
   /** True while this tier's backup waits for another run on the same repository. */
   isQueued(profile: string, tier: string): boolean;
+  /** The daemon's reader of the outbox, which reads it again only when it changed. @default a fresh read each time */
+  backlog?: BacklogReader;
 }
 
 /** Builds the daemon's `/api/status` answer from the state directory and the run queue. */
 export async function buildStatusView(input: StatusViewInput): Promise<StatusView> {
   const cfg = input.config;
   const stateDir = input.stateDir;
-  const report = await computeStatus({ config: cfg, stateDir, now: input.now });
+  const report = await computeStatus({
+    config: cfg,
+    stateDir,
+    now: input.now,
+    ...(input.backlog ? { backlog: input.backlog } : {}),
+  });
   const tiers: TierStatusView[] = report.rows.map((r) => ({
     profile: r.profile,
     tier: r.tier,

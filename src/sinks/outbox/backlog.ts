@@ -4,7 +4,8 @@
  * reader sees whole files; a status must not wait for a long flush), moving nothing,
  * and reduced to what a status needs (no payload text is kept).
  */
-import { lstat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { pushKey } from './policy.js';
 import { OutboxStore } from './store.js';
 import { targetLabel } from './wording.js';
@@ -47,10 +48,11 @@ export interface FailingDestination {
 }
 
 /**
- * Reads the entries and dead letters of the outbox in `dir` (`<stateDir>/outbox`), oldest
- * first; both empty when the folder does not exist.
+ * Reads the entries and dead letters of the outbox of a state directory (`<stateDir>/outbox`),
+ * oldest first; both empty when the folder does not exist.
  */
-export async function readBacklog(dir: string): Promise<Backlog> {
+export async function readBacklog(stateDir: string): Promise<Backlog> {
+  const dir = join(stateDir, 'outbox');
   const st = await lstat(dir).catch(() => undefined);
   if (!st?.isDirectory()) return { pending: [], dead: [] };
   const store = new OutboxStore(dir, Date.now);
@@ -69,6 +71,36 @@ export async function readBacklog(dir: string): Promise<Backlog> {
     d.entry ? pushKey(d.entry.payload.job, d.entry.payload.grouping) : undefined,
   );
   return { pending, dead };
+}
+
+/**
+ * Reads an outbox's backlog again only when it changed: for a daemon whose status is asked
+ * for every few seconds while hundreds of entries wait. Every change the outbox makes (an
+ * entry stored, rewritten after an attempt, sent, moved to dead/) creates, renames or removes
+ * a file, which changes its folder's modification time; a folder changed within the last
+ * second is read again each time (a coarse file system clock can give two changes one time).
+ */
+export class BacklogReader {
+  private last: { key: string; backlog: Backlog } | undefined;
+  private readonly dir: string;
+
+  /** @param stateDir the state directory whose `outbox/` it reads */
+  constructor(private readonly stateDir: string) {
+    this.dir = join(stateDir, 'outbox');
+  }
+
+  /** The backlog, as {@link readBacklog} reads it. */
+  async read(): Promise<Backlog> {
+    const folders = await Promise.all(
+      [stat(this.dir), stat(join(this.dir, 'dead'))].map((p) => p.catch(() => undefined)),
+    );
+    const key = folders.map((st) => (st ? `${st.ino}:${st.mtimeMs}` : '-')).join('|');
+    if (this.last?.key === key) return this.last.backlog;
+    const backlog = await readBacklog(this.stateDir);
+    const changed = Math.max(...folders.map((st) => st?.mtimeMs ?? 0));
+    this.last = changed < Date.now() - 1000 ? { key, backlog } : undefined;
+    return backlog;
+  }
 }
 
 /**
