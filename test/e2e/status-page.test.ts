@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { type Daemon, startDaemon } from '../../src/schedule/daemon.js';
 import type { HistoryView, StatusView, TierStatusView } from '../../src/web/api.js';
-import { ROOT } from '../helpers/cli.js';
+import { launchChromium, readTexts, saveScreenshot } from '../helpers/browser.js';
 import { waitUntil } from '../helpers/e2e.js';
 import { makeRepo, makeSourceTree } from '../helpers/restic.js';
 import { freePort, makeTempDir, type RunningService, startPushgateway } from '../helpers/services.js';
@@ -83,10 +83,7 @@ ${push}    tiers:
       env: repo.env,
       log: { info: log, warn: log, error: log },
     });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -106,9 +103,7 @@ ${push}    tiers:
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${daemon?.url}/`);
     await page.waitForSelector('body[data-updated-at]');
-    const dir = join(ROOT, 'test-artifacts');
-    mkdirSync(dir, { recursive: true });
-    await page.screenshot({ path: join(dir, `status-page-e2e-${shot}-${name}.png`), fullPage: true });
+    await saveScreenshot(page, `status-page-e2e-${shot}-${name}`);
     assert.deepEqual(errors, []);
     const width = Number(await page.evaluate('document.documentElement.scrollWidth'));
     assert.ok(
@@ -116,14 +111,6 @@ ${push}    tiers:
       `the page (${width} px) is wider than the window (${viewport.width} px)`,
     );
     return page;
-  }
-
-  /** The rendered text of each element matching `selector`, whitespace collapsed. */
-  function texts(page: Page, selector: string): Promise<string[]> {
-    return page.$$eval(selector, (es) =>
-      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what a user reads
-      es.map((e) => (e as unknown as { innerText: string }).innerText.replace(/\s+/g, ' ').trim()),
-    );
   }
 
   it('shows the states, the failed run’s error, the compact tier and the runs as the history has them', async () => {
@@ -174,12 +161,14 @@ ${push}    tiers:
           ['broken', 'hourly', 'FAILED'],
         ],
       );
-      assert.deepEqual(await texts(page, 'section.tier[data-tier="hourly"] .tier-error'), [broken.lastError]);
-      // Runs that failed alike show their error once, under the newest.
-      assert.deepEqual(await texts(page, 'section.tier[data-tier="hourly"] tr.run-error'), [
+      assert.deepEqual(await readTexts(page, 'section.tier[data-tier="hourly"] .tier-error'), [
         broken.lastError,
       ]);
-      const [weekly] = await texts(page, 'section.tier.compact');
+      // Runs that failed alike show their error once, under the newest.
+      assert.deepEqual(await readTexts(page, 'section.tier[data-tier="hourly"] tr.run-error'), [
+        broken.lastError,
+      ]);
+      const [weekly] = await readTexts(page, 'section.tier.compact');
       assert.match(
         weekly ?? '',
         /^home \/ weekly WAITING no backup yet, none due so far · next run \d{4}-\d\d-\d\d 04:00 \(in .+\) · max age 8d 0h$/,
@@ -235,7 +224,7 @@ ${push}    tiers:
     for (const [name, viewport] of VIEWPORTS) {
       const page = await open(name, viewport, 'gateway-down');
       assert.ok(await page.isVisible('#deliveries'));
-      const [banner, ...more] = await texts(page, '#deliveries p');
+      const [banner, ...more] = await readTexts(page, '#deliveries p');
       assert.deepEqual(more, []);
       const m =
         /^Deliveries failing: (\d+) (?:entry waits|entries wait) for (\S+ \S+) since \d\d:\d\d \([^)]+ ago\); last attempt \d\d:\d\d: (.*)$/.exec(
@@ -246,7 +235,7 @@ ${push}    tiers:
       assert.equal(m[2], `gateway ${gw}`);
       assert.equal(m[3], refused);
       // The tier's own waiting entries, marked in the table.
-      const outbox = await texts(page, 'tr.tier-row[data-tier="fast"] td.outbox');
+      const outbox = await readTexts(page, 'tr.tier-row[data-tier="fast"] td.outbox');
       assert.match(outbox[0] ?? '', name === 'phone' ? /^\d+$/ : /^\d+ waiting$/);
       await page.close();
     }

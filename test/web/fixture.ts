@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type Daemon, startDaemon } from '../../src/schedule/daemon.js';
 import { tiersSeenPath } from '../../src/state/first-seen.js';
 import { appendRun, type RunRecord } from '../../src/state/history.js';
 import { saveLatestMetrics } from '../../src/state/latest.js';
@@ -158,4 +159,17 @@ restic_backup_status{host="web-test"} 2
     );
   }
   return { configFile, stateDir, runs };
+}
+
+/**
+ * Starts the daemon in this process on a fixture's config, its clock stopped at {@link NOW},
+ * quiet, and with runs that do nothing (the fixture's history is what the page shows).
+ */
+export function startFixtureDaemon(fx: Pick<WebFixture, 'configFile'>): Promise<Daemon> {
+  return startDaemon({
+    configFile: fx.configFile,
+    now: () => NOW,
+    log: { info: () => {}, warn: () => {}, error: () => {} },
+    runJob: async () => ({ outcome: 'success', message: '' }),
+  });
 }

@@ -8,18 +8,18 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { type Daemon, startDaemon } from '../../src/schedule/daemon.js';
+import type { Browser, Page } from 'playwright-core';
+import type { Daemon } from '../../src/schedule/daemon.js';
 import { Outbox } from '../../src/sinks/outbox.js';
 import type { MetricsPayload, Target } from '../../src/sinks/types.js';
 import { appendRun, type RunRecord } from '../../src/state/history.js';
 import type { StatusView } from '../../src/web/api.js';
-import { ROOT } from '../helpers/cli.js';
+import { launchChromium, readTexts, saveScreenshot } from '../helpers/browser.js';
 import { freePort, makeTempDir } from '../helpers/services.js';
-import { NOW, type WebFixture, writeFixture } from './fixture.js';
+import { NOW, startFixtureDaemon, type WebFixture, writeFixture } from './fixture.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -58,17 +58,6 @@ function backup(
     summary: { totalBytesProcessed: 2048, dataAdded: 100, filesNew: 1, filesChanged: 0 },
     ...extra,
   };
-}
-
-/** What a user reads in the elements matching `selector`, one string per element. */
-function texts(page: Page, selector: string): Promise<string[]> {
-  // innerText: the text as laid out (SVG elements have none; their textContent is what is drawn).
-  return page.$$eval(selector, (es) =>
-    es.map((e) =>
-      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what a user reads
-      ((e as unknown as { innerText?: string }).innerText ?? e.textContent ?? '').replace(/\s+/g, ' ').trim(),
-    ),
-  );
 }
 
 /** The text shown in every visible cell of the rows matching `selector`. */
@@ -143,16 +132,8 @@ describe('status page: deliveries, run lists, compact tiers', () => {
     const flushed = await at(NOW - 10 * MIN).flush({ targets: [target] });
     assert.equal(flushed.remaining, 4);
 
-    daemon = await startDaemon({
-      configFile: fx.configFile,
-      now: () => NOW,
-      log: { info: () => {}, warn: () => {}, error: () => {} },
-      runJob: async () => ({ outcome: 'success', message: '' }),
-    });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    daemon = await startFixtureDaemon(fx);
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -208,7 +189,7 @@ describe('status page: deliveries, run lists, compact tiers', () => {
       await page.goto(`${daemon.url}/`);
       await page.waitForSelector('body[data-updated-at]');
 
-      assert.deepEqual(await texts(page, '#deliveries p'), [
+      assert.deepEqual(await readTexts(page, '#deliveries p'), [
         `Deliveries failing: 4 entries wait for gateway ${gateway} since 2024-06-15 09:00 (3h 0m ago); last attempt 2024-06-15 11:50: gateway ${gateway} unreachable after 1 attempt (connect ECONNREFUSED 127.0.0.1:${port})`,
       ]);
       assert.ok(await page.isVisible('#deliveries'));
@@ -227,7 +208,7 @@ describe('status page: deliveries, run lists, compact tiers', () => {
         ['db', 'quick', 'OK', `15m${ago}`, '0'],
       ]);
       // Tiers that never ran: one line each, no charts.
-      assert.deepEqual(await texts(page, 'section.tier.compact'), [
+      assert.deepEqual(await readTexts(page, 'section.tier.compact'), [
         'nfs / monthly NEVER no backup recorded · next run 2024-07-01 05:00 (in 15d 17h) · max age 32d 0h',
         'nfs / yearly WAITING no backup yet, none due so far · next run 2025-01-01 06:00 (in 199d 18h) · max age 367d 0h', // the largest gap, 2024 to 2025 (a leap year), plus a day,
       ]);
@@ -249,10 +230,10 @@ describe('status page: deliveries, run lists, compact tiers', () => {
         ['2024-06-15 11:00', 'failed (wrong-password)', '1 s', '—'],
         ['2024-06-15 10:00', 'success', '5 s', '48 MiB'],
       ]);
-      assert.deepEqual(await texts(page, 'section.tier[data-tier="hourly"] .tier-error'), [FAILED_ERROR]);
+      assert.deepEqual(await readTexts(page, 'section.tier[data-tier="hourly"] .tier-error'), [FAILED_ERROR]);
       // Sub-second runs: the duration axis reads in milliseconds, not "0s".
       assert.deepEqual(
-        await texts(
+        await readTexts(
           page,
           'section.tier[data-tier="quick"] svg[data-chart="duration"] text.axis[text-anchor="end"]',
         ),
@@ -262,15 +243,10 @@ describe('status page: deliveries, run lists, compact tiers', () => {
         (await rows(page, 'section.tier[data-tier="quick"] tr.run')).map((r) => r[2]),
         ['480 ms', '720 ms', '350 ms'],
       );
-      const dir = join(ROOT, 'test-artifacts');
-      mkdirSync(dir, { recursive: true });
-      const png = await page.screenshot({
-        path: join(dir, `status-page-deliveries-${name}.png`),
-        fullPage: true,
-      });
+      const png = await saveScreenshot(page, `status-page-deliveries-${name}`);
       assert.ok(png.length > 10_000);
       // And what the window shows first, unscrolled.
-      await page.screenshot({ path: join(dir, `status-page-deliveries-${name}-window.png`) });
+      await saveScreenshot(page, `status-page-deliveries-${name}-window`, { fullPage: false });
       // Nothing runs off the screen: the page is no wider than the window.
       const width = await page.evaluate('document.documentElement.scrollWidth');
       assert.ok(Number(width) <= viewport.width, `page width ${width} > ${viewport.width}`);

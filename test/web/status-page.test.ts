@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { type Daemon, startDaemon } from '../../src/schedule/daemon.js';
+import type { Browser, Page } from 'playwright-core';
+import type { Daemon } from '../../src/schedule/daemon.js';
+import { launchChromium } from '../helpers/browser.js';
 import { ROOT } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/services.js';
-import { NOW, type WebFixture, writeFixture } from './fixture.js';
+import { NOW, startFixtureDaemon, type WebFixture, writeFixture } from './fixture.js';
 
 /** The part of the browser's window the page checks use (the test is typed without the DOM library). */
 interface Win {
@@ -33,16 +34,8 @@ describe('status page in headless Chromium', () => {
 
   before(async () => {
     fx = await writeFixture(tmp.dir);
-    daemon = await startDaemon({
-      configFile: fx.configFile,
-      now: () => NOW,
-      log: { info: () => {}, warn: () => {}, error: () => {} },
-      runJob: async () => ({ outcome: 'success', message: '' }),
-    });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    daemon = await startFixtureDaemon(fx);
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 }, timezoneId: 'UTC' });
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());

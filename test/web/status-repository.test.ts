@@ -9,13 +9,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium } from 'playwright-core';
-import { type Daemon, startDaemon } from '../../src/schedule/daemon.js';
+import type { Browser } from 'playwright-core';
+import type { Daemon } from '../../src/schedule/daemon.js';
 import { appendRun, type RunRecord } from '../../src/state/history.js';
 import type { StatusView } from '../../src/web/api.js';
+import { launchChromium } from '../helpers/browser.js';
 import { ROOT } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/services.js';
-import { NOW, writeFixture } from './fixture.js';
+import { NOW, startFixtureDaemon, writeFixture } from './fixture.js';
 
 const HOUR = 3_600_000;
 
@@ -67,16 +68,8 @@ describe('status page: repository runs', () => {
       }),
     ])
       await appendRun(fx.stateDir, r);
-    daemon = await startDaemon({
-      configFile: fx.configFile,
-      now: () => NOW,
-      log: { info: () => {}, warn: () => {}, error: () => {} },
-      runJob: async () => ({ outcome: 'success', message: '' }),
-    });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    daemon = await startFixtureDaemon(fx);
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
