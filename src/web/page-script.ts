@@ -130,7 +130,9 @@ export const PAGE_SCRIPT = String.raw`
     root.setAttribute("aria-label", name + ": " + pts.length + " points");
     if (pts.length === 0) {
       // A tier that never ran has no charts at all; these runs left no figure (failed before restic's summary).
-      root.append(svg("text", { "class": "empty", x: W / 2, y: H / 2, "text-anchor": "middle", text: "no figures from these runs" }));
+      // One line high: an empty chart should not take the room of a full one (on a phone they stack).
+      root.setAttribute("viewBox", "0 0 " + W + " 30");
+      root.append(svg("text", { "class": "empty", x: W / 2, y: 18, "text-anchor": "middle", text: "no figures from these runs" }));
       return root;
     }
     var t0 = Infinity, t1 = -Infinity, vmax = 0;
