@@ -12,7 +12,7 @@
  * test/fixtures/restic/0.18.0/ per command (a shell `cat` rather than the node fake restic,
  * so that the load is the daemon's, not a node start per restic call).
  *
- * Run: nice npx tsx bench/soak.ts [--runs 2000] [--profiles 2] [--every 100] [--warmup 300]
+ * Run: nice npx tsx bench/soak.ts [--runs 2000] [--profiles 4] [--every 100] [--warmup 300]
  *        [--scrape-ms 200] [--heap-snapshots]
  * `--heap-snapshots` starts the daemon with --heapsnapshot-signal=SIGUSR2 and takes a heap
  * snapshot after warm-up and at the end (kept in bench/out/soak-*, for Chrome's DevTools).
@@ -39,7 +39,7 @@ import {
 } from './lib.js';
 
 const RUNS = argNumber('runs', 2000);
-const PROFILES = argNumber('profiles', 2);
+const PROFILES = argNumber('profiles', 4);
 const EVERY = argNumber('every', 100);
 const WARMUP = argNumber('warmup', Math.min(300, Math.floor(RUNS / 4)));
 const SCRAPE_MS = argNumber('scrape-ms', 200);
@@ -126,7 +126,10 @@ interface Row {
   forgets: number;
   minutes: number;
   rssMiB: number;
+  /** The median of the window's samples (one a second): less subject to when the GC ran. */
+  rssMedianMiB: number;
   rssMaxMiB: number;
+  heapMiB: number;
   healthzP50: number;
   healthzP99: number;
   healthzMax: number;
@@ -258,7 +261,9 @@ async function main(): Promise<void> {
       forgets,
       minutes: (Date.now() - t0) / 60_000,
       rssMiB: now / 1024,
+      rssMedianMiB: median([...rss, now]) / 1024,
       rssMaxMiB: Math.max(now, ...rss) / 1024,
+      heapMiB: seriesValue(lastMetrics, 'resticprom_daemon_heap_used_bytes') / 2 ** 20,
       healthzP50: median(healthz),
       healthzP99: quantile(healthz, 0.99),
       healthzMax: Math.max(...healthz),
@@ -296,7 +301,9 @@ async function main(): Promise<void> {
       'forgets',
       'min',
       'RSS MiB',
+      'median RSS MiB',
       'max RSS MiB',
+      'heap MiB',
       '/healthz p50 ms',
       'p99 ms',
       'max ms',
@@ -309,7 +316,9 @@ async function main(): Promise<void> {
       String(r.forgets),
       fmt(r.minutes),
       fmt(r.rssMiB),
+      fmt(r.rssMedianMiB),
       fmt(r.rssMaxMiB),
+      fmt(r.heapMiB),
       fmt(r.healthzP50),
       fmt(r.healthzP99),
       fmt(r.healthzMax),
@@ -323,8 +332,12 @@ async function main(): Promise<void> {
   const last = after.at(-1);
   if (warm && last) {
     const peak = Math.max(...after.map((r) => r.rssMaxMiB));
+    const medians = after.map((r) => r.rssMedianMiB);
     console.log(
-      `\nwarm-up (${warm.runs} backups): RSS ${fmt(warm.rssMiB)} MiB; at the end (${last.runs}): ${fmt(last.rssMiB)} MiB; growth after warm-up ${fmt(last.rssMiB - warm.rssMiB)} MiB (highest sample after warm-up ${fmt(peak)} MiB, ${fmt(peak - warm.rssMiB)} above)`,
+      `\nheap in use: ${fmt(warm.heapMiB)} MiB after warm-up, ${fmt(last.heapMiB)} MiB at the end (includes garbage not yet collected)`,
+    );
+    console.log(
+      `warm-up (${warm.runs} backups): RSS median ${fmt(warm.rssMedianMiB)} MiB; at the end (${last.runs}): ${fmt(last.rssMedianMiB)} MiB; growth after warm-up ${fmt(last.rssMedianMiB - warm.rssMedianMiB)} MiB; window medians after warm-up between ${fmt(Math.min(...medians))} and ${fmt(Math.max(...medians))} MiB; highest sample ${fmt(peak)} MiB`,
     );
   }
   for (const f of heapFiles) console.log(`heap snapshot ${f}`);

@@ -116,14 +116,8 @@ function backupOutcomeOf(job: BackupJobResult): DaemonRunOutcome {
 /** A `restic check`'s line (run with the profile's `check.read-data-subset`). */
 function checkOutcome(job: CheckJobResult): DaemonRunOutcome {
   const r = job.result;
-  const took = formatDuration(r.durationMs);
   const outcome = r.reason === 'interrupted' ? 'interrupted' : r.outcome === 'success' ? 'success' : 'failed';
-  const text =
-    outcome === 'success'
-      ? `found no errors in ${took}`
-      : outcome === 'interrupted'
-        ? `interrupted after ${took}`
-        : `failed after ${took}: ${r.message}`;
+  const text = outcomeText(outcome, r.durationMs, (took) => `found no errors in ${took}`, r.message);
   return {
     outcome,
     message: text + deliveryText(job.finish.delivery),
@@ -139,14 +133,15 @@ function checkOutcome(job: CheckJobResult): DaemonRunOutcome {
 
 /** A stats run's line: repository size and snapshots. */
 function statsOutcome(job: StatsJobResult): DaemonRunOutcome {
-  const took = formatDuration(job.durationMs);
   const s = job.stats;
   const outcome = job.error?.reason === 'interrupted' ? 'interrupted' : s ? 'success' : 'failed';
-  const text = s
-    ? `succeeded in ${took}: ${formatBytes(s.raw.totalSize)} stored, ${formatBytes(s.restore.totalSize)} restored, ${s.raw.snapshotsCount} snapshot(s)`
-    : outcome === 'interrupted'
-      ? `interrupted after ${took}`
-      : `failed after ${took}: ${job.error?.message ?? 'restic failed'}`;
+  const text = outcomeText(
+    outcome,
+    job.durationMs,
+    (took) =>
+      `succeeded in ${took}: ${formatBytes(s?.raw.totalSize ?? 0)} stored, ${formatBytes(s?.restore.totalSize ?? 0)} restored, ${s?.raw.snapshotsCount ?? 0} snapshot(s)`,
+    job.error?.message ?? 'restic failed',
+  );
   return {
     outcome,
     message: text + deliveryText(job.finish.delivery),
@@ -162,14 +157,13 @@ function statsOutcome(job: StatsJobResult): DaemonRunOutcome {
 
 /** A restore drill's line (run with the profile's `verify` settings). */
 function verifyOutcome(job: VerifyJobResult): DaemonRunOutcome {
-  const took = formatDuration(job.durationMs);
   const outcome = job.reason === 'interrupted' ? 'interrupted' : job.outcome;
-  const text =
-    outcome === 'success'
-      ? `succeeded in ${took}: ${job.message}`
-      : outcome === 'interrupted'
-        ? `interrupted after ${took}`
-        : `failed after ${took}: ${job.message}`;
+  const text = outcomeText(
+    outcome,
+    job.durationMs,
+    (took) => `succeeded in ${took}: ${job.message}`,
+    job.message,
+  );
   return {
     outcome,
     message: text + deliveryText(job.finish.delivery),
@@ -185,14 +179,33 @@ function verifyOutcome(job: VerifyJobResult): DaemonRunOutcome {
   };
 }
 
+/**
+ * A run's line by its outcome: what `success` says, `interrupted after 3s`, or
+ * `failed after 3s: <why>`.
+ */
+function outcomeText(
+  outcome: string,
+  durationMs: number,
+  success: (took: string) => string,
+  failure: string,
+): string {
+  const took = formatDuration(durationMs);
+  if (outcome === 'success') return success(took);
+  if (outcome === 'interrupted') return `interrupted after ${took}`;
+  return `failed after ${took}: ${failure}`;
+}
+
 function describe(outcome: string, r: BackupResult): string {
-  const took = formatDuration(r.durationMs);
   const s = r.summary;
   const details = s
     ? `${s.totalFilesProcessed} files (${s.filesNew} new, ${s.filesChanged} changed), ${formatBytes(s.totalBytesProcessed)} processed, ${formatBytes(s.dataAdded)} added`
     : 'no summary from restic';
-  if (outcome === 'success') return `succeeded in ${took}: ${details}`;
-  if (outcome === 'warning') return `incomplete in ${took}: ${r.errorCount} item(s) unreadable; ${details}`;
-  if (outcome === 'interrupted') return `interrupted after ${took}`;
-  return `failed after ${took}: ${r.message ?? r.reason ?? 'restic failed'}`;
+  if (outcome === 'warning')
+    return `incomplete in ${formatDuration(r.durationMs)}: ${r.errorCount} item(s) unreadable; ${details}`;
+  return outcomeText(
+    outcome,
+    r.durationMs,
+    (took) => `succeeded in ${took}: ${details}`,
+    r.message ?? r.reason ?? 'restic failed',
+  );
 }
