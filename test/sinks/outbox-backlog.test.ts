@@ -4,7 +4,8 @@
  * daemon's reader, which reads an unchanged outbox only once and sees every change.
  */
 import assert from 'node:assert/strict';
-import { utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { BacklogReader, failingDestinations, readBacklog } from '../../src/sinks/outbox/backlog.js';
@@ -38,6 +39,25 @@ describe('outbox backlog', () => {
     const t = makeTempDir('resticprom-backlog-');
     temps.push(t.cleanup);
     assert.deepEqual(await readBacklog(t.dir), { pending: [], dead: [] });
+  });
+
+  it('leaves out what is no entry of ours, without following a link or blocking on a FIFO', async () => {
+    const t = makeTempDir('resticprom-backlog-');
+    temps.push(t.cleanup);
+    const outbox = new Outbox({ stateDir: t.dir });
+    const target: Target = { kind: 'pushgateway', url: 'http://127.0.0.1:9' };
+    const [entry] = (await outbox.enqueue(payload('daily'), [target])).entries;
+    const dir = join(t.dir, 'outbox');
+    symlinkSync('/etc/passwd', join(dir, '1718442000000-000001-0123abcd.json'));
+    execFileSync('mkfifo', [join(dir, '1718442000000-000002-0123abcd.json')]);
+    writeFileSync(join(dir, '1718442000000-000003-0123abcd.json'), '{"torn":');
+    const b = await readBacklog(t.dir);
+    assert.deepEqual(
+      b.pending.map((e) => e.id),
+      [entry?.id],
+    );
+    // Nothing was moved: the next flush quarantines them and says so.
+    assert.equal(readdirSync(dir).filter((n) => n.endsWith('.json')).length, 4);
   });
 
   it('names the failing destination, how many wait since when, and the last attempt', async () => {
