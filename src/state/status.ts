@@ -12,6 +12,7 @@
  *   written) is older than the tier's max age ({@link tierMaxAgeMs}).
  * - `OK`: otherwise.
  */
+import { join } from 'node:path';
 import { tierMaxAgeMs } from '../config/cadence.js';
 import { profileDestinations } from '../config/destinations.js';
 import type { Config } from '../config/types.js';
@@ -93,7 +94,7 @@ export interface ComputeStatusOptions {
   backlog?: BacklogReader;
 }
 
-/** The rows, and warnings from reading the history (torn lines). */
+/** The rows, and warnings from reading the history (torn lines) and the outbox. */
 export interface StatusReport {
   /** Unix ms the report is for. */
   now: number;
@@ -112,7 +113,15 @@ export async function computeStatus(options: ComputeStatusOptions): Promise<Stat
   const stateDir = options.stateDir ?? config.stateDir;
   const now = options.now ?? Date.now();
   const { runs, warnings } = await latestRuns(stateDir, { kind: 'backup' });
-  const backlog = await (options.backlog ? options.backlog.read() : readBacklog(stateDir));
+  // An outbox that cannot be read costs the status its delivery figures, not its tiers.
+  const backlog = await (options.backlog ? options.backlog.read() : readBacklog(stateDir)).catch(
+    (err: unknown) => {
+      warnings.push(
+        `cannot read the outbox ${join(stateDir, 'outbox')}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return { pending: [], dead: [] };
+    },
+  );
   const count = (keys: readonly (string | undefined)[], key: string) => keys.filter((k) => k === key).length;
   const pendingKeys = backlog.pending.map((e) => e.pushKey);
   const seen = await noteTiersSeen(stateDir, configTierKeys(config), now);
