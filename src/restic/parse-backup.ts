@@ -5,6 +5,8 @@
  * else is parsed. Non-JSON lines are counted and passed on as log text; malformed JSON is counted
  * and reported, never skipped silently.
  */
+
+import { RESTIC_CRASH_LINE, stderrForClassification } from './exit-codes.js';
 import {
   type ResticErrorMessage,
   type ResticExitErrorMessage,
@@ -15,7 +17,6 @@ import {
   toBackupProgress,
   toBackupSummary,
 } from './messages.js';
-import { RESTIC_CRASH_LINE, stderrForClassification } from './exit-codes.js';
 import { type ResticStream, stripTerminalCodes } from './spawn.js';
 import type { BackupItemError, BackupProgress, BackupSummary } from './types.js';
 
