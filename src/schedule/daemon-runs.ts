@@ -118,17 +118,12 @@ function checkOutcome(job: CheckJobResult): DaemonRunOutcome {
   const r = job.result;
   const outcome = r.reason === 'interrupted' ? 'interrupted' : r.outcome === 'success' ? 'success' : 'failed';
   const text = outcomeText(outcome, r.durationMs, (took) => `found no errors in ${took}`, r.message);
-  return {
-    outcome,
-    message: text + deliveryText(job.finish.delivery),
-    fields: {
-      exitCode: r.exitCode,
-      reason: r.reason,
-      durationMs: Math.round(r.durationMs),
-      errors: r.errorCount,
-      warnings: job.warnings.length > 0 ? job.warnings : undefined,
-    },
-  };
+  return runOutcome(outcome, text, job, {
+    exitCode: r.exitCode,
+    reason: r.reason,
+    durationMs: Math.round(r.durationMs),
+    errors: r.errorCount,
+  });
 }
 
 /** A stats run's line: repository size and snapshots. */
@@ -142,17 +137,12 @@ function statsOutcome(job: StatsJobResult): DaemonRunOutcome {
       `succeeded in ${took}: ${formatBytes(s?.raw.totalSize ?? 0)} stored, ${formatBytes(s?.restore.totalSize ?? 0)} restored, ${s?.raw.snapshotsCount ?? 0} snapshot(s)`,
     job.error?.message ?? 'restic failed',
   );
-  return {
-    outcome,
-    message: text + deliveryText(job.finish.delivery),
-    fields: {
-      exitCode: job.error ? (job.error.exitCode ?? null) : 0,
-      reason: job.error?.reason,
-      durationMs: Math.round(job.durationMs),
-      ...(s ? { rawSizeBytes: s.raw.totalSize, snapshots: s.raw.snapshotsCount } : {}),
-      warnings: job.warnings.length > 0 ? job.warnings : undefined,
-    },
-  };
+  return runOutcome(outcome, text, job, {
+    exitCode: job.error ? (job.error.exitCode ?? null) : 0,
+    reason: job.error?.reason,
+    durationMs: Math.round(job.durationMs),
+    ...(s ? { rawSizeBytes: s.raw.totalSize, snapshots: s.raw.snapshotsCount } : {}),
+  });
 }
 
 /** A restore drill's line (run with the profile's `verify` settings). */
@@ -164,18 +154,27 @@ function verifyOutcome(job: VerifyJobResult): DaemonRunOutcome {
     (took) => `succeeded in ${took}: ${job.message}`,
     job.message,
   );
+  return runOutcome(outcome, text, job, {
+    exitCode: job.exitCode,
+    reason: job.reason,
+    durationMs: Math.round(job.durationMs),
+    tier: job.tier,
+    files: job.report?.files,
+    mismatches: job.report?.mismatches.length,
+  });
+}
+
+/** A repository run's outcome: its line with where its metrics went, its fields and warnings. */
+function runOutcome(
+  outcome: string,
+  text: string,
+  job: { finish: FinishRunResult; warnings: string[] },
+  fields: Record<string, unknown>,
+): DaemonRunOutcome {
   return {
     outcome,
     message: text + deliveryText(job.finish.delivery),
-    fields: {
-      exitCode: job.exitCode,
-      reason: job.reason,
-      durationMs: Math.round(job.durationMs),
-      tier: job.tier,
-      files: job.report?.files,
-      mismatches: job.report?.mismatches.length,
-      warnings: job.warnings.length > 0 ? job.warnings : undefined,
-    },
+    fields: { ...fields, warnings: job.warnings.length > 0 ? job.warnings : undefined },
   };
 }
 

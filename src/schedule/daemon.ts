@@ -15,6 +15,11 @@
  * gets SIGINT; the run is still recorded and reported as interrupted).
  * Signals are the CLI's business: it calls `stop()` on SIGTERM/SIGINT and
  * `reload()` on SIGHUP.
+ *
+ * This file wires the parts together (config and reload, cron, HTTP): the queue is
+ * run-queue.ts, what a slot runs is daemon-runs.ts (through the run description the
+ * CLI uses), `/metrics`' own families are daemon-metrics.ts, `/api/status` is
+ * web/status-view.ts.
  */
 import { Cron } from 'croner';
 import type { Config, LoadedConfig } from '../config/index.js';
