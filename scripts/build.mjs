@@ -14,6 +14,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -82,18 +83,28 @@ async function buildCli() {
 }
 
 /**
- * The single executable: sea-config.json names the bundle (dist/sea/resticprom.cjs) and the
- * blob; node writes the blob, postject injects it into a copy of this node, and the copy is
- * renamed to dist/sea/resticprom once complete.
+ * The single executable: node writes the blob from sea-config.json's settings (the bundle as
+ * `main`, `useCodeCache`...), postject injects it into a copy of this node, and the copy is
+ * renamed to <out>/resticprom once complete. `--out DIR` builds elsewhere than
+ * sea-config.json's folder and `--no-code-cache` without V8's code cache (bench/sea-startup.ts
+ * compares the two).
  * https://nodejs.org/docs/latest-v20.x/api/single-executable-applications.html
  */
 async function buildSea() {
-  const seaConfig = JSON.parse(readFileSync('sea-config.json', 'utf8'));
-  mkdirSync(dirname(seaConfig.main), { recursive: true });
+  const settings = JSON.parse(readFileSync('sea-config.json', 'utf8'));
+  const outIndex = process.argv.indexOf('--out');
+  const outDir = outIndex > 0 ? process.argv[outIndex + 1] : dirname(settings.main);
+  const config = {
+    ...settings,
+    main: join(outDir, 'resticprom.cjs'),
+    output: join(outDir, 'resticprom.blob'),
+    ...(process.argv.includes('--no-code-cache') ? { useCodeCache: false } : {}),
+  };
+  mkdirSync(outDir, { recursive: true });
   await build({
     absWorkingDir: new URL('..', import.meta.url).pathname,
     entryPoints: ['src/cli/main.ts'],
-    outfile: seaConfig.main,
+    outfile: config.main,
     bundle: true,
     // A single executable runs one CommonJS script whose `require` knows only node's
     // built-in modules: everything else, lazily imported modules too, goes into the file
@@ -112,18 +123,24 @@ async function buildSea() {
     logLevel: 'warning',
     plugins: [openTelemetryEsm],
   });
-  execFileSync(process.execPath, ['--experimental-sea-config', 'sea-config.json'], { stdio: 'pipe' });
-  const target = join(dirname(seaConfig.main), 'resticprom');
+  const configFile = join(outDir, `sea-config.${process.pid}.json`);
+  writeFileSync(configFile, JSON.stringify(config));
+  try {
+    execFileSync(process.execPath, ['--experimental-sea-config', configFile], { stdio: 'pipe' });
+  } finally {
+    rmSync(configFile, { force: true });
+  }
+  const target = join(outDir, 'resticprom');
   const next = `${target}.new-${process.pid}`;
   copyFileSync(process.execPath, next);
   chmodSync(next, 0o755);
   const { inject } = createRequire(import.meta.url)('postject');
-  await inject(next, 'NODE_SEA_BLOB', readFileSync(seaConfig.output), {
+  await inject(next, 'NODE_SEA_BLOB', readFileSync(config.output), {
     // The fuse node's binary carries for single executables (documented with the format).
     sentinelFuse: 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
   });
   renameSync(next, target);
-  rmSync(seaConfig.output, { force: true });
+  rmSync(config.output, { force: true });
 }
 
 /** A digest of src/ and the lockfile: the validated config cache is keyed by it. */
