@@ -4,12 +4,12 @@
  * loads yaml, zod and the schema, i.e. a large part of the bundle), median and p90 wall time
  * of interleaved runs, peak RSS, and the files' sizes. The executable is measured with V8's
  * code cache (`useCodeCache: true`, as sea-config.json builds it) and without (a second build
- * into bench/out/sea-no-code-cache). Asserts nothing.
+ * into a temporary folder). Asserts nothing.
  *
  * Run: npx tsx bench/sea-startup.ts [--runs 30]
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir } from '../test/helpers/services.js';
 import {
@@ -21,7 +21,6 @@ import {
   fmt,
   median,
   mib,
-  OUT_DIR,
   printTable,
   quantile,
   ROOT,
@@ -31,21 +30,26 @@ import {
 
 const RUNS = argNumber('runs', 30);
 const SEA = join(ROOT, 'dist', 'sea', 'resticprom');
-const SEA_NO_CACHE_DIR = join(OUT_DIR, 'sea-no-code-cache');
-const SEA_NO_CACHE = join(SEA_NO_CACHE_DIR, 'resticprom');
 
 ensureBuilt();
-console.error('building dist/sea/resticprom and a copy without code cache ...');
-execFileSync('npm', ['run', '--silent', 'build:sea'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-mkdirSync(SEA_NO_CACHE_DIR, { recursive: true });
-execFileSync(process.execPath, ['scripts/build.mjs', '--sea', '--out', SEA_NO_CACHE_DIR, '--no-code-cache'], {
-  cwd: ROOT,
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
-
-const loadBefore = describeLoad();
 const tmp = makeTempDir('resticprom-bench-sea-');
+const SEA_NO_CACHE_DIR = join(tmp.dir, 'sea-no-code-cache');
+const SEA_NO_CACHE = join(SEA_NO_CACHE_DIR, 'resticprom');
 try {
+  console.error('building dist/sea/resticprom and a copy without code cache ...');
+  execFileSync('npm', ['run', '--silent', 'build:sea'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  execFileSync(
+    process.execPath,
+    ['scripts/build.mjs', '--sea', '--out', SEA_NO_CACHE_DIR, '--no-code-cache'],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const loadBefore = describeLoad();
   // The gateway is not contacted by `config validate`.
   const { config } = writeBenchConfig(tmp.dir, 'http://127.0.0.1:9');
   const validate = ['config', 'validate', '--config', config];
