@@ -1,13 +1,13 @@
 /**
  * The single executable (`npm run build:sea`) on a backup host without Node.js: the one file
- * copied into an empty folder, run with a PATH on which there is no node (Debian's /usr/bin
- * minus node, npm, npx and corepack, since this machine's node lives in /usr/bin), from a
- * working directory outside the clone. It prints its version, runs the demo, backs up a real
+ * installed into an empty folder by the README's install line, run with a PATH on which there
+ * is no node (Debian's /usr/bin minus node, npm, npx and corepack, since this machine's node
+ * lives in /usr/bin), from a working directory outside the clone. It prints its version, runs the demo, backs up a real
  * repository with Debian's restic to a real Pushgateway, and schedules itself in systemd units.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensureSeaBuilt, ROOT, SEA } from '../helpers/cli.js';
@@ -62,7 +62,15 @@ describe('the single executable, alone on a host without node (npm run build:sea
     mkdirSync(bin);
     mkdirSync(system);
     mkdirSync(home, { mode: 0o700 });
-    copyFileSync(SEA, join(bin, 'resticprom'));
+    // The README's install line, as written, with the scratch folder for /usr/local/bin.
+    const line = readFileSync(join(ROOT, 'README.md'), 'utf8')
+      .split('\n')
+      .find((l) => l.includes('install -m 0755 dist/sea/resticprom'));
+    assert.match(line ?? '', /^sudo install -m 0755 dist\/sea\/resticprom \/usr\/local\/bin\/resticprom +#/);
+    execFileSync('sh', ['-c', (line ?? '').replace(/^sudo /, '').replaceAll('/usr/local/bin', bin)], {
+      cwd: ROOT,
+    });
+    assert.equal(statSync(join(bin, 'resticprom')).size, statSync(SEA).size);
     // /bin is /usr/bin on Debian 12: one folder stands for both.
     for (const name of readdirSync('/usr/bin')) {
       if (!NODE_TOOLS.has(name)) symlinkSync(join('/usr/bin', name), join(system, name));
