@@ -135,10 +135,20 @@ async function buildSea() {
   copyFileSync(process.execPath, next);
   chmodSync(next, 0o755);
   const { inject } = createRequire(import.meta.url)('postject');
-  await inject(next, 'NODE_SEA_BLOB', readFileSync(config.output), {
-    // The fuse node's binary carries for single executables (documented with the format).
-    sentinelFuse: 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
-  });
+  // postject's ELF library warns about every note section it cannot name; harmless, and
+  // only noise in the build's output.
+  const write = process.stderr.write;
+  process.stderr.write = (chunk, ...rest) =>
+    /^warning: Can't find string offset for section name/.test(String(chunk)) ||
+    write.call(process.stderr, chunk, ...rest);
+  try {
+    await inject(next, 'NODE_SEA_BLOB', readFileSync(config.output), {
+      // The fuse node's binary carries for single executables (documented with the format).
+      sentinelFuse: 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
+    });
+  } finally {
+    process.stderr.write = write;
+  }
   renameSync(next, target);
   rmSync(config.output, { force: true });
 }
