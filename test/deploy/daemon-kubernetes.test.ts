@@ -5,17 +5,25 @@
  * (user, fsGroup, paths, port, Secrets, selectors); the packages the Containerfile installs
  * exist in Debian 12; and the pod is replayed on this machine: its volumes laid out as the
  * kubelet makes them with fsGroup (volume roots root-owned, group 10001, mode 2775; Secret
- * files 0440), the image's environment, uid and gid, then `config validate`, `init`, a real
- * `backup` with Debian's restic, and the daemon's /metrics read with the ServiceMonitor's
+ * files 0440), the image's environment, uid and gid and its resticprom (the single executable),
+ * then `config validate`, `init`, a real `backup` with Debian's restic, and the daemon's /metrics read with the ServiceMonitor's
  * basic auth.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { CLI, ensureBuilt, ROOT } from '../helpers/cli.js';
+import { ensureSeaBuilt, ROOT, SEA } from '../helpers/cli.js';
 import { waitUntil } from '../helpers/e2e.js';
 import { makeSourceTree } from '../helpers/restic.js';
 import { freePort, makeTempDir } from '../helpers/services.js';
@@ -271,17 +279,26 @@ describe('the pod replayed: volumes as the kubelet lays them out with fsGroup', 
     PATH: '/usr/bin:/bin',
     LANG: 'C.UTF-8',
   };
-  /** Runs the CLI as the pod's user: its uid and gid, fsGroup as its only extra group. */
+  /** The image's resticprom: the single executable, where the Containerfile copies it. */
+  const copy = instructions.find((i) => i.op === 'COPY')?.args.split(' ') ?? [];
+  const bin = inPod(copy[1] ?? '');
+  /** setpriv's arguments that take the pod's user: its uid and gid, fsGroup as its only extra group. */
+  const podUser = () => [`--reuid=${uid}`, `--regid=${imageGid}`, `--groups=${fsGroup}`, '--', bin];
+  /** Runs the image's resticprom as the pod's user. */
   const asPod = (args: string[]) =>
-    spawnSync(
-      'setpriv',
-      [`--reuid=${uid}`, `--regid=${imageGid}`, `--groups=${fsGroup}`, '--', process.execPath, CLI, ...args],
-      { cwd: inPod('/tmp'), env, encoding: 'utf8', timeout: 120_000 },
-    );
+    spawnSync('setpriv', [...podUser(), ...args], {
+      cwd: inPod('/tmp'),
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
 
   it('config validate, init and a real backup as uid 10001 on fsGroup volumes; /metrics with the scrape credentials', async () => {
-    await ensureBuilt();
-    mkdirSync(root, { recursive: true });
+    await ensureSeaBuilt();
+    mkdirSync(dirname(bin), { recursive: true });
+    assert.equal(join(ROOT, copy[0] ?? ''), SEA);
+    copyFileSync(SEA, bin);
+    chmodSync(bin, 0o755);
     chmodSync(tmp.dir, 0o755);
     for (const m of mounts) {
       const v = volumes.find((x) => x.name === m.name) as Obj;
@@ -328,21 +345,11 @@ describe('the pod replayed: volumes as the kubelet lays them out with fsGroup', 
     assert.match(history, /"outcome":"success"/);
 
     const port = await freePort();
-    daemonProcess = spawn(
-      'setpriv',
-      [
-        `--reuid=${uid}`,
-        `--regid=${imageGid}`,
-        `--groups=${fsGroup}`,
-        '--',
-        process.execPath,
-        CLI,
-        'daemon',
-        '--listen',
-        `127.0.0.1:${port}`,
-      ],
-      { cwd: inPod('/tmp'), env, stdio: 'ignore' },
-    );
+    daemonProcess = spawn('setpriv', [...podUser(), 'daemon', '--listen', `127.0.0.1:${port}`], {
+      cwd: inPod('/tmp'),
+      env,
+      stdio: 'ignore',
+    });
     const url = `http://127.0.0.1:${port}`;
     await waitUntil(
       'the daemon to answer /healthz',
