@@ -13,7 +13,13 @@ import { after, before, describe, it } from 'node:test';
 import { ensureSeaBuilt, ROOT, SEA } from '../helpers/cli.js';
 import { gatewayGroup, groupValue } from '../helpers/e2e.js';
 import { makeRepo, makeSourceTree } from '../helpers/restic.js';
-import { makeTempDir, type RunningService, startPushgateway } from '../helpers/services.js';
+import {
+  makeTempDir,
+  type RunningPrometheus,
+  type RunningService,
+  startPrometheus,
+  startPushgateway,
+} from '../helpers/services.js';
 
 /** The marker node's binary carries when it can become a single executable. */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -36,6 +42,7 @@ describe('the single executable, alone on a host without node (npm run build:sea
   const home = join(tmp.dir, 'home');
   const env = { PATH: `${bin}:${system}`, HOME: home, LANG: 'C.UTF-8', NO_COLOR: '1' };
   let gw: RunningService | undefined;
+  let prom: RunningPrometheus | undefined;
 
   /** Runs `cmd` in the host's environment (nothing inherited from the test's), cwd `home`. */
   const run = (cmd: string, args: string[], timeoutMs = 120_000): Promise<Run> =>
@@ -76,9 +83,14 @@ describe('the single executable, alone on a host without node (npm run build:sea
       if (!NODE_TOOLS.has(name)) symlinkSync(join('/usr/bin', name), join(system, name));
     }
     gw = await startPushgateway();
+    prom = await startPrometheus({
+      config: 'global:\n  scrape_interval: 1m\nscrape_configs: []\n',
+      args: ['--web.enable-remote-write-receiver'],
+    });
   });
   after(async () => {
     await gw?.stop();
+    await prom?.stop();
     tmp.cleanup();
   });
 
@@ -157,6 +169,28 @@ profiles:
         `^ExecStart=${join(bin, 'resticprom')} backup --config ${config} --profile nfs --tier daily --quiet$`,
         'm',
       ),
+    );
+  });
+
+  it('push --remote-write: the bundled protobufjs and snappyjs encode what Prometheus stores', async () => {
+    const file = join(home, 'probe.prom');
+    writeFileSync(file, '# TYPE sea_probe gauge\nsea_probe{tier="daily"} 42\n');
+    const r = await run('resticprom', [
+      'push',
+      '--remote-write',
+      `${prom?.url}/api/v1/write`,
+      '--job',
+      'sea',
+      '--state-dir',
+      join(home, 'push-state'),
+      '--quiet',
+      file,
+    ]);
+    assert.deepEqual({ code: r.code, stderr: r.stderr }, { code: 0, stderr: '' });
+    const samples = (await prom?.query('sea_probe')) ?? [];
+    assert.deepEqual(
+      samples.map((x) => [x.metric, x.value[1]]),
+      [[{ __name__: 'sea_probe', job: 'sea', tier: 'daily' }, '42']],
     );
   });
 });
