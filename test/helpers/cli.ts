@@ -1,6 +1,7 @@
 /**
  * Runs the built CLI (dist/bin/resticprom.js) for tests: builds it once per process
- * when it is missing or older than src/, then runs or spawns it with node.
+ * when it is missing or older than src/, then runs or spawns it with node; builds the
+ * single executable (dist/sea/resticprom) likewise for the tests that run it.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -73,10 +74,7 @@ async function buildWhenStale(target: string, sources: string[], make: () => voi
   if (isFresh()) return;
   const lock = join(
     tmpdir(),
-    `resticprom-build-${createHash('sha256')
-      .update(target === CLI ? ROOT : target)
-      .digest('hex')
-      .slice(0, 12)}.lock`,
+    `resticprom-build-${createHash('sha256').update(target).digest('hex').slice(0, 12)}.lock`,
   );
   for (;;) {
     try {
