@@ -96,61 +96,71 @@ async function buildSea() {
   const outDir = outIndex > 0 ? process.argv[outIndex + 1] : dirname(settings.main);
   const config = {
     ...settings,
-    main: join(outDir, 'resticprom.cjs'),
-    output: join(outDir, 'resticprom.blob'),
+    // Per build, so that two builds at once never read each other's half-written files.
+    main: join(outDir, `.resticprom.${process.pid}.cjs`),
+    output: join(outDir, `.resticprom.${process.pid}.blob`),
     ...(process.argv.includes('--no-code-cache') ? { useCodeCache: false } : {}),
   };
   mkdirSync(outDir, { recursive: true });
-  await build({
-    absWorkingDir: new URL('..', import.meta.url).pathname,
-    entryPoints: ['src/cli/main.ts'],
-    outfile: config.main,
-    bundle: true,
-    // A single executable runs one CommonJS script whose `require` knows only node's
-    // built-in modules: everything else, lazily imported modules too, goes into the file
-    // (esbuild turns their `import()` into a `require` of the bundled module). The executable
-    // has no dynamic import callback, so a built-in's `import('node:https')` must become a
-    // `require` as well ("A dynamic import callback was not specified").
-    splitting: false,
-    supported: { 'dynamic-import': false },
-    format: 'cjs',
-    platform: 'node',
-    target: 'node20',
-    // import.meta is empty in CommonJS; the sources only use it where the defines above
-    // already answer (version, build id), and the executable itself is the module's file.
-    define: { ...define, 'import.meta.url': '__resticpromModuleUrl' },
-    banner: { js: "const __resticpromModuleUrl = require('node:url').pathToFileURL(process.execPath).href;" },
-    logLevel: 'warning',
-    plugins: [openTelemetryEsm],
-  });
-  const configFile = join(outDir, `sea-config.${process.pid}.json`);
-  writeFileSync(configFile, JSON.stringify(config));
-  try {
-    execFileSync(process.execPath, ['--experimental-sea-config', configFile], { stdio: 'pipe' });
-  } finally {
-    rmSync(configFile, { force: true });
-  }
   const target = join(outDir, 'resticprom');
   const next = `${target}.new-${process.pid}`;
-  copyFileSync(process.execPath, next);
-  chmodSync(next, 0o755);
-  const { inject } = createRequire(import.meta.url)('postject');
-  // postject's ELF library warns about every note section it cannot name; harmless, and
-  // only noise in the build's output.
-  const write = process.stderr.write;
-  process.stderr.write = (chunk, ...rest) =>
-    /^warning: Can't find string offset for section name/.test(String(chunk)) ||
-    write.call(process.stderr, chunk, ...rest);
   try {
-    await inject(next, 'NODE_SEA_BLOB', readFileSync(config.output), {
-      // The fuse node's binary carries for single executables (documented with the format).
-      sentinelFuse: 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
+    await build({
+      absWorkingDir: new URL('..', import.meta.url).pathname,
+      entryPoints: ['src/cli/main.ts'],
+      outfile: config.main,
+      bundle: true,
+      // A single executable runs one CommonJS script whose `require` knows only node's
+      // built-in modules: everything else, lazily imported modules too, goes into the file
+      // (esbuild turns their `import()` into a `require` of the bundled module). The executable
+      // has no dynamic import callback, so a built-in's `import('node:https')` must become a
+      // `require` as well ("A dynamic import callback was not specified").
+      splitting: false,
+      supported: { 'dynamic-import': false },
+      format: 'cjs',
+      platform: 'node',
+      target: 'node20',
+      // import.meta is empty in CommonJS; the sources only use it where the defines above
+      // already answer (version, build id), and the executable itself is the module's file.
+      define: { ...define, 'import.meta.url': '__resticpromModuleUrl' },
+      banner: {
+        js: "const __resticpromModuleUrl = require('node:url').pathToFileURL(process.execPath).href;",
+      },
+      logLevel: 'warning',
+      plugins: [openTelemetryEsm],
     });
+    const configFile = join(outDir, `sea-config.${process.pid}.json`);
+    writeFileSync(configFile, JSON.stringify(config));
+    try {
+      execFileSync(process.execPath, ['--experimental-sea-config', configFile], { stdio: 'pipe' });
+    } finally {
+      rmSync(configFile, { force: true });
+    }
+    copyFileSync(process.execPath, next);
+    chmodSync(next, 0o755);
+    const { inject } = createRequire(import.meta.url)('postject');
+    // postject's ELF library warns about every note section it cannot name; harmless, and
+    // only noise in the build's output.
+    const write = process.stderr.write;
+    process.stderr.write = (chunk, ...rest) =>
+      /^warning: Can't find string offset for section name/.test(String(chunk)) ||
+      write.call(process.stderr, chunk, ...rest);
+    try {
+      await inject(next, 'NODE_SEA_BLOB', readFileSync(config.output), {
+        // The fuse node's binary carries for single executables (documented with the format).
+        sentinelFuse: 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
+      });
+    } finally {
+      process.stderr.write = write;
+    }
+    renameSync(next, target);
+    rmSync(config.output, { force: true });
+    // The bundle stays beside the executable, to read what it runs.
+    renameSync(config.main, join(outDir, 'resticprom.cjs'));
   } finally {
-    process.stderr.write = write;
+    // A failed build leaves nothing half-made behind.
+    for (const f of [config.main, config.output, next]) rmSync(f, { force: true });
   }
-  renameSync(next, target);
-  rmSync(config.output, { force: true });
 }
 
 /** A digest of src/ and the lockfile: the validated config cache is keyed by it. */
