@@ -1,11 +1,14 @@
 /**
- * Shows restic's progress: a live bar on a terminal, at most one line a minute
- * otherwise (cron, systemd), nothing with --quiet.
+ * Shows restic's progress: a live line on a terminal, fitted to its width and redrawn when
+ * it is resized; at most one line a minute otherwise (cron, systemd); nothing with --quiet.
  */
+import cliTruncate from 'cli-truncate';
+import stringWidth from 'string-width';
 import type { BackupProgress } from '../restic/types.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
-import { hasColor } from './output.js';
+import { escapeLine, hasColor } from './output.js';
+import { createProgressEstimator, type ProgressEstimate } from './progress-rate.js';
 
 export interface ProgressDisplay {
   update(p: BackupProgress): void;
@@ -20,6 +23,8 @@ export interface ProgressOptions {
   isQuiet?: boolean;
   /** Minimum time between lines when not on a terminal. @default 60000 */
   plainIntervalMs?: number;
+  /** How far back the live line's speed looks, ms. @default 10000 */
+  speedWindowMs?: number;
   now?: () => number;
 }
 
@@ -36,7 +41,80 @@ export function describeProgress(p: BackupProgress): string {
   return [pct, files, bytes, rate, eta, errs].filter(Boolean).join('  ');
 }
 
-/** Creates the display suited to the stream: a bar on a TTY, sparse lines elsewhere. */
+const BAR_INNER = 20;
+/** The narrowest bar worth drawing (`[===>    ]`), and the fewest columns a file name gets. */
+const MIN_BAR = 10;
+const MIN_NAME = 12;
+
+/**
+ * `text` cut to at most `width` columns with an ellipsis. cli-truncate can come out one
+ * column wider when a wide character straddles the cut, so the cut is retried narrower.
+ */
+function truncateTo(text: string, width: number, position: 'middle' | 'end'): string {
+  let cut = cliTruncate(text, width, { position });
+  for (let n = width - 1; n > 0 && stringWidth(cut) > width; n--) cut = cliTruncate(text, n, { position });
+  return cut;
+}
+
+/**
+ * The live line for a terminal `columns` wide: never more than `columns - 1` columns (the
+ * last one would make some terminals wrap), counted as the terminal does (CJK and emoji take
+ * two). When everything does not fit, the least useful parts go first: the file count, the
+ * speed, the ETA; then the bar narrows and goes; the current file (escaped, shortened in the
+ * middle) gets what room is left.
+ */
+export function formatProgressLine(
+  p: BackupProgress,
+  estimate: ProgressEstimate,
+  columns: number,
+  isColor = false,
+): string {
+  const max = Math.max(1, columns - 1);
+  const fields: { text: string; dropOrder: number }[] = [
+    { text: `${(p.percentDone * 100).toFixed(1)}%`, dropOrder: 9 },
+    { text: p.totalFiles ? `${p.filesDone}/${p.totalFiles} files` : `${p.filesDone} files`, dropOrder: 0 },
+    {
+      text: p.totalBytes
+        ? `${formatBytes(p.bytesDone)}/${formatBytes(p.totalBytes)}`
+        : formatBytes(p.bytesDone),
+      dropOrder: 3,
+    },
+    {
+      text: estimate.bytesPerSecond !== undefined ? `${formatBytes(estimate.bytesPerSecond)}/s` : '',
+      dropOrder: 1,
+    },
+    {
+      text:
+        estimate.secondsRemaining !== undefined
+          ? `ETA ${formatDuration(Math.round(estimate.secondsRemaining) * 1000)}`
+          : '',
+      dropOrder: 2,
+    },
+    { text: p.errorCount ? `${p.errorCount} error${p.errorCount === 1 ? '' : 's'}` : '', dropOrder: 4 },
+  ].filter((f) => f.text !== '');
+  const join = () => fields.map((f) => f.text).join('  ');
+  for (let order = 0; stringWidth(join()) > max && order < 9; order++) {
+    const i = fields.findIndex((f) => f.dropOrder === order);
+    if (i >= 0) fields.splice(i, 1);
+  }
+  let text = join();
+  if (stringWidth(text) > max) return truncateTo(text, max, 'end');
+  let room = max - stringWidth(text);
+  if (room >= MIN_BAR + 3) {
+    const inner = Math.min(BAR_INNER, room - 3);
+    const filled = Math.max(0, Math.min(inner, Math.round(p.percentDone * inner)));
+    const bar = `[${'='.repeat(filled)}${filled < inner ? '>' : ''}${' '.repeat(Math.max(0, inner - filled - 1))}]`;
+    text = `${isColor ? `\x1b[36m${bar}\x1b[0m` : bar} ${text}`;
+    room -= inner + 3;
+  }
+  const current = p.currentFiles[0];
+  if (current && room >= MIN_NAME + 2) {
+    text += `  ${truncateTo(escapeLine(current), room - 2, 'middle')}`;
+  }
+  return text;
+}
+
+/** Creates the display suited to the stream: a live line on a TTY, sparse lines elsewhere. */
 export function createProgressDisplay(opts: ProgressOptions = {}): ProgressDisplay {
   const stream = opts.stream ?? process.stderr;
   const now = opts.now ?? Date.now;
@@ -56,31 +134,46 @@ export function createProgressDisplay(opts: ProgressOptions = {}): ProgressDispl
     };
   }
   const color = hasColor(stream, opts.env ?? process.env);
-  let shown = false;
-  let lastDraw = 0;
-  const columns = () => (stream as { columns?: number }).columns ?? 100;
+  const estimator = createProgressEstimator({
+    now,
+    ...(opts.speedWindowMs !== undefined ? { windowMs: opts.speedWindowMs } : {}),
+  });
+  const columns = () => (stream as { columns?: number }).columns || 80;
+  /** Columns the line on screen takes (0: none shown). */
+  let shownWidth = 0;
+  let lastDraw = Number.NEGATIVE_INFINITY;
+  let latest: { p: BackupProgress; estimate: ProgressEstimate } | undefined;
+  const draw = (prefix: string) => {
+    if (!latest) return;
+    const line = formatProgressLine(latest.p, latest.estimate, columns(), color);
+    stream.write(`${prefix}${line}`);
+    shownWidth = stringWidth(line);
+  };
+  const onResize = () => {
+    if (shownWidth === 0) return;
+    // A narrower terminal rewraps the old line over several rows (tmux, VTE, kitty, Windows
+    // Terminal reflow): go up to its first row and clear from there to the end of the screen.
+    const rows = Math.ceil(shownWidth / Math.max(1, columns()));
+    draw(`\r${rows > 1 ? `\x1b[${rows - 1}A` : ''}\x1b[J`);
+  };
+  const events = stream as Partial<Pick<NodeJS.EventEmitter, 'on' | 'off'>>;
+  events.on?.('resize', onResize);
   return {
     update(p) {
+      latest = { p, estimate: estimator.observe(p) };
       const t = now();
       if (t - lastDraw < 100) return; // restic reports up to 60 times a second; 10 redraws are plenty
       lastDraw = t;
-      const width = 20;
-      const filled = Math.max(0, Math.min(width, Math.round(p.percentDone * width)));
-      const bar = `[${'='.repeat(filled)}${filled < width ? '>' : ''}${' '.repeat(Math.max(0, width - filled - 1))}]`;
-      const current = p.currentFiles[0] ?? '';
-      let line = `${color ? `\x1b[36m${bar}\x1b[0m` : bar} ${describeProgress(p)}`;
-      const room = columns() - (line.length - (color ? 9 : 0)) - 3;
-      if (current && room > 10)
-        line += `  ${current.length > room ? `…${current.slice(-room + 1)}` : current}`;
-      stream.write(`\r\x1b[2K${line}`);
-      shown = true;
+      draw('\r\x1b[2K');
     },
     clear() {
-      if (shown) stream.write('\r\x1b[2K');
-      shown = false;
+      if (shownWidth > 0) stream.write('\r\x1b[2K');
+      shownWidth = 0;
     },
     done() {
       this.clear();
+      latest = undefined;
+      events.off?.('resize', onResize);
     },
   };
 }
