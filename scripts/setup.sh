@@ -14,6 +14,7 @@ declare -A wanted=(
   [chromium]=chromium
   [openssl]=openssl
   [jq]=jq
+  [tmux]=tmux
   [curl]=curl
   [systemd-analyze]=systemd
   [victoria-metrics]=victoria-metrics
