@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import stringWidth from 'string-width';
 import { CLI, ensureBuilt, runCli } from '../helpers/cli.js';
-import { FAKE_RESTIC, resticFixture } from '../helpers/restic.js';
+import { resticFixture, writeFakeResticConfig } from '../helpers/restic.js';
 import { makeTempDir } from '../helpers/services.js';
 import { startTmux, type TmuxTerminal, tmuxSkip } from '../helpers/tmux.js';
 
@@ -73,24 +73,8 @@ describe('progress line in a real terminal (tmux)', { skip: tmuxSkip() }, () => 
   let script = '';
   before(async () => {
     await ensureBuilt();
-    writeFileSync(join(tmp.dir, 'pw'), 'pw\n', { mode: 0o600 });
     writeFileSync(join(tmp.dir, 'status.jsonl'), statusLines(150));
-    config = join(tmp.dir, 'resticprom.yaml');
-    writeFileSync(
-      config,
-      `state-dir: ${join(tmp.dir, 'state')}
-restic-binary: ${FAKE_RESTIC}
-profiles:
-  nfs:
-    repository: /srv/repo
-    password-file: ${join(tmp.dir, 'pw')}
-    paths: [/srv/nfs]
-    tiers:
-      daily: { schedule: "30 1 * * *" }
-    metrics:
-      textfile: ${join(tmp.dir, 'backup.prom')}
-`,
-    );
+    config = writeFakeResticConfig(tmp.dir, { metrics: `textfile: ${join(tmp.dir, 'backup.prom')}` });
     // What a person types, with the fake restic's settings; the exit code is printed after.
     script = join(tmp.dir, 'run.sh');
     writeFileSync(
