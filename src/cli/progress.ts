@@ -10,21 +10,29 @@ import { formatDuration } from '../util/duration.js';
 import { escapeLine, hasColor } from './output.js';
 import { createProgressEstimator, type ProgressEstimate } from './progress-rate.js';
 
+/** Where restic's progress goes while a backup runs. */
 export interface ProgressDisplay {
+  /** Takes one report from restic (up to 60 a second); draws at most 10 a second. */
   update(p: BackupProgress): void;
   /** Clears the live line (before printing anything else). */
   clear(): void;
+  /** Clears the live line and stops following the terminal's size. */
   done(): void;
 }
 
+/** Options of {@link createProgressDisplay}. */
 export interface ProgressOptions {
+  /** Where the progress is written. @default process.stderr */
   stream?: NodeJS.WritableStream;
+  /** Read for NO_COLOR and TERM. @default process.env */
   env?: NodeJS.ProcessEnv;
+  /** Show nothing (`--quiet`, JSON logs). @default false */
   isQuiet?: boolean;
   /** Minimum time between lines when not on a terminal. @default 60000 */
   plainIntervalMs?: number;
   /** How far back the live line's speed looks, ms. @default 10000 */
   speedWindowMs?: number;
+  /** The clock, ms. @default Date.now */
   now?: () => number;
 }
 
