@@ -36,17 +36,40 @@ export interface ProgressOptions {
   now?: () => number;
 }
 
-/** One line describing progress, without the bar. */
+/**
+ * The figures of a report, in the order shown, each with when it goes if the line is too
+ * long (lowest first; the percentage never).
+ */
+function progressFields(
+  p: BackupProgress,
+  estimate: ProgressEstimate,
+): { text: string; dropOrder: number }[] {
+  const speed = estimate.bytesPerSecond;
+  const eta = estimate.secondsRemaining;
+  return [
+    { text: `${(p.percentDone * 100).toFixed(1)}%`, dropOrder: 9 },
+    { text: p.totalFiles ? `${p.filesDone}/${p.totalFiles} files` : `${p.filesDone} files`, dropOrder: 0 },
+    {
+      text: p.totalBytes
+        ? `${formatBytes(p.bytesDone)}/${formatBytes(p.totalBytes)}`
+        : formatBytes(p.bytesDone),
+      dropOrder: 3,
+    },
+    { text: speed !== undefined ? `${formatBytes(speed)}/s` : '', dropOrder: 1 },
+    { text: eta !== undefined ? `ETA ${formatDuration(Math.round(eta) * 1000)}` : '', dropOrder: 2 },
+    { text: p.errorCount ? `${p.errorCount} error${p.errorCount === 1 ? '' : 's'}` : '', dropOrder: 4 },
+  ].filter((f) => f.text !== '');
+}
+
+/** One line describing progress, without the bar, with restic's own speed and ETA (the plain lines). */
 export function describeProgress(p: BackupProgress): string {
-  const pct = `${(p.percentDone * 100).toFixed(1)}%`;
-  const files = p.totalFiles ? `${p.filesDone}/${p.totalFiles} files` : `${p.filesDone} files`;
-  const bytes = p.totalBytes
-    ? `${formatBytes(p.bytesDone)}/${formatBytes(p.totalBytes)}`
-    : formatBytes(p.bytesDone);
-  const rate = p.secondsElapsed > 0 ? `${formatBytes(p.bytesDone / p.secondsElapsed)}/s` : '';
-  const eta = p.secondsRemaining !== undefined ? `ETA ${formatDuration(p.secondsRemaining * 1000)}` : '';
-  const errs = p.errorCount ? `${p.errorCount} error${p.errorCount === 1 ? '' : 's'}` : '';
-  return [pct, files, bytes, rate, eta, errs].filter(Boolean).join('  ');
+  const estimate: ProgressEstimate = {
+    ...(p.secondsElapsed > 0 ? { bytesPerSecond: p.bytesDone / p.secondsElapsed } : {}),
+    ...(p.secondsRemaining !== undefined ? { secondsRemaining: p.secondsRemaining } : {}),
+  };
+  return progressFields(p, estimate)
+    .map((f) => f.text)
+    .join('  ');
 }
 
 const BAR_INNER = 20;
@@ -67,9 +90,9 @@ function truncateTo(text: string, width: number, position: 'middle' | 'end'): st
 /**
  * The live line for a terminal `columns` wide: never more than `columns - 1` columns (the
  * last one would make some terminals wrap), counted as the terminal does (CJK and emoji take
- * two). When everything does not fit, the least useful parts go first: the file count, the
- * speed, the ETA; then the bar narrows and goes; the current file (escaped, shortened in the
- * middle) gets what room is left.
+ * two). The figures come first: when they do not all fit, the file count goes, then the
+ * speed, the ETA, the bytes and the error count (the percentage stays). A bar (10 to 20
+ * wide) and the current file (escaped, shortened in the middle) are added when room is left.
  */
 export function formatProgressLine(
   p: BackupProgress,
@@ -78,28 +101,7 @@ export function formatProgressLine(
   isColor = false,
 ): string {
   const max = Math.max(1, columns - 1);
-  const fields: { text: string; dropOrder: number }[] = [
-    { text: `${(p.percentDone * 100).toFixed(1)}%`, dropOrder: 9 },
-    { text: p.totalFiles ? `${p.filesDone}/${p.totalFiles} files` : `${p.filesDone} files`, dropOrder: 0 },
-    {
-      text: p.totalBytes
-        ? `${formatBytes(p.bytesDone)}/${formatBytes(p.totalBytes)}`
-        : formatBytes(p.bytesDone),
-      dropOrder: 3,
-    },
-    {
-      text: estimate.bytesPerSecond !== undefined ? `${formatBytes(estimate.bytesPerSecond)}/s` : '',
-      dropOrder: 1,
-    },
-    {
-      text:
-        estimate.secondsRemaining !== undefined
-          ? `ETA ${formatDuration(Math.round(estimate.secondsRemaining) * 1000)}`
-          : '',
-      dropOrder: 2,
-    },
-    { text: p.errorCount ? `${p.errorCount} error${p.errorCount === 1 ? '' : 's'}` : '', dropOrder: 4 },
-  ].filter((f) => f.text !== '');
+  const fields = progressFields(p, estimate);
   const join = () => fields.map((f) => f.text).join('  ');
   for (let order = 0; stringWidth(join()) > max && order < 9; order++) {
     const i = fields.findIndex((f) => f.dropOrder === order);
