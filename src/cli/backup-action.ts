@@ -72,7 +72,7 @@ export async function backupAction(
   flags: CommonOptions & { profile?: string; tier: string },
 ): Promise<number> {
   const { log, loaded, signal, unlessInterrupted, done } = await startJobCommand(flags);
-  const progress = createProgressDisplay({ isQuiet: Boolean(flags.quiet) || log.format === 'json' });
+  const progress = await createProgressDisplay({ isQuiet: Boolean(flags.quiet) || log.format === 'json' });
   const logHookLine = hookLineLogger(log);
   try {
     const job = await unlessInterrupted(

@@ -1,14 +1,11 @@
 /**
- * Shows restic's progress: a live line on a terminal, fitted to its width and redrawn when
- * it is resized; at most one line a minute otherwise (cron, systemd); nothing with --quiet.
+ * Shows restic's progress: a live line on a terminal (./progress-line.ts); at most one line a
+ * minute otherwise (cron, systemd); nothing with --quiet.
  */
-import cliTruncate from 'cli-truncate';
-import stringWidth from 'string-width';
 import type { BackupProgress } from '../restic/types.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
-import { escapeLine, hasColor } from './output.js';
-import { createProgressEstimator, type ProgressEstimate } from './progress-rate.js';
+import type { ProgressEstimate } from './progress-rate.js';
 
 /** Where restic's progress goes while a backup runs. */
 export interface ProgressDisplay {
@@ -37,10 +34,10 @@ export interface ProgressOptions {
 }
 
 /**
- * The figures of a report, in the order shown, each with when it goes if the line is too
+ * The figures of a report (internal: shared with ./progress-line.ts), in the order shown, each with when it goes if the line is too
  * long (lowest first; the percentage never).
  */
-function progressFields(
+export function progressFields(
   p: BackupProgress,
   estimate: ProgressEstimate,
 ): { text: string; dropOrder: number }[] {
@@ -72,60 +69,12 @@ export function describeProgress(p: BackupProgress): string {
     .join('  ');
 }
 
-const BAR_INNER = 20;
-/** The narrowest bar worth drawing (`[===>    ]`), and the fewest columns a file name gets. */
-const MIN_BAR = 10;
-const MIN_NAME = 12;
-
 /**
- * `text` cut to at most `width` columns with an ellipsis. cli-truncate can come out one
- * column wider when a wide character straddles the cut, so the cut is retried narrower.
+ * Creates the display suited to the stream: a live line on a TTY, sparse lines elsewhere.
+ * The live line's code (and its terminal-width libraries) loads only on a terminal, so a run
+ * from cron or systemd does not load it.
  */
-function truncateTo(text: string, width: number, position: 'middle' | 'end'): string {
-  let cut = cliTruncate(text, width, { position });
-  for (let n = width - 1; n > 0 && stringWidth(cut) > width; n--) cut = cliTruncate(text, n, { position });
-  return cut;
-}
-
-/**
- * The live line for a terminal `columns` wide: never more than `columns - 1` columns (the
- * last one would make some terminals wrap), counted as the terminal does (CJK and emoji take
- * two). The figures come first: when they do not all fit, the file count goes, then the
- * speed, the ETA, the bytes and the error count (the percentage stays). A bar (10 to 20
- * wide) and the current file (escaped, shortened in the middle) are added when room is left.
- */
-export function formatProgressLine(
-  p: BackupProgress,
-  estimate: ProgressEstimate,
-  columns: number,
-  isColor = false,
-): string {
-  const max = Math.max(1, columns - 1);
-  const fields = progressFields(p, estimate);
-  const join = () => fields.map((f) => f.text).join('  ');
-  for (let order = 0; stringWidth(join()) > max && order < 9; order++) {
-    const i = fields.findIndex((f) => f.dropOrder === order);
-    if (i >= 0) fields.splice(i, 1);
-  }
-  let text = join();
-  if (stringWidth(text) > max) return truncateTo(text, max, 'end');
-  let room = max - stringWidth(text);
-  if (room >= MIN_BAR + 3) {
-    const inner = Math.min(BAR_INNER, room - 3);
-    const filled = Math.max(0, Math.min(inner, Math.round(p.percentDone * inner)));
-    const bar = `[${'='.repeat(filled)}${filled < inner ? '>' : ''}${' '.repeat(Math.max(0, inner - filled - 1))}]`;
-    text = `${isColor ? `\x1b[36m${bar}\x1b[0m` : bar} ${text}`;
-    room -= inner + 3;
-  }
-  const current = p.currentFiles[0];
-  if (current && room >= MIN_NAME + 2) {
-    text += `  ${truncateTo(escapeLine(current), room - 2, 'middle')}`;
-  }
-  return text;
-}
-
-/** Creates the display suited to the stream: a live line on a TTY, sparse lines elsewhere. */
-export function createProgressDisplay(opts: ProgressOptions = {}): ProgressDisplay {
+export async function createProgressDisplay(opts: ProgressOptions = {}): Promise<ProgressDisplay> {
   const stream = opts.stream ?? process.stderr;
   const now = opts.now ?? Date.now;
   const isTty = Boolean((stream as { isTTY?: boolean }).isTTY);
@@ -143,47 +92,6 @@ export function createProgressDisplay(opts: ProgressOptions = {}): ProgressDispl
       done() {},
     };
   }
-  const color = hasColor(stream, opts.env ?? process.env);
-  const estimator = createProgressEstimator({
-    now,
-    ...(opts.speedWindowMs !== undefined ? { windowMs: opts.speedWindowMs } : {}),
-  });
-  const columns = () => (stream as { columns?: number }).columns || 80;
-  /** Columns the line on screen takes (0: none shown). */
-  let shownWidth = 0;
-  let lastDraw = Number.NEGATIVE_INFINITY;
-  let latest: { p: BackupProgress; estimate: ProgressEstimate } | undefined;
-  const draw = (prefix: string) => {
-    if (!latest) return;
-    const line = formatProgressLine(latest.p, latest.estimate, columns(), color);
-    stream.write(`${prefix}${line}`);
-    shownWidth = stringWidth(line);
-  };
-  const onResize = () => {
-    if (shownWidth === 0) return;
-    // A narrower terminal rewraps the old line over several rows (tmux, VTE, kitty, Windows
-    // Terminal reflow): go up to its first row and clear from there to the end of the screen.
-    const rows = Math.ceil(shownWidth / Math.max(1, columns()));
-    draw(`\r${rows > 1 ? `\x1b[${rows - 1}A` : ''}\x1b[J`);
-  };
-  const events = stream as Partial<Pick<NodeJS.EventEmitter, 'on' | 'off'>>;
-  events.on?.('resize', onResize);
-  return {
-    update(p) {
-      latest = { p, estimate: estimator.observe(p) };
-      const t = now();
-      if (t - lastDraw < 100) return; // restic reports up to 60 times a second; 10 redraws are plenty
-      lastDraw = t;
-      draw('\r\x1b[2K');
-    },
-    clear() {
-      if (shownWidth > 0) stream.write('\r\x1b[2K');
-      shownWidth = 0;
-    },
-    done() {
-      this.clear();
-      latest = undefined;
-      events.off?.('resize', onResize);
-    },
-  };
+  const { createLiveProgress } = await import('./progress-line.js');
+  return createLiveProgress(stream, opts);
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import stringWidth from 'string-width';
-import { createProgressDisplay, describeProgress, formatProgressLine } from '../../src/cli/progress.js';
+import { createProgressDisplay, describeProgress } from '../../src/cli/progress.js';
+import { formatProgressLine } from '../../src/cli/progress-line.js';
 import type { BackupProgress } from '../../src/restic/types.js';
 
 function sink(isTTY: boolean): { stream: NodeJS.WritableStream; text: () => string } {
@@ -38,10 +39,10 @@ describe('progress display', () => {
     );
   });
 
-  it('on a terminal draws one live line with a bar, the window speed and the current file, no colour under NO_COLOR', () => {
+  it('on a terminal draws one live line with a bar, the window speed and the current file, no colour under NO_COLOR', async () => {
     const s = sink(true);
     let t = 0;
-    const d = createProgressDisplay({ stream: s.stream, env: { NO_COLOR: '1' }, now: () => t });
+    const d = await createProgressDisplay({ stream: s.stream, env: { NO_COLOR: '1' }, now: () => t });
     d.update({ ...p, bytesDone: 0.9 * 1024 ** 3 });
     t = 1000;
     d.update(p);
@@ -54,10 +55,10 @@ describe('progress display', () => {
     assert.ok(s.text().endsWith('\r\x1b[2K'));
   });
 
-  it('not on a terminal prints at most one line a minute', () => {
+  it('not on a terminal prints at most one line a minute', async () => {
     const s = sink(false);
     let t = 0;
-    const d = createProgressDisplay({ stream: s.stream, now: () => t });
+    const d = await createProgressDisplay({ stream: s.stream, now: () => t });
     for (t = 0; t <= 150_000; t += 1000) d.update(p);
     assert.equal(s.text().split('\n').filter(Boolean).length, 2);
     assert.match(s.text(), /^progress: 50\.0% {2}100\/200 files/);
@@ -102,11 +103,11 @@ describe('progress display', () => {
     assert.ok(evil.endsWith('  /tmp/a\\x1b[2Jb\\nc'), evil);
   });
 
-  it('redraws to the new width when the terminal is resized, clearing the rewrapped old line', () => {
+  it('redraws to the new width when the terminal is resized, clearing the rewrapped old line', async () => {
     const s = sink(true);
     (s.stream as { columns?: number }).columns = 120;
     let t = 0;
-    const d = createProgressDisplay({ stream: s.stream, env: { NO_COLOR: '1' }, now: () => t });
+    const d = await createProgressDisplay({ stream: s.stream, env: { NO_COLOR: '1' }, now: () => t });
     t = 1000;
     d.update({ ...p, currentFiles: ['/srv/nfs/home/alice/projects/2026/quarterly-report-final.pdf'] });
     (s.stream as { columns?: number }).columns = 80;
@@ -121,9 +122,9 @@ describe('progress display', () => {
     assert.equal(s.stream.listenerCount('resize'), 0);
   });
 
-  it('prints nothing when quiet', () => {
+  it('prints nothing when quiet', async () => {
     const s = sink(true);
-    const d = createProgressDisplay({ stream: s.stream, isQuiet: true });
+    const d = await createProgressDisplay({ stream: s.stream, isQuiet: true });
     d.update(p);
     d.done();
     assert.equal(s.text(), '');
