@@ -56,7 +56,9 @@ export function formatProgressLine(
   }
   const current = p.currentFiles[0];
   if (current && room >= MIN_NAME + 2) {
-    text += `  ${truncateTo(escapeLine(current), room - 2, 'middle')}`;
+    // A tab would move the cursor to the next tab stop: the width would no longer be known.
+    const name = escapeLine(current).replaceAll('\t', '\\t');
+    text += `  ${truncateTo(name, room - 2, 'middle')}`;
   }
   return text;
 }

@@ -99,8 +99,8 @@ describe('progress display', () => {
     const emoji = formatProgressLine({ ...p, currentFiles: ['/home/a/😀😀😀😀😀😀😀😀/x.txt'] }, est, 120);
     assert.ok(stringWidth(emoji) === 119 || stringWidth(emoji) === 118, `${stringWidth(emoji)}: ${emoji}`);
     assert.match(emoji, /😀…/);
-    const evil = formatProgressLine({ ...p, currentFiles: ['/tmp/a\x1b[2Jb\nc'] }, est, 200);
-    assert.ok(evil.endsWith('  /tmp/a\\x1b[2Jb\\nc'), evil);
+    const evil = formatProgressLine({ ...p, currentFiles: ['/tmp/a\x1b[2Jb\nc\td'] }, est, 200);
+    assert.ok(evil.endsWith('  /tmp/a\\x1b[2Jb\\nc\\td'), evil);
   });
 
   it('redraws to the new width when the terminal is resized, clearing the rewrapped old line', async () => {
