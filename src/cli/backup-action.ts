@@ -73,7 +73,8 @@ export async function backupAction(
 ): Promise<number> {
   const cmd = await startJobCommand(flags);
   const { log, unlessInterrupted, done } = cmd;
-  const progress = createProgressDisplay({ isQuiet: Boolean(flags.quiet) || log.format === 'json' });
+  const progress = await createProgressDisplay({ isQuiet: Boolean(flags.quiet) || log.format === 'json' });
+  const logHookLine = hookLineLogger(log);
   try {
     const job = await unlessInterrupted(
       'backup',
@@ -91,7 +92,14 @@ export async function backupAction(
             if (stream === 'stderr') log.info(`restic: ${line}`);
             else log.debug(`restic: ${line}`);
           },
-          onHookLine: hookLineLogger(log),
+          onWait: (msg) => {
+            progress.clear();
+            log.info(msg);
+          },
+          onHookLine: (hook, line) => {
+            progress.clear();
+            logHookLine(hook, line);
+          },
         },
       ),
     );
