@@ -70,7 +70,11 @@ try {
     {
       name: 'floor + the latest metrics fsynced (5)',
       run: () =>
-        runTimed(process.execPath, [join(ROOT, 'bench', 'fsync-floor.mjs'), join(tmp.dir, 'floor'), '--latest']),
+        runTimed(process.execPath, [
+          join(ROOT, 'bench', 'fsync-floor.mjs'),
+          join(tmp.dir, 'floor'),
+          '--latest',
+        ]),
     },
     {
       name: 'seed method (bash, 8x jq, curl)',

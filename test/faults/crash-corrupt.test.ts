@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readHistory } from '../../src/state/history.js';
@@ -31,7 +31,7 @@ import {
 } from '../helpers/services.js';
 import { deadLetters, pendingEntries, seededRandom, tempFilesUnder } from './helpers.js';
 
-const RUNS = Number(process.env.FAULT_RUNS ?? 24);
+const RUNS = Number(process.env.FAULT_RUNS ?? 20);
 const JOB = 'corrupt_backup';
 const TIERS = ['t1', 't2'] as const;
 const END = 'restic_backup_end_timestamp_seconds';
@@ -170,7 +170,9 @@ profiles:
         }
         // Damage up to two outbox files (entries waiting for a gateway that was down, or left by a kill).
         for (let k = 0; k < 2; k++) {
-          const names = readdirSync(join(stateDir, 'outbox')).filter((n) => ENTRY.test(n));
+          const names = readdirSync(join(stateDir, 'outbox')).filter(
+            (n) => ENTRY.test(n) && lstatSync(join(stateDir, 'outbox', n)).isFile(),
+          );
           if (names.length === 0 || random() < 0.4) continue;
           const how = pick(DAMAGE);
           damage(join(stateDir, 'outbox', pick(names)), how, random);
@@ -229,13 +231,22 @@ profiles:
         const records = read.records.filter((r) => r.tier === t);
         const newest = records.at(-1);
         if (!newest) continue;
-        assert.equal(endAt(groups, t), newest.endedAt / 1000, `${at}: ${t}: the newest recorded run ${newest.id}`);
+        assert.equal(
+          endAt(groups, t),
+          newest.endedAt / 1000,
+          `${at}: ${t}: the newest recorded run ${newest.id}`,
+        );
         const g = groupOf(groups, t);
         assert.ok(g);
         const runs = Object.fromEntries(
-          OUTCOMES.map((o) => [o, Number(groupValues(g, RUNS_TOTAL).find((m) => m.labels.outcome === o)?.value)]),
+          OUTCOMES.map((o) => [
+            o,
+            Number(groupValues(g, RUNS_TOTAL).find((m) => m.labels.outcome === o)?.value),
+          ]),
         );
-        const counts = Object.fromEntries(OUTCOMES.map((o) => [o, records.filter((r) => r.outcome === o).length]));
+        const counts = Object.fromEntries(
+          OUTCOMES.map((o) => [o, records.filter((r) => r.outcome === o).length]),
+        );
         assert.deepEqual(runs, counts, `${at}: ${t}: runs_total by outcome`);
       }
       console.log(

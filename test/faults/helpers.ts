@@ -2,7 +2,7 @@
  * Shared pieces of the fault suite: a seeded PRNG, gateway stand-ins that fail on
  * demand (count every request they see), and readers for the state directory.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -178,7 +178,8 @@ export function tempFilesUnder(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...tempFilesUnder(p));
+    // lstat: a quarantined symbolic link (dangling, or to a folder) is a file here, not followed.
+    if (lstatSync(p).isDirectory()) out.push(...tempFilesUnder(p));
     else if (name.endsWith('.tmp')) out.push(p);
   }
   return out;
