@@ -9,6 +9,7 @@ import { toBatch } from './batch.js';
 import { checkGroupingLabels, checkJob } from './grouping-key.js';
 import { withRunInFlight } from './outbox/run-commit.js';
 import {
+  emptyFlushReport,
   type FlushOptions,
   type FlushReport,
   Outbox,
@@ -232,19 +233,6 @@ function flushExtras(opts: {
     ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.send ? { send: opts.send } : {}),
-  };
-}
-
-function emptyFlushReport(): FlushReport {
-  return {
-    delivered: [],
-    pending: [],
-    deadLettered: [],
-    superseded: [],
-    corrupt: [],
-    requeued: [],
-    warnings: [],
-    remaining: 0,
   };
 }
 

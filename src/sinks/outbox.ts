@@ -106,6 +106,20 @@ export interface EntryRun {
   runScope?: RunScopeRef;
 }
 
+/** A report of a flush that did nothing. */
+export function emptyFlushReport(): FlushReport {
+  return {
+    delivered: [],
+    pending: [],
+    deadLettered: [],
+    superseded: [],
+    corrupt: [],
+    requeued: [],
+    warnings: [],
+    remaining: 0,
+  };
+}
+
 /** What an enqueue did. */
 export interface EnqueueResult {
   entries: OutboxEntry[];
@@ -351,16 +365,7 @@ export class Outbox {
    */
   async flush(opts: FlushOptions = {}): Promise<FlushReport> {
     return this.withLock(async () => {
-      const report: FlushReport = {
-        delivered: [],
-        pending: [],
-        deadLettered: [],
-        superseded: [],
-        corrupt: [],
-        requeued: [],
-        warnings: [],
-        remaining: 0,
-      };
+      const report = emptyFlushReport();
       const read = await this.files.readAll(true);
       report.corrupt.push(...read.corrupt);
       const judged = await judgeRuns(this.stateDir, read.entries);

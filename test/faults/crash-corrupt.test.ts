@@ -29,7 +29,7 @@ import {
   type RunningService,
   startPushgateway,
 } from '../helpers/services.js';
-import { deadLetters, pendingEntries, seededRandom, tempFilesUnder } from './helpers.js';
+import { deadLetters, faultConfig, pendingEntries, seededRandom, tempFilesUnder } from './helpers.js';
 
 const RUNS = Number(process.env.FAULT_RUNS ?? 20);
 const JOB = 'corrupt_backup';
@@ -89,22 +89,14 @@ for (const pg of pushgatewayMatrix()) {
       writeFileSync(join(tmp.dir, 'password'), 'unused\n', { mode: 0o600 });
       writeFileSync(
         config,
-        `state-dir: ${stateDir}
-hostname: corrupt-host
-restic-binary: ${FAKE_RESTIC}
-profiles:
-  p:
-    repository: ${join(tmp.dir, 'repo')}
-    password-file: ${join(tmp.dir, 'password')}
-    paths: [${tmp.dir}]
-    tiers:
-      t1: { schedule: "0 * * * *" }
-      t2: { schedule: "30 * * * *" }
-    metrics:
-      job: ${JOB}
-      grouping: { instance: "{profile}-{tier}" }
-      pushgateway: { url: "http://127.0.0.1:${port}", retries: 0, timeout: 2s }
-`,
+        faultConfig({
+          stateDir,
+          dir: tmp.dir,
+          restic: FAKE_RESTIC,
+          hostname: 'corrupt-host',
+          job: JOB,
+          port,
+        }),
         { mode: 0o600 },
       );
     });

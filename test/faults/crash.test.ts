@@ -29,7 +29,14 @@ import {
   type RunningService,
   startPushgateway,
 } from '../helpers/services.js';
-import { deadLetters, pendingEntries, sampleValue, seededRandom, tempFilesUnder } from './helpers.js';
+import {
+  deadLetters,
+  faultConfig,
+  pendingEntries,
+  sampleValue,
+  seededRandom,
+  tempFilesUnder,
+} from './helpers.js';
 
 const RUNS = 50;
 const JOB = 'crash_backup';
@@ -83,22 +90,8 @@ describe('kill -9 at random points of backup-and-push', () => {
     writeFileSync(config, configText(stateDir), { mode: 0o600 });
   });
 
-  const configText = (dir: string) => `state-dir: ${dir}
-hostname: crash-host
-restic-binary: ${FAKE_RESTIC}
-profiles:
-  p:
-    repository: ${join(tmp.dir, 'repo')}
-    password-file: ${join(tmp.dir, 'password')}
-    paths: [${tmp.dir}]
-    tiers:
-      t1: { schedule: "0 * * * *" }
-      t2: { schedule: "30 * * * *" }
-    metrics:
-      job: ${JOB}
-      grouping: { instance: "{profile}-{tier}" }
-      pushgateway: { url: "http://127.0.0.1:${port}", retries: 0, timeout: 2s }
-`;
+  const configText = (dir: string) =>
+    faultConfig({ stateDir: dir, dir: tmp.dir, restic: FAKE_RESTIC, hostname: 'crash-host', job: JOB, port });
 
   after(async () => {
     await gw?.stop();

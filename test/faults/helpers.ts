@@ -196,3 +196,42 @@ export function sampleValue(text: string, name: string, labels = ''): string | u
   }
   return undefined;
 }
+
+/** Options of {@link faultConfig}. */
+export interface FaultConfigOptions {
+  stateDir: string;
+  /** The test's temp folder: the repository path, the `password` file and the backed-up paths. */
+  dir: string;
+  /** The fake restic (`FAKE_RESTIC`). */
+  restic: string;
+  hostname: string;
+  job: string;
+  /** The Pushgateway's loopback port. */
+  port: number;
+  /** @default 'p' */
+  profile?: string;
+  /** @default ['t1', 't2'] */
+  tiers?: readonly string[];
+}
+
+/**
+ * The config the fault tests back up with: one profile whose tiers each push to their own
+ * group (`instance="{profile}-{tier}"`) of a Pushgateway on loopback, with no retries.
+ */
+export function faultConfig(o: FaultConfigOptions): string {
+  const tiers = (o.tiers ?? ['t1', 't2']).map((t, i) => `      ${t}: { schedule: "${i * 30} * * * *" }\n`);
+  return `state-dir: ${o.stateDir}
+hostname: ${o.hostname}
+restic-binary: ${o.restic}
+profiles:
+  ${o.profile ?? 'p'}:
+    repository: ${join(o.dir, 'repo')}
+    password-file: ${join(o.dir, 'password')}
+    paths: [${o.dir}]
+    tiers:
+${tiers.join('')}    metrics:
+      job: ${o.job}
+      grouping: { instance: "{profile}-{tier}" }
+      pushgateway: { url: "http://127.0.0.1:${o.port}", retries: 0, timeout: 2s }
+`;
+}

@@ -23,7 +23,7 @@ import {
   type RunningService,
   startPushgateway,
 } from '../helpers/services.js';
-import { pendingEntries } from './helpers.js';
+import { faultConfig, pendingEntries } from './helpers.js';
 
 const JOB = 'requeue_backup';
 const END = 'restic_backup_end_timestamp_seconds';
@@ -70,21 +70,17 @@ for (const pg of pushgatewayMatrix()) {
       writeFileSync(config, configText(stateDir, profile), { mode: 0o600 });
       return { stateDir, config };
     };
-    const configText = (stateDir: string, profile: string) => `state-dir: ${stateDir}
-hostname: requeue-host
-restic-binary: ${FAKE_RESTIC}
-profiles:
-  ${profile}:
-    repository: ${join(tmp.dir, 'repo')}
-    password-file: ${join(tmp.dir, 'password')}
-    paths: [${tmp.dir}]
-    tiers:
-      t1: { schedule: "0 * * * *" }
-    metrics:
-      job: ${JOB}
-      grouping: { instance: "{profile}-{tier}" }
-      pushgateway: { url: "http://127.0.0.1:${port}", retries: 0, timeout: 2s }
-`;
+    const configText = (stateDir: string, profile: string) =>
+      faultConfig({
+        stateDir,
+        dir: tmp.dir,
+        restic: FAKE_RESTIC,
+        hostname: 'requeue-host',
+        job: JOB,
+        port,
+        profile,
+        tiers: ['t1'],
+      });
     const group = async (instance: string): Promise<GatewayGroup | undefined> =>
       (await gatewayGroups(gw?.url ?? '')).find(
         (g) => g.labels.job === JOB && g.labels.instance === instance,
