@@ -23,7 +23,7 @@ import {
   type RunningService,
   startPushgateway,
 } from '../helpers/services.js';
-import { faultConfig, pendingEntries } from './helpers.js';
+import { faultConfig, pendingEntries, type StandIn, startStandIn } from './helpers.js';
 
 const JOB = 'requeue_backup';
 const END = 'restic_backup_end_timestamp_seconds';
@@ -220,3 +220,45 @@ for (const pg of pushgatewayMatrix()) {
     });
   });
 }
+
+describe('a run the destination refused is not re-queued', () => {
+  const tmp = makeTempDir('resticprom-faults-requeue-refused-');
+  let standIn: StandIn | undefined;
+  before(async () => {
+    await ensureBuilt();
+    writeFileSync(join(tmp.dir, 'password'), 'unused\n', { mode: 0o600 });
+  });
+  after(async () => {
+    await standIn?.close();
+    tmp.cleanup();
+  });
+
+  it('its dead letter is its confirmation: the next flush sends nothing to be refused again', async () => {
+    standIn = await startStandIn(() => ({ status: 400, body: 'text format parsing error' }));
+    const stateDir = join(tmp.dir, 'state');
+    const config = join(tmp.dir, 'resticprom.yaml');
+    writeFileSync(
+      config,
+      faultConfig({
+        stateDir,
+        dir: tmp.dir,
+        restic: FAKE_RESTIC,
+        hostname: 'requeue-host',
+        job: JOB,
+        port: standIn.port,
+        tiers: ['t1'],
+      }),
+      { mode: 0o600 },
+    );
+    const run = await runCli(['backup', '--config', config, '--tier', 't1', '--quiet'], { env: env() });
+    assert.equal(run.code, 1, run.stderr);
+    assert.equal(standIn.requests.length, 1);
+    const flush = await runCli(['flush', '--config', config]);
+    assert.equal(flush.code, 0, flush.stdout + flush.stderr);
+    assert.equal(
+      flush.stdout,
+      `flush: 0 delivered, 0 pending, 0 dead-lettered, 0 superseded (${stateDir}/outbox)\n`,
+    );
+    assert.equal(standIn.requests.length, 1);
+  });
+});
