@@ -1,8 +1,9 @@
 /**
  * The CLI with a warm validated config cache: `backup` and `status` run from a copy of the
  * bundle without the chunks of yaml, zod, the config schema and validation, the web page,
- * the deploy generators and protobufjs, so they cannot have loaded any of them; warnings are
- * still printed on every run; a changed file is validated again.
+ * the deploy generators, protobufjs and the live progress line (a run without a terminal),
+ * so they cannot have loaded any of them; warnings are still printed on every run; a
+ * changed file is validated again.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -22,6 +23,9 @@ const NOT_LOADED = [
   /src\/config\/(schema|load|starter|normalize|checks)\.ts$/,
   /src\/web\//,
   /src\/deploy\//,
+  // The live progress line and its terminal-width libraries: only on a terminal.
+  /src\/cli\/progress-line\.ts$/,
+  /node_modules\/(string-width|cli-truncate)\//,
 ];
 
 describe('CLI with a warm config cache', () => {
