@@ -11,13 +11,12 @@
  * FAULT_SEED=<seed> node scripts/run-tests.mjs test/faults/crash-corrupt
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readHistory } from '../../src/state/history.js';
-import { ensureBuilt, runCli, spawnCli } from '../helpers/cli.js';
+import { ensureBuilt, runCli } from '../helpers/cli.js';
 import { pushgatewayMatrix } from '../helpers/matrix.js';
 import { FAKE_RESTIC, fakeResticEnv, resticFixture } from '../helpers/restic.js';
 import {
@@ -29,7 +28,14 @@ import {
   type RunningService,
   startPushgateway,
 } from '../helpers/services.js';
-import { deadLetters, faultConfig, pendingEntries, seededRandom, tempFilesUnder } from './helpers.js';
+import {
+  deadLetters,
+  faultConfig,
+  pendingEntries,
+  runMaybeKilled,
+  seededRandom,
+  tempFilesUnder,
+} from './helpers.js';
 
 const RUNS = Number(process.env.FAULT_RUNS ?? 20);
 const JOB = 'corrupt_backup';
@@ -68,10 +74,6 @@ function damage(file: string, how: Damage, random: () => number): void {
       symlinkSync(random() < 0.5 ? '/etc/passwd' : join(file, '..', 'nowhere.json'), file);
       return;
   }
-}
-
-function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
 }
 
 for (const pg of pushgatewayMatrix()) {
@@ -174,21 +176,15 @@ for (const pg of pushgatewayMatrix()) {
         const tier = pick(TIERS);
         const fixture = pick(FIXTURES);
         const killAfterMs = random() < 0.4 ? undefined : random() * runMs * 1.1;
-        const startedAt = performance.now();
-        const child = spawnCli(['backup', '--config', config, '--tier', tier], { env: backupEnv(fixture) });
-        let stderr = '';
-        child.stderr?.on('data', (d: Buffer) => {
-          stderr += d.toString();
-        });
-        child.stdout?.resume();
-        const done = exited(child);
-        let timer: NodeJS.Timeout | undefined;
-        if (killAfterMs !== undefined) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-        const end = await done;
-        clearTimeout(timer);
+        const end = await runMaybeKilled(
+          ['backup', '--config', config, '--tier', tier],
+          backupEnv(fixture),
+          killAfterMs,
+        );
+        const { stderr } = end;
         if (end.signal === 'SIGKILL') kills++;
         else {
-          runMs = 0.7 * runMs + 0.3 * (performance.now() - startedAt);
+          runMs = 0.7 * runMs + 0.3 * end.ms;
           // 1: a damaged file was quarantined in this run (reported as dead-lettered).
           assert.ok([0, 1, 3, 12, 75].includes(end.code ?? -1), `${at}: exit ${end.code}: ${stderr}`);
           assert.doesNotMatch(stderr, /this is a bug/, at);

@@ -33,6 +33,7 @@ import {
   deadLetters,
   faultConfig,
   pendingEntries,
+  runMaybeKilled,
   sampleValue,
   seededRandom,
   tempFilesUnder,
@@ -246,22 +247,16 @@ describe('kill -9 at random points of backup-and-push', () => {
       const tier = TIERS[Math.floor(random() * TIERS.length)] ?? 't1';
       const fixture = FIXTURES[Math.floor(random() * FIXTURES.length)] ?? 'backup-success';
       const killAfterMs = random() < 0.15 ? undefined : random() * runMs * 1.1;
-      const startedAt = performance.now();
-      const child = spawnCli(['backup', '--config', config, '--tier', tier], { env: backupEnv(fixture) });
-      let stderr = '';
-      child.stderr?.on('data', (d: Buffer) => {
-        stderr += d.toString();
-      });
-      child.stdout?.resume();
-      const done = exited(child);
-      let timer: NodeJS.Timeout | undefined;
-      if (killAfterMs !== undefined) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      const end = await done;
-      clearTimeout(timer);
+      const end = await runMaybeKilled(
+        ['backup', '--config', config, '--tier', tier],
+        backupEnv(fixture),
+        killAfterMs,
+      );
+      const { stderr } = end;
       stderrs.push(stderr);
       if (end.signal === 'SIGKILL') kills++;
       else {
-        runMs = 0.7 * runMs + 0.3 * (performance.now() - startedAt);
+        runMs = 0.7 * runMs + 0.3 * end.ms;
         completed++;
         exitCodes.set(end.code ?? -1, (exitCodes.get(end.code ?? -1) ?? 0) + 1);
         // A run that ended by itself ends with its documented code: the backup's own, or 75 when

@@ -6,6 +6,7 @@ import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { spawnCli } from '../helpers/cli.js';
 
 /** mulberry32: a small seeded PRNG, so a failing kill schedule can be replayed with its seed. */
 export function seededRandom(seed: number): () => number {
@@ -234,4 +235,35 @@ ${tiers.join('')}    metrics:
       grouping: { instance: "{profile}-{tier}" }
       pushgateway: { url: "http://127.0.0.1:${o.port}", retries: 0, timeout: 2s }
 `;
+}
+
+/** How a CLI run of {@link runMaybeKilled} ended. */
+export interface MaybeKilled {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  /** Wall time of the run, ms. */
+  ms: number;
+}
+
+/** Runs the built CLI with `args`, sending SIGKILL after `killAfterMs` when it is given. */
+export async function runMaybeKilled(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  killAfterMs: number | undefined,
+): Promise<MaybeKilled> {
+  const startedAt = performance.now();
+  const child = spawnCli(args, { env });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  child.stdout?.resume();
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
+  const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  const end = await done;
+  clearTimeout(timer);
+  return { ...end, stderr, ms: performance.now() - startedAt };
 }
