@@ -9,8 +9,18 @@ import type { OutboxEntry } from './entry.js';
 
 /** The group of an entry: target, job and grouping (a textfile: the file). */
 export function groupKey(e: OutboxEntry): string {
-  if (e.target.kind === 'textfile') return e.targetId;
-  return `${e.targetId}\u0000${pushKey(e.payload.job, e.payload.grouping)}`;
+  return groupKeyOf(e.target.kind, e.targetId, e.payload.job, e.payload.grouping);
+}
+
+/** The group of a payload of `job` and `grouping` for a target of `kind` with id `targetId`. */
+export function groupKeyOf(
+  kind: string,
+  targetId: string,
+  job: string,
+  grouping: Record<string, string>,
+): string {
+  if (kind === 'textfile') return targetId;
+  return `${targetId}\u0000${pushKey(job, grouping)}`;
 }
 
 /** Job and grouping as one key, the grouping's order ignored: which push a payload is, whatever its target. */
