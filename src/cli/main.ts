@@ -72,13 +72,19 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    // --help and --version exit 0; usage errors exit 2 (commander printed the message).
-    process.exitCode = err.exitCode === 0 ? 0 : ExitCode.USAGE;
-  } else {
-    throw err;
+/** Runs the command line; an unexpected error ends the process as an unhandled rejection would. */
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; usage errors exit 2 (commander printed the message).
+      process.exitCode = err.exitCode === 0 ? 0 : ExitCode.USAGE;
+    } else {
+      throw err;
+    }
   }
 }
+
+// No top-level await: the CLI bundle is CommonJS (scripts/build.mjs).
+void main();
