@@ -10,7 +10,6 @@ import { setPriority } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ResticError } from '../errors.js';
-import { holdYoungGeneration } from '../util/young-generation.js';
 import type { ResticPassword } from './types.js';
 
 /** Which stream a line came from. */
@@ -330,25 +329,16 @@ export async function spawnRestic(opts: SpawnResticOptions): Promise<SpawnRestic
 
   const startedAt = Date.now();
   const t0 = performance.now();
-  const releaseYoungGeneration = holdYoungGeneration();
-  const child = (() => {
-    try {
-      return spawn(cmd.file, cmd.argv, {
-        env,
-        // Its own session: a hangup of our terminal (SIGHUP to the foreground group) does not kill
-        // restic uncleanly; we stop it with SIGINT, which makes it remove its lock.
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
-        ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
-        ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
-      });
-    } catch (err) {
-      // An argument node refuses: no stream, no hold.
-      releaseYoungGeneration();
-      throw err;
-    }
-  })();
+  const child = spawn(cmd.file, cmd.argv, {
+    env,
+    // Its own session: a hangup of our terminal (SIGHUP to the foreground group) does not kill
+    // restic uncleanly; we stop it with SIGINT, which makes it remove its lock.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
+  });
 
   return await new Promise<SpawnResticResult>((resolve, reject) => {
     let stopReason: StopReason | undefined;
@@ -418,7 +408,6 @@ export async function spawnRestic(opts: SpawnResticOptions): Promise<SpawnRestic
     }
 
     child.on('close', (code, sig) => {
-      releaseYoungGeneration();
       if (killTimer) clearTimeout(killTimer);
       if (idleTimer) clearTimeout(idleTimer);
       opts.signal?.removeEventListener('abort', onAbort);
