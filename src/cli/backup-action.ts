@@ -72,7 +72,8 @@ export async function backupAction(
   flags: CommonOptions & { profile?: string; tier: string },
 ): Promise<number> {
   const { log, loaded, signal, unlessInterrupted, done } = await startJobCommand(flags);
-  const progress = createProgressDisplay({ isQuiet: Boolean(flags.quiet) || log.format === 'json' });
+  const progress = await createProgressDisplay({ isQuiet: Boolean(flags.quiet) || log.format === 'json' });
+  const logHookLine = hookLineLogger(log);
   try {
     const job = await unlessInterrupted(
       'backup',
@@ -92,8 +93,14 @@ export async function backupAction(
           if (stream === 'stderr') log.info(`restic: ${line}`);
           else log.debug(`restic: ${line}`);
         },
-        onWait: (msg) => log.info(msg),
-        onHookLine: hookLineLogger(log),
+        onWait: (msg) => {
+          progress.clear();
+          log.info(msg);
+        },
+        onHookLine: (hook, line) => {
+          progress.clear();
+          logHookLine(hook, line);
+        },
       }),
     );
     if (!job) return ExitCode.INTERRUPTED;

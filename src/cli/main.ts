@@ -57,5 +57,5 @@ async function main(): Promise<void> {
   }
 }
 
-// No top-level await: the CLI bundle is CommonJS (scripts/build.mjs).
+// No top-level await: the CLI bundle and the single executable's are CommonJS (scripts/build.mjs).
 void main();

@@ -5,7 +5,7 @@
  */
 
 import { hostname as osHostname } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { SecretSource } from '../sinks/types.js';
 import { resolveStateDir } from '../state/dir.js';
 import { parseDuration } from '../util/duration.js';

@@ -8,7 +8,7 @@
  */
 
 import { profileDestinations } from '../config/destinations.js';
-import type { Config, TierConfig } from '../config/index.js';
+import type { TierConfig } from '../config/index.js';
 import { ResticCommandError } from '../errors.js';
 import type { HookResult } from '../hooks/run.js';
 import type { Sample } from '../metrics/build.js';
@@ -21,7 +21,7 @@ import {
 } from '../metrics/names.js';
 import { type CheckResult, runCheck } from '../restic/check.js';
 import { reportedExitCode } from '../restic/exit-status.js';
-import { type ForgetResult, type KeepPolicy, runForget } from '../restic/forget.js';
+import { type ForgetResult, runForget } from '../restic/forget.js';
 import { listSnapshots, type Snapshot } from '../restic/snapshots.js';
 import { runStats, type StatsResult } from '../restic/stats.js';
 import type { RunOutcome } from '../restic/types.js';

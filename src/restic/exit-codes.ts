@@ -70,6 +70,17 @@ const PATTERNS: Array<[RegExp, FailureReason]> = [
  * The first line of restic's own explanation: its exit_error, or the first `Fatal:`/error line,
  * without `Fatal: ` (credentials not yet masked: see {@link maskCredentials}).
  */
+/** The first line of a crash of restic itself: a Go panic or a runtime fatal error. */
+export const RESTIC_CRASH_LINE = /^(panic: |fatal error: )/;
+
+/**
+ * The stderr lines to classify a run by: the last `n`, and before them the first line of a
+ * crash when it scrolled out of them (a goroutine dump is hundreds of lines long).
+ */
+export function stderrForClassification(tail: readonly string[], crashLine: string | undefined): string[] {
+  return crashLine !== undefined && !tail.includes(crashLine) ? [crashLine, ...tail] : [...tail];
+}
+
 export function resticSays(info: Pick<ResticExitInfo, 'exitError' | 'stderr'>): string | undefined {
   if (info.exitError?.message) return info.exitError.message.split('\n')[0]?.replace(/^Fatal: /, '');
   const lines = (info.stderr ?? '').split('\n').map((l) => l.trim());
@@ -77,6 +88,10 @@ export function resticSays(info: Pick<ResticExitInfo, 'exitError' | 'stderr'>): 
   if (fatal) return fatal.slice(7);
   const named = lines.find((l) => /unable to create lock|already locked/i.test(l));
   if (named) return named;
+  // A crash of restic itself (a Go panic or runtime fatal error) ends with a goroutine dump
+  // whose last line names a source file: the first line of the crash is what happened.
+  const crash = lines.find((l) => RESTIC_CRASH_LINE.test(l));
+  if (crash) return `crashed: ${crash}`;
   return lines.filter((l) => l !== '').at(-1);
 }
 

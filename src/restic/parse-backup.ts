@@ -5,6 +5,8 @@
  * else is parsed. Non-JSON lines are counted and passed on as log text; malformed JSON is counted
  * and reported, never skipped silently.
  */
+
+import { RESTIC_CRASH_LINE, stderrForClassification } from './exit-codes.js';
 import {
   type ResticErrorMessage,
   type ResticExitErrorMessage,
@@ -128,6 +130,7 @@ export function createBackupParser(opts: BackupParserOptions = {}): BackupParser
   let scanTotals: ScanTotals | undefined;
   let exitError: { code: number; message: string } | undefined;
   let fatalMessage: string | undefined;
+  let crashLine: string | undefined;
   let statusLines = 0;
   let verboseLines = 0;
   let nonJsonLines = 0;
@@ -194,6 +197,7 @@ export function createBackupParser(opts: BackupParserOptions = {}): BackupParser
       // The one terminal-control stripping of spawn.ts (CSI sequences, 0.19's carriage returns).
       const clean = stripTerminalCodes(line);
       if (fatalMessage === undefined && clean.startsWith('Fatal: ')) fatalMessage = clean.slice(7);
+      if (crashLine === undefined && RESTIC_CRASH_LINE.test(clean.trim())) crashLine = clean.trim();
       const skipped = SKIPPED_SOURCE.exec(clean);
       if (skipped?.[1] !== undefined && skipped[2] !== undefined) {
         itemError({ item: skipped[1], during: 'scan', message: `source path ${skipped[2]}` });
@@ -274,7 +278,7 @@ export function createBackupParser(opts: BackupParserOptions = {}): BackupParser
       nonJsonLines,
       malformedLines,
       malformedSamples: [...malformedSamples],
-      stderrTail: tail.join('\n'),
+      stderrTail: stderrForClassification(tail, crashLine).join('\n'),
     };
     if (summary) r.summary = summary;
     if (lastProgress) r.lastProgress = lastProgress;

@@ -6,7 +6,12 @@ import { performance } from 'node:perf_hooks';
 import { ResticCommandError } from '../errors.js';
 import type { ResticCommandOptions } from './backup.js';
 import { commonSpawnOptions } from './backup.js';
-import { classifyResticExit, type ResticExitClass } from './exit-codes.js';
+import {
+  classifyResticExit,
+  RESTIC_CRASH_LINE,
+  type ResticExitClass,
+  stderrForClassification,
+} from './exit-codes.js';
 import { type SpawnResticResult, spawnRestic } from './spawn.js';
 import type { FailureReason } from './types.js';
 
@@ -50,6 +55,7 @@ export async function runResticCommand(
   let stdoutBytes = 0;
   let dropped = 0;
   let exitError: { code: number; message: string } | undefined;
+  let crashLine: string | undefined;
   const startedAt = now();
   const t0 = performance.now();
   const proc = await spawnRestic({
@@ -81,8 +87,9 @@ export async function runResticCommand(
           // kept as text below
         }
       }
-      const clean = l.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
-      stderr.push(clean.length > 4096 ? `${clean.slice(0, 4096)}...` : clean);
+      // spawnRestic has stripped terminal codes already
+      if (crashLine === undefined && RESTIC_CRASH_LINE.test(l.trim())) crashLine = l.trim();
+      stderr.push(l.length > 4096 ? `${l.slice(0, 4096)}...` : l);
       if (stderr.length > STDERR_KEEP) stderr.shift();
       opts.onLog?.(l, 'stderr');
     },
@@ -94,7 +101,7 @@ export async function runResticCommand(
     signal: proc.signal,
     ...(proc.stopReason !== undefined ? { stopReason: proc.stopReason } : {}),
     ...(opts.inactivityTimeoutMs !== undefined ? { inactivityTimeoutMs: opts.inactivityTimeoutMs } : {}),
-    stderr: stderr.slice(-20).join('\n'),
+    stderr: stderrForClassification(stderr.slice(-20), crashLine).join('\n'),
     ...(exitError ? { exitError } : {}),
   });
   return {

@@ -29,7 +29,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LockBusyError, maskCredentials, StateError } from '../errors.js';
+import { LockBusyError, StateError } from '../errors.js';
 import type { DeliveryReport } from '../sinks/types.js';
 import { syncDir, untrustedReason } from './dir.js';
 import {

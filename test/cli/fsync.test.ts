@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI, ensureBuilt, runCli } from '../helpers/cli.js';
-import { FAKE_RESTIC, fakeResticEnv, resticFixture } from '../helpers/restic.js';
+import { fakeResticEnv, resticFixture, writeFakeResticConfig } from '../helpers/restic.js';
 import { makeTempDir, type RunningService, startPushgateway } from '../helpers/services.js';
 
 const hasStrace = spawnSync('strace', ['-V']).status === 0;
@@ -23,23 +23,7 @@ describe('fsyncs of a backup run', { skip: hasStrace ? false : 'strace is not in
   before(async () => {
     await ensureBuilt();
     gw = await startPushgateway();
-    writeFileSync(join(tmp.dir, 'pw'), 'pw\n', { mode: 0o600 });
-    writeFileSync(
-      config,
-      `state-dir: ${join(tmp.dir, 'state')}
-restic-binary: ${FAKE_RESTIC}
-profiles:
-  nfs:
-    repository: /srv/repo
-    password-file: ${join(tmp.dir, 'pw')}
-    paths: [/srv/nfs]
-    tiers:
-      daily: { schedule: "30 1 * * *" }
-    metrics:
-      pushgateway: { url: "${gw.url}" }
-`,
-      { mode: 0o600 },
-    );
+    writeFakeResticConfig(tmp.dir, { metrics: `pushgateway: { url: "${gw.url}" }` });
   });
   after(async () => {
     await gw?.stop();

@@ -5,8 +5,9 @@
  * is taken over by the next run with a warning.
  *
  * A run is slow on purpose: restic with `--limit-upload 100` (KiB/s) uploading fresh
- * random data (300 KB: about 3 s; 1 MB: about 10 s). The run that follows backs up the
- * same files, which restic deduplicates, so it is quick.
+ * random data (1 MB: about 10 s, long enough for a second resticprom to start on a busy
+ * machine). The run that follows backs up the same files, which restic deduplicates, so it
+ * is quick.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -101,7 +102,7 @@ profiles:
     });
 
     it('with lock.wait 0 the second run exits 16 and says who holds the repository', async () => {
-      const config = writeConfig('no-wait', { paths: freshTree('a', 300_000), wait: '0', slow: true });
+      const config = writeConfig('no-wait', { paths: freshTree('a', 1_000_000), wait: '0', slow: true });
       const first = await startSlowBackup(config);
       const groupsBefore = JSON.stringify(await gatewayGroups(gw.url));
       const second = await runCli(['backup', '--config', config, '--tier', 'daily'], { env });
@@ -125,7 +126,7 @@ profiles:
     });
 
     it('with lock.wait 30s the second run waits for the first, then runs', async () => {
-      const config = writeConfig('wait', { paths: freshTree('b', 300_000), wait: '30s', slow: true });
+      const config = writeConfig('wait', { paths: freshTree('b', 1_000_000), wait: '30s', slow: true });
       const first = await startSlowBackup(config);
       const second = await runCli(['backup', '--config', config, '--tier', 'daily'], {
         env,
@@ -156,7 +157,7 @@ profiles:
 
     it('SIGTERM while waiting for the lock exits 130 at once; nothing runs, nothing is recorded', async () => {
       const config = writeConfig('wait-then-stop', {
-        paths: freshTree('d', 300_000),
+        paths: freshTree('d', 1_000_000),
         wait: '30s',
         slow: true,
       });

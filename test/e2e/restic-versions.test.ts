@@ -298,14 +298,18 @@ profiles:
         !atLeast(restic, '0.18.0') &&
         'restic 0.14 retries the removal for a minute, then exits 1 without JSON',
     }, async () => {
-      // Earlier tests of this file wrote snapshots too (a lock holder's backup may finish).
+      // Earlier tests of this file wrote snapshots too (a lock holder's backup may finish): a
+      // forget first leaves the one the policy keeps, then one more backup makes exactly one to
+      // remove. With two or more failing at once restic 0.19.1 itself may crash ("fatal error:
+      // concurrent map writes" in its parallel removal), a race of restic's, not an outcome.
+      const pre = await cli(['forget', '--profile', 'good', '--tier', 'daily']);
+      assert.equal(pre.code, ExitCode.OK, pre.stderr);
       const start = (JSON.parse(resticSync(repo, ['snapshots', '--json'], r)) as unknown[]).length;
-      for (let i = 0; i < 2; i++) {
-        const b = await cli(['backup', '--profile', 'good', '--tier', 'daily']);
-        assert.equal(b.code, ExitCode.OK, b.stderr);
-      }
+      assert.equal(start, 1);
+      const b = await cli(['backup', '--profile', 'good', '--tier', 'daily']);
+      assert.equal(b.code, ExitCode.OK, b.stderr);
       const before = JSON.parse(resticSync(repo, ['snapshots', '--json'], r)) as { id: string }[];
-      assert.equal(before.length, start + 2);
+      assert.equal(before.length, start + 1);
       const snapshots = join(repo.repository, 'snapshots');
       // immutable: not even root can delete the files in it
       execFileSync('chattr', ['+i', snapshots]);
