@@ -48,6 +48,8 @@ export function reportDelivery(log: Logger, delivery: DeliveryReport): void {
     log.warn(`metrics not delivered to ${q.destination}: ${q.reason}; kept in the outbox`);
   for (const d of delivery.deadLettered)
     log.error(`metrics refused by ${d.destination}: ${d.reason}; moved to the dead-letter folder`);
+  for (const r of (delivery as { requeued?: { reason?: string }[] }).requeued ?? [])
+    if (r.reason) log.info(r.reason);
   for (const w of (delivery as { warnings?: string[] }).warnings ?? []) log.warn(w);
 }
 

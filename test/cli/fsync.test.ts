@@ -1,6 +1,7 @@
 /**
  * A backup run fsyncs only what the crash-safety protocol needs (docs/operations.md, "What
- * is fsynced, and why"): the outbox entry, its folder and the history line. Counted with
+ * is fsynced, and why"): the latest metrics and their folder (what a lost entry is re-queued
+ * from), the outbox entry, its folder and the history line. Counted with
  * strace on a run whose state directory, history and config cache already exist.
  */
 import assert from 'node:assert/strict';
@@ -30,7 +31,7 @@ describe('fsyncs of a backup run', { skip: hasStrace ? false : 'strace is not in
     tmp.cleanup();
   });
 
-  it('are three: the outbox entry, its folder, the history line', async () => {
+  it('are five: the latest metrics, their folder, the outbox entry, its folder, the history line', async () => {
     const args = ['backup', '--config', config, '--tier', 'daily', '--quiet'];
     // The first runs create the state directory, the history and the config cache.
     for (let i = 0; i < 2; i++) assert.equal((await runCli(args, { env: fakeResticEnv(fx) })).code, 0);
@@ -44,7 +45,7 @@ describe('fsyncs of a backup run', { skip: hasStrace ? false : 'strace is not in
     const calls = readFileSync(trace, 'utf8')
       .split('\n')
       .filter((l) => /\b(fsync|fdatasync)\(/.test(l) && !l.includes('resumed'));
-    assert.equal(calls.length, 3, calls.join('\n'));
+    assert.equal(calls.length, 5, calls.join('\n'));
     const group = await fetch(`${gw.url}/api/v1/metrics`).then((res) => res.json());
     assert.match(JSON.stringify(group), /restic_backup_status/);
   });
