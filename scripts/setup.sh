@@ -1,8 +1,37 @@
 #!/usr/bin/env bash
 # Sets up resticprom on a Debian/Ubuntu machine: the Debian packages the tool
 # and its tests use (when missing), then the npm dependencies and the build.
+#
+# `bash scripts/setup.sh --check-node` only checks the installed Node.js (exit 1 when it is
+# missing or older than 20, saying how to get a newer one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Node.js 20 is the oldest resticprom runs on (package.json's engines); Debian 12 ships 18.
+check_node() {
+  local version major
+  version="$(node --version 2>/dev/null || true)"
+  major="${version#v}"
+  major="${major%%.*}"
+  if [[ "$major" =~ ^[0-9]+$ ]] && [ "$major" -ge 20 ]; then
+    return 0
+  fi
+  if [ -z "$version" ]; then
+    echo "setup: Node.js is not installed; resticprom needs Node.js 20 or newer." >&2
+  else
+    echo "setup: Node.js $version is too old; resticprom needs Node.js 20 or newer." >&2
+  fi
+  echo "setup: Debian 12 ships Node.js 18. Install a newer one, then run this again:" >&2
+  echo "setup:   - NodeSource's Debian packages of Node.js 20 or 22 (their setup_22.x script adds the apt source), or" >&2
+  echo "setup:   - Debian 13 (trixie), whose own nodejs package is Node.js 20: apt-get install nodejs there." >&2
+  return 1
+}
+
+if [ "${1:-}" = "--check-node" ]; then
+  check_node
+  exit
+fi
+check_node || exit 1
 
 # command -> Debian package
 declare -A wanted=(
@@ -14,6 +43,7 @@ declare -A wanted=(
   [chromium]=chromium
   [openssl]=openssl
   [jq]=jq
+  [tmux]=tmux
   [curl]=curl
   [systemd-analyze]=systemd
   [victoria-metrics]=victoria-metrics

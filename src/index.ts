@@ -70,7 +70,13 @@ export { type DeliverOptions, type DeliverResult, deliver, flushPending } from '
 export { encodeGroupingPath } from './sinks/grouping-key.js';
 export { sendOtlp } from './sinks/otlp.js';
 export { buildResourceMetrics, serializeResourceMetrics } from './sinks/otlp-encode.js';
-export { type FlushReport, Outbox, type OutboxEntry } from './sinks/outbox.js';
+export {
+  type FlushReport,
+  Outbox,
+  type OutboxEntry,
+  type RequeueRoute,
+  type RequeueSource,
+} from './sinks/outbox.js';
 export { addToGateway, deleteFromGateway, type GatewayOptions, pushToGateway } from './sinks/pushgateway.js';
 export { buildWriteRequest, sendRemoteWrite } from './sinks/remote-write.js';
 export {

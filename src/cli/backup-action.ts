@@ -48,6 +48,8 @@ export function reportDelivery(log: Logger, delivery: DeliveryReport): void {
     log.warn(`metrics not delivered to ${q.destination}: ${q.reason}; kept in the outbox`);
   for (const d of delivery.deadLettered)
     log.error(`metrics refused by ${d.destination}: ${d.reason}; moved to the dead-letter folder`);
+  for (const r of (delivery as { requeued?: { reason?: string }[] }).requeued ?? [])
+    if (r.reason) log.info(r.reason);
   for (const w of (delivery as { warnings?: string[] }).warnings ?? []) log.warn(w);
 }
 
@@ -73,7 +75,8 @@ export async function backupAction(
 ): Promise<number> {
   const cmd = await startJobCommand(flags);
   const { log, unlessInterrupted, done } = cmd;
-  const progress = createProgressDisplay({ isQuiet: Boolean(flags.quiet) || log.format === 'json' });
+  const progress = await createProgressDisplay({ isQuiet: Boolean(flags.quiet) || log.format === 'json' });
+  const logHookLine = hookLineLogger(log);
   try {
     const job = await unlessInterrupted(
       'backup',
@@ -91,7 +94,14 @@ export async function backupAction(
             if (stream === 'stderr') log.info(`restic: ${line}`);
             else log.debug(`restic: ${line}`);
           },
-          onHookLine: hookLineLogger(log),
+          onWait: (msg) => {
+            progress.clear();
+            log.info(msg);
+          },
+          onHookLine: (hook, line) => {
+            progress.clear();
+            logHookLine(hook, line);
+          },
         },
       ),
     );

@@ -1,43 +1,80 @@
 /**
- * Shows restic's progress: a live bar on a terminal, at most one line a minute
- * otherwise (cron, systemd), nothing with --quiet.
+ * Shows restic's progress: a live line on a terminal (./progress-line.ts); at most one line a
+ * minute otherwise (cron, systemd); nothing with --quiet.
  */
 import type { BackupProgress } from '../restic/types.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
-import { hasColor } from './output.js';
+import type { ProgressEstimate } from './progress-rate.js';
 
+/** Where restic's progress goes while a backup runs. */
 export interface ProgressDisplay {
+  /** Takes one report from restic (up to 60 a second); draws at most 10 a second. */
   update(p: BackupProgress): void;
   /** Clears the live line (before printing anything else). */
   clear(): void;
+  /** Clears the live line and stops following the terminal's size. */
   done(): void;
 }
 
+/** Options of {@link createProgressDisplay}. */
 export interface ProgressOptions {
+  /** Where the progress is written. @default process.stderr */
   stream?: NodeJS.WritableStream;
+  /** Read for NO_COLOR and TERM. @default process.env */
   env?: NodeJS.ProcessEnv;
+  /** Show nothing (`--quiet`, JSON logs). @default false */
   isQuiet?: boolean;
   /** Minimum time between lines when not on a terminal. @default 60000 */
   plainIntervalMs?: number;
+  /** How far back the live line's speed looks, ms. @default 10000 */
+  speedWindowMs?: number;
+  /** The clock, ms. @default Date.now */
   now?: () => number;
 }
 
-/** One line describing progress, without the bar. */
-export function describeProgress(p: BackupProgress): string {
-  const pct = `${(p.percentDone * 100).toFixed(1)}%`;
-  const files = p.totalFiles ? `${p.filesDone}/${p.totalFiles} files` : `${p.filesDone} files`;
-  const bytes = p.totalBytes
-    ? `${formatBytes(p.bytesDone)}/${formatBytes(p.totalBytes)}`
-    : formatBytes(p.bytesDone);
-  const rate = p.secondsElapsed > 0 ? `${formatBytes(p.bytesDone / p.secondsElapsed)}/s` : '';
-  const eta = p.secondsRemaining !== undefined ? `ETA ${formatDuration(p.secondsRemaining * 1000)}` : '';
-  const errs = p.errorCount ? `${p.errorCount} error${p.errorCount === 1 ? '' : 's'}` : '';
-  return [pct, files, bytes, rate, eta, errs].filter(Boolean).join('  ');
+/**
+ * The figures of a report (internal: shared with ./progress-line.ts), in the order shown, each with when it goes if the line is too
+ * long (lowest first; the percentage never).
+ */
+export function progressFields(
+  p: BackupProgress,
+  estimate: ProgressEstimate,
+): { text: string; dropOrder: number }[] {
+  const speed = estimate.bytesPerSecond;
+  const eta = estimate.secondsRemaining;
+  return [
+    { text: `${(p.percentDone * 100).toFixed(1)}%`, dropOrder: 9 },
+    { text: p.totalFiles ? `${p.filesDone}/${p.totalFiles} files` : `${p.filesDone} files`, dropOrder: 0 },
+    {
+      text: p.totalBytes
+        ? `${formatBytes(p.bytesDone)}/${formatBytes(p.totalBytes)}`
+        : formatBytes(p.bytesDone),
+      dropOrder: 3,
+    },
+    { text: speed !== undefined ? `${formatBytes(speed)}/s` : '', dropOrder: 1 },
+    { text: eta !== undefined ? `ETA ${formatDuration(Math.round(eta) * 1000)}` : '', dropOrder: 2 },
+    { text: p.errorCount ? `${p.errorCount} error${p.errorCount === 1 ? '' : 's'}` : '', dropOrder: 4 },
+  ].filter((f) => f.text !== '');
 }
 
-/** Creates the display suited to the stream: a bar on a TTY, sparse lines elsewhere. */
-export function createProgressDisplay(opts: ProgressOptions = {}): ProgressDisplay {
+/** One line describing progress, without the bar, with restic's own speed and ETA (the plain lines). */
+export function describeProgress(p: BackupProgress): string {
+  const estimate: ProgressEstimate = {
+    ...(p.secondsElapsed > 0 ? { bytesPerSecond: p.bytesDone / p.secondsElapsed } : {}),
+    ...(p.secondsRemaining !== undefined ? { secondsRemaining: p.secondsRemaining } : {}),
+  };
+  return progressFields(p, estimate)
+    .map((f) => f.text)
+    .join('  ');
+}
+
+/**
+ * Creates the display suited to the stream: a live line on a TTY, sparse lines elsewhere.
+ * The live line's code (and its terminal-width libraries) loads only on a terminal, so a run
+ * from cron or systemd does not load it.
+ */
+export async function createProgressDisplay(opts: ProgressOptions = {}): Promise<ProgressDisplay> {
   const stream = opts.stream ?? process.stderr;
   const now = opts.now ?? Date.now;
   const isTty = Boolean((stream as { isTTY?: boolean }).isTTY);
@@ -55,32 +92,6 @@ export function createProgressDisplay(opts: ProgressOptions = {}): ProgressDispl
       done() {},
     };
   }
-  const color = hasColor(stream, opts.env ?? process.env);
-  let shown = false;
-  let lastDraw = 0;
-  const columns = () => (stream as { columns?: number }).columns ?? 100;
-  return {
-    update(p) {
-      const t = now();
-      if (t - lastDraw < 100) return; // restic reports up to 60 times a second; 10 redraws are plenty
-      lastDraw = t;
-      const width = 20;
-      const filled = Math.max(0, Math.min(width, Math.round(p.percentDone * width)));
-      const bar = `[${'='.repeat(filled)}${filled < width ? '>' : ''}${' '.repeat(Math.max(0, width - filled - 1))}]`;
-      const current = p.currentFiles[0] ?? '';
-      let line = `${color ? `\x1b[36m${bar}\x1b[0m` : bar} ${describeProgress(p)}`;
-      const room = columns() - (line.length - (color ? 9 : 0)) - 3;
-      if (current && room > 10)
-        line += `  ${current.length > room ? `…${current.slice(-room + 1)}` : current}`;
-      stream.write(`\r\x1b[2K${line}`);
-      shown = true;
-    },
-    clear() {
-      if (shown) stream.write('\r\x1b[2K');
-      shown = false;
-    },
-    done() {
-      this.clear();
-    },
-  };
+  const { createLiveProgress } = await import('./progress-line.js');
+  return createLiveProgress(stream, opts);
 }

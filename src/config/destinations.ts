@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import type { RequeueSource } from '../sinks/outbox.js';
 import type { Destination } from '../sinks/types.js';
 import { suggest } from './suggest.js';
 import type { Config, ProfileConfig } from './types.js';
@@ -120,4 +121,27 @@ export function configuredDestinations(config: Config): Destination[] {
     }
   }
   return out;
+}
+
+/**
+ * Where the config sends each run scope now, for re-queuing runs whose metrics were lost
+ * (`sinks/outbox/requeue.ts`): a backup or forget goes to its profile's tier, a check, stats
+ * or verify run to its profile's repository-level group; a profile or tier the config no
+ * longer has, and a `resticprom run` job, have none.
+ */
+export function requeueRoutes(config: Config): RequeueSource {
+  return (scope) => {
+    if (scope.profile === undefined || !(scope.profile in config.profiles)) return undefined;
+    const isRepositoryLevel = scope.kind === 'check' || scope.kind === 'stats' || scope.kind === 'verify';
+    const tier = isRepositoryLevel ? scope.kind : scope.tier;
+    if (tier === undefined || (scope.kind !== 'backup' && scope.kind !== 'forget' && !isRepositoryLevel))
+      return undefined;
+    try {
+      const d = profileDestinations(config, scope.profile, tier, { isRepositoryLevel });
+      return { job: d.job, grouping: d.grouping, destinations: d.destinations };
+    } catch (err) {
+      if (err instanceof UsageError) return undefined;
+      throw err;
+    }
+  };
 }

@@ -7,8 +7,9 @@
  * Own code rather than a dotenv library: dotenv's syntax (export, `${}` expansion,
  * multi-line values) is not systemd's, and the units we install read the same file.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
+import { checkReadableFile, unreadableReason } from './readable-file.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -35,17 +36,17 @@ export interface EnvFileRead {
  * (the value is never quoted in the message), or that the file cannot be read.
  */
 export async function readEnvFile(path: string): Promise<EnvFileRead> {
+  const fail = (why: string, cause?: unknown) =>
+    new ConfigError([{ file: path, path: '', message: `the env-file ${why}` }], { cause });
+  // Checked first so that a FIFO or a directory is refused instead of read (or waited on).
+  const readable = await checkReadableFile(path);
+  if (!readable.isReadable) throw fail(readable.reason);
+  const mode = readable.mode;
   let text: string;
-  let mode: number;
   try {
-    mode = (await stat(path)).mode;
     text = await readFile(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code);
-    throw new ConfigError([{ file: path, path: '', message: `cannot read the env-file: ${why}` }], {
-      cause: err,
-    });
+    throw fail(unreadableReason(err), err);
   }
   const vars: Record<string, string> = {};
   const problems: ConstructorParameters<typeof ConfigError>[0] = [];

@@ -3,9 +3,11 @@
  * `--state-dir` over it: kept apart from the validation (yaml, zod) so that a run
  * served from the validated config cache loads neither.
  */
-import { open, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { unreadableReason } from './readable-file.js';
 import type { LoadedConfig } from './types.js';
 
 /** The config file looked for when neither `file` nor `$RESTICPROM_CONFIG` is given, in order. */
@@ -63,28 +65,24 @@ export async function hasConfigFile(
  * @throws ConfigError with one line saying why it cannot be read.
  */
 export async function readConfigFile(file: string): Promise<ConfigFileText> {
+  const refuse = (why: string, cause?: unknown) =>
+    new ConfigError([{ file, path: '', message: `the configuration file ${why}` }], { cause });
+  let fh: FileHandle;
   try {
-    const fh = await open(file, 'r');
-    try {
-      const st = await fh.stat();
-      if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-      return { file, text: await fh.readFile('utf8'), mode: st.mode & 0o7777 };
-    } finally {
-      await fh.close();
-    }
+    // O_NONBLOCK: a FIFO put in the config's place is refused below instead of blocking the open.
+    fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'it is a directory'
-            : String(err);
-    throw new ConfigError([{ file, path: '', message: `cannot read the configuration file: ${why}` }], {
-      cause: err,
-    });
+    throw refuse(unreadableReason(err), err);
+  }
+  try {
+    const st = await fh.stat();
+    if (st.isDirectory()) throw refuse('is a directory');
+    if (!st.isFile()) throw refuse('is not a regular file');
+    return { file, text: await fh.readFile('utf8'), mode: st.mode & 0o7777 };
+  } catch (err) {
+    throw err instanceof ConfigError ? err : refuse(unreadableReason(err), err);
+  } finally {
+    await fh.close();
   }
 }
 

@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { commonLabels, renderSamples, type Sample } from '../metrics/build.js';
 import { toBatch } from '../sinks/batch.js';
 import { deliver } from '../sinks/deliver.js';
+import type { RequeueSource, RunScopeRef } from '../sinks/outbox.js';
 import type { SendOptions } from '../sinks/target.js';
 import type { DeliveryReport, Destination, MetricsBatch, MetricsPayload } from '../sinks/types.js';
 import { ensureStateDir } from '../state/dir.js';
@@ -58,6 +59,12 @@ export interface FinishRunOptions {
   samples: (counters: RunCounters) => Sample[];
   sendOptions?: SendOptions;
   outbox?: { maxEntries?: number; maxBytes?: number };
+  /**
+   * Where the config sends each run scope: earlier recorded runs whose metrics were not
+   * confirmed delivered are re-queued before this run's (see `sinks/outbox/requeue.ts`).
+   * @default none
+   */
+  requeue?: RequeueSource;
 }
 
 export interface FinishRunResult {
@@ -116,6 +123,7 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
     grouping: opts.target.grouping,
     text,
     ...('families' in payload ? { families: payload.families } : {}),
+    runId,
   };
   await saveLatestMetrics(opts.stateDir, latest).catch((err) => {
     warnings.push(
@@ -156,7 +164,8 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
       stateDir: opts.stateDir,
       ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
       ...(opts.outbox ? { outbox: opts.outbox } : {}),
-      run: { id: runId, record },
+      ...(opts.requeue ? { requeue: opts.requeue } : {}),
+      run: { id: runId, scope: runScopeOf(scope), record },
     });
     return { runId, text, payload, delivery, warnings };
   } catch (err) {
@@ -164,6 +173,14 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
     if (!isRecorded) await record().catch(() => {});
     throw err;
   }
+}
+
+function runScopeOf(scope: { kind: string; profile?: string; tier?: string }): RunScopeRef {
+  return {
+    kind: scope.kind,
+    ...(scope.profile !== undefined ? { profile: scope.profile } : {}),
+    ...(scope.tier !== undefined ? { tier: scope.tier } : {}),
+  };
 }
 
 function parseOnce(payload: MetricsPayload): MetricsBatch | MetricsPayload {

@@ -5,11 +5,11 @@
  * readable by others, and `restic-args` are flags the installed restic's `backup` takes.
  * With `isRepositoryCheck`, each repository is opened with its password (`restic cat config`).
  */
-import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { RawProblem } from '../config/checks.js';
 import { readEnvFile, secretModeWarning } from '../config/env-file.js';
 import { locateProblems } from '../config/load.js';
+import { checkReadableFile } from '../config/readable-file.js';
 import { suggest } from '../config/suggest.js';
 import type { LoadedConfig, ProfileConfig } from '../config/types.js';
 import type { ConfigProblem } from '../errors.js';
@@ -59,28 +59,13 @@ async function checkFile(
   into: Check,
   isSecret: boolean,
 ): Promise<void> {
-  let mode: number;
-  try {
-    const st = await stat(file);
-    if (!st.isFile()) {
-      into.problems.push({ path, message: `${what} ${file} is not a regular file` });
-      return;
-    }
-    mode = st.mode;
-    await access(file, constants.R_OK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'does not exist'
-        : code === 'EACCES'
-          ? 'is not readable'
-          : `cannot be read (${code})`;
-    into.problems.push({ path, message: `${what} ${file} ${why}` });
+  const r = await checkReadableFile(file);
+  if (!r.isReadable) {
+    into.problems.push({ path, message: `${what} ${file} ${r.reason}` });
     return;
   }
   if (isSecret) {
-    const w = secretModeWarning(file, mode, what);
+    const w = secretModeWarning(file, r.mode, what);
     if (w) into.warnings.push({ path, message: w });
   }
 }

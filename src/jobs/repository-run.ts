@@ -4,7 +4,7 @@
  * restic options from the profile, and restic's version for the build info metric.
  */
 import { join } from 'node:path';
-import { configuredDestinations, resolveProfile } from '../config/destinations.js';
+import { configuredDestinations, requeueRoutes, resolveProfile } from '../config/destinations.js';
 import { readEnvFile } from '../config/env-file.js';
 import type { Config, LoadedConfig, ProfileConfig } from '../config/index.js';
 import type { ResticCommandOptions } from '../restic/backup.js';
@@ -141,6 +141,7 @@ export function finishRunFields(run: RepositoryRun, sendOptions: SendOptions | u
     profile: run.profileName,
     host: run.config.hostname,
     outbox: run.config.outbox,
+    requeue: requeueRoutes(run.config),
     ...(sendOptions ? { sendOptions } : {}),
   };
 }

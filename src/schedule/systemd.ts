@@ -99,37 +99,59 @@ function serviceLines(job: ScheduleEntry['job'] | 'flush', options: RenderUnitsO
  * destination credentials of the config read in its own unit.
  */
 export function renderFlushUnits(options: RenderUnitsOptions): UnitFile[] {
-  const isSystem = options.isSystem ?? true;
   const argv = [...options.command, 'flush', '--config', options.configFile, '--quiet'];
-  const service = [
+  return [
+    {
+      name: 'resticprom-flush.service',
+      content: renderService('resticprom: deliver the metrics waiting in the outbox', argv, 'flush', options),
+    },
+    {
+      name: 'resticprom-flush.timer',
+      content: renderTimer('resticprom: deliver the metrics waiting in the outbox, every 15 minutes', [
+        'OnBootSec=5m',
+        'OnUnitActiveSec=15m',
+      ]),
+    },
+  ];
+}
+
+/** A oneshot `.service` running `argv`, with the [Service] lines of {@link serviceLines}. */
+function renderService(
+  description: string,
+  argv: string[],
+  job: ScheduleEntry['job'] | 'flush',
+  options: RenderUnitsOptions,
+): string {
+  return [
     SYSTEMD_MARKER,
     '[Unit]',
-    'Description=resticprom: deliver the metrics waiting in the outbox',
-    ...(isSystem ? ['Wants=network-online.target', 'After=network-online.target'] : []),
+    `Description=${description}`,
+    ...((options.isSystem ?? true) ? ['Wants=network-online.target', 'After=network-online.target'] : []),
     '',
     '[Service]',
     'Type=oneshot',
     `ExecStart=${argv.map(quoteExecArg).join(' ')}`,
-    ...serviceLines('flush', options),
+    // `nice` is applied by resticprom to restic alone (nice -n, ionice); a Nice= here
+    // would add up with it, since niceness is relative.
+    ...serviceLines(job, options),
     '',
   ].join('\n');
-  const timer = [
+}
+
+/** A `.timer` with the given [Timer] lines, wanted by timers.target. */
+function renderTimer(description: string, timerLines: string[]): string {
+  return [
     SYSTEMD_MARKER,
     '[Unit]',
-    'Description=resticprom: deliver the metrics waiting in the outbox, every 15 minutes',
+    `Description=${description}`,
     '',
     '[Timer]',
-    'OnBootSec=5m',
-    'OnUnitActiveSec=15m',
+    ...timerLines,
     '',
     '[Install]',
     'WantedBy=timers.target',
     '',
   ].join('\n');
-  return [
-    { name: 'resticprom-flush.service', content: service },
-    { name: 'resticprom-flush.timer', content: timer },
-  ];
 }
 
 /**
@@ -152,38 +174,20 @@ export function renderSystemdUnits(entry: ScheduleEntry, options: RenderUnitsOpt
   const what =
     entry.job === 'backup' ? `backup ${entry.profile}/${entry.tier ?? ''}` : `${entry.job} ${entry.profile}`;
   const argv = [...options.command, ...entryCommandArgs(entry, options.configFile)];
-  const isSystem = options.isSystem ?? true;
-  const service = [
-    SYSTEMD_MARKER,
-    '[Unit]',
-    `Description=resticprom ${escapeValue(what)}`,
-    ...(isSystem ? ['Wants=network-online.target', 'After=network-online.target'] : []),
-    '',
-    '[Service]',
-    'Type=oneshot',
-    `ExecStart=${argv.map(quoteExecArg).join(' ')}`,
-    // `nice` is applied by resticprom to restic alone (nice -n, ionice); a Nice= here
-    // would add up with it, since niceness is relative.
-    ...serviceLines(entry.job, options),
-    '',
-  ].join('\n');
-  const timer = [
-    SYSTEMD_MARKER,
-    '[Unit]',
-    `Description=resticprom ${escapeValue(what)} at "${escapeValue(entry.schedule)}" (${escapeValue(entry.timeZone)})`,
-    '',
-    '[Timer]',
-    ...entry.onCalendar.map((c) => `OnCalendar=${c}`),
-    'Persistent=true',
-    // Timers fire within AccuracySec (1 min by default); a schedule with seconds asks for more.
-    ...(entry.hasSeconds ? ['AccuracySec=1s'] : []),
-    '',
-    '[Install]',
-    'WantedBy=timers.target',
-    '',
-  ].join('\n');
+  const timer = renderTimer(
+    `resticprom ${escapeValue(what)} at "${escapeValue(entry.schedule)}" (${escapeValue(entry.timeZone)})`,
+    [
+      ...entry.onCalendar.map((c) => `OnCalendar=${c}`),
+      'Persistent=true',
+      // Timers fire within AccuracySec (1 min by default); a schedule with seconds asks for more.
+      ...(entry.hasSeconds ? ['AccuracySec=1s'] : []),
+    ],
+  );
   return [
-    { name: `${base}.service`, content: service },
+    {
+      name: `${base}.service`,
+      content: renderService(`resticprom ${escapeValue(what)}`, argv, entry.job, options),
+    },
     { name: `${base}.timer`, content: timer },
   ];
 }

@@ -9,11 +9,15 @@ import { toBatch } from './batch.js';
 import { checkGroupingLabels, checkJob } from './grouping-key.js';
 import { withRunInFlight } from './outbox/run-commit.js';
 import {
+  emptyFlushReport,
   type FlushOptions,
   type FlushReport,
   Outbox,
   type OutboxEntry,
   type OutboxEvent,
+  quarantineWarning,
+  type RequeueSource,
+  type RunScopeRef,
   type SendFunction,
 } from './outbox.js';
 import { sinkFor } from './sink.js';
@@ -58,9 +62,16 @@ export interface DeliverOptions {
    * the next flush, so the gateway never shows a run the history does not hold, and every
    * run the history holds has its metrics in the outbox. `record` runs exactly once when
    * the entries were stored; its error is thrown.
+   * `scope` says what ran, so a destination's acceptance confirms the run (see `outbox/confirmed.ts`).
    * @default none (plain push: entries are sent at once)
    */
-  run?: { id: string; record: () => Promise<void> };
+  run?: { id: string; scope?: RunScopeRef; record: () => Promise<void> };
+  /**
+   * Where the caller's config sends each run scope: with it, before this payload is stored,
+   * recorded runs whose metrics were not confirmed delivered and have no entry waiting are
+   * re-queued from the latest metrics (see `outbox/requeue.ts`). @default none
+   */
+  requeue?: RequeueSource;
 }
 
 /** A {@link DeliveryReport} plus what happened in the outbox. */
@@ -73,6 +84,8 @@ export interface DeliverResult extends DeliveryReport {
   earlier: FlushReport;
   /** Older entries this payload replaced (a PUT, DELETE or textfile write). */
   superseded: OutboxEvent[];
+  /** Recorded runs re-queued from the latest metrics before this payload (their entry was lost). */
+  requeued: OutboxEvent[];
   /** Oldest entries dropped to keep the outbox within its bounds. */
   dropped: OutboxEvent[];
   /** One line per drop or other problem that did not stop delivery. */
@@ -105,9 +118,8 @@ export async function deliver(
   for (const t of targets) sinkFor(t.kind).checkFamilies?.(batch.families);
   if (!opts.run) return deliverStored(batch, destinations, perDestination, targets, undefined, opts);
   const runId = opts.run.id;
-  return withRunInFlight(runId, () =>
-    deliverStored(batch, destinations, perDestination, targets, { runId }, opts),
-  );
+  const run = { runId, ...(opts.run.scope ? { runScope: opts.run.scope } : {}) };
+  return withRunInFlight(runId, () => deliverStored(batch, destinations, perDestination, targets, run, opts));
 }
 
 /**
@@ -119,7 +131,7 @@ async function deliverStored(
   destinations: Destination[],
   perDestination: Target[][],
   targets: Target[],
-  run: { runId: string } | undefined,
+  run: { runId: string; runScope?: RunScopeRef } | undefined,
   opts: DeliverOptions,
 ): Promise<DeliverResult> {
   await ensureStateDir(opts.stateDir);
@@ -130,6 +142,7 @@ async function deliverStored(
   });
   try {
     return await outbox.withLock(async () => {
+      const re = opts.requeue ? await outbox.requeue(opts.requeue) : undefined;
       const enq = await outbox.enqueue(payload, targets, undefined, run);
       await opts.run?.record();
       const flush = await outbox.flush({
@@ -139,8 +152,14 @@ async function deliverStored(
       });
       return buildResult(destinations, perDestination, enq.entries, flush, outbox, {
         superseded: enq.superseded,
+        requeued: re?.requeued ?? [],
         dropped: enq.dropped,
-        warnings: enq.warnings,
+        warnings: [
+          ...(re?.corrupt ?? []).map((c) => quarantineWarning(c, outbox.deadDir)),
+          ...(re?.warnings ?? []),
+          ...enq.warnings,
+          ...flush.warnings,
+        ],
       });
     });
   } catch (err) {
@@ -159,6 +178,7 @@ async function deliverStored(
       pendingCount: await outbox.count(),
       earlier: emptyFlushReport(),
       superseded: [],
+      requeued: [],
       dropped: [],
       warnings: [reason],
     };
@@ -180,6 +200,8 @@ export interface FlushPendingOptions {
   signal?: AbortSignal;
   send?: SendFunction;
   now?: () => number;
+  /** Where the flushing process's config sends each run scope; see {@link DeliverOptions.requeue}. */
+  requeue?: RequeueSource;
 }
 
 /**
@@ -196,6 +218,7 @@ export async function flushPending(opts: FlushPendingOptions): Promise<FlushRepo
   const report = await outbox.flush({
     ...(opts.targets ? { targets: opts.targets.flatMap((d) => expandTargets(d)) } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
+    ...(opts.requeue ? { requeue: opts.requeue } : {}),
     ...flushExtras(opts),
   });
   return { ...report, outboxDir: outbox.dir };
@@ -213,10 +236,6 @@ function flushExtras(opts: {
   };
 }
 
-function emptyFlushReport(): FlushReport {
-  return { delivered: [], pending: [], deadLettered: [], superseded: [], corrupt: [], remaining: 0 };
-}
-
 /** Splits a flush report into this payload's outcome per target and the earlier entries'. */
 function buildResult(
   destinations: Destination[],
@@ -224,7 +243,7 @@ function buildResult(
   mine: OutboxEntry[],
   flush: FlushReport,
   outbox: Outbox,
-  extra: Pick<DeliverResult, 'superseded' | 'dropped' | 'warnings'>,
+  extra: Pick<DeliverResult, 'superseded' | 'requeued' | 'dropped' | 'warnings'>,
 ): DeliverResult {
   const ids = new Set(mine.map((e) => e.id));
   const isMine = (e: OutboxEvent) => ids.has(e.id);
@@ -249,6 +268,8 @@ function buildResult(
       deadLettered: flush.deadLettered.filter((e) => !isMine(e)),
       superseded: flush.superseded.filter((e) => !isMine(e)),
       corrupt: flush.corrupt,
+      requeued: flush.requeued,
+      warnings: flush.warnings,
       remaining: flush.remaining,
     },
     ...extra,

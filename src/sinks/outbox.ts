@@ -9,6 +9,9 @@
  *   entry's bytes, or anything else that was found in the outbox, sit beside it as `dead/<id>.corrupt`.
  * - `outbox/.lock`: the pid of the process delivering right now.
  * - `outbox/.<name>.<pid>.<hex>.tmp`: a file being written; ignored, removed once its writer is gone.
+ * - `<stateDir>/delivered.json`: per destination and run scope, the last run confirmed delivered
+ *   (`outbox/confirmed.ts`); a recorded run without one and without an entry is re-queued from
+ *   the latest metrics (`outbox/requeue.ts`).
  *
  * Invariants: entries of one target and group (job + grouping) go oldest first; a newer
  * PUT or DELETE (or a textfile write) supersedes older entries of its group; an entry is never
@@ -20,17 +23,29 @@
  * The parts: `outbox/entry.ts` (the file format), `outbox/store.ts` (the files),
  * `outbox/policy.ts` (superseding, bounds), `outbox/secrets.ts` (what is stored of a target,
  * what is re-resolved at flush), `outbox/run-commit.ts` (the store-record-send protocol of a
- * run), `outbox/wording.ts` (failure lines); this class puts them together under the lock.
+ * run), `outbox/confirmed.ts` and `outbox/requeue.ts` (what was delivered, and re-queuing what
+ * was lost), `outbox/wording.ts` (failure lines); this class puts them together under the lock.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { join } from 'node:path';
 import { InvalidMetricsError, LockBusyError, OutboxBusyError, SinkError } from '../errors.js';
 import type { ParsedFamily } from '../metrics/exposition.js';
 import { removeDeadTempFiles } from '../state/dir.js';
+import { lastRecordedRuns } from '../state/history.js';
+import { readLatestEntries } from '../state/latest.js';
 import { acquireLockFile, type HeldLock } from '../state/lock.js';
 import { toBatch } from './batch.js';
-import { entryEvent, entryIdTime, newEntryId, type OutboxEntry, type OutboxEvent } from './outbox/entry.js';
+import { confirm, readConfirmations, writeConfirmations } from './outbox/confirmed.js';
+import {
+  entryEvent,
+  entryIdTime,
+  newEntryId,
+  type OutboxEntry,
+  type OutboxEvent,
+  type RunScopeRef,
+} from './outbox/entry.js';
 import { findOverflow, findSuperseded, groupKey } from './outbox/policy.js';
+import { planRequeues, type RequeueSource } from './outbox/requeue.js';
 import { judgeRuns } from './outbox/run-commit.js';
 import { type CurrentSettings, resolveTarget, storeTarget } from './outbox/secrets.js';
 import { type CorruptFile, type DeadLetter, OutboxStore } from './outbox/store.js';
@@ -43,9 +58,11 @@ export {
   OUTBOX_FORMAT,
   type OutboxEntry,
   type OutboxEvent,
+  type RunScopeRef,
   type StoredSecret,
   type StoredTarget,
 } from './outbox/entry.js';
+export type { RequeueRoute, RequeueSource } from './outbox/requeue.js';
 export { withRunInFlight } from './outbox/run-commit.js';
 export { isSecretHeader } from './outbox/secrets.js';
 export type { CorruptFile, DeadLetter } from './outbox/store.js';
@@ -67,8 +84,40 @@ export interface FlushReport {
   superseded: OutboxEvent[];
   /** Files that were not usable entries, moved to dead/. */
   corrupt: CorruptFile[];
+  /** Recorded runs re-queued from the latest metrics (their entry was lost), before sending. */
+  requeued: OutboxEvent[];
+  /** Lines about what could not be re-queued or read, for people. */
+  warnings: string[];
   /** Entries left in the outbox afterwards. */
   remaining: number;
+}
+
+/** What {@link Outbox.requeue} did. */
+export interface RequeueReport {
+  requeued: OutboxEvent[];
+  /** Files found on the way that were not usable entries, moved to dead/. */
+  corrupt: CorruptFile[];
+  warnings: string[];
+}
+
+/** A run an entry belongs to: its id, and what ran (for the delivery confirmation). */
+export interface EntryRun {
+  runId: string;
+  runScope?: RunScopeRef;
+}
+
+/** A report of a flush that did nothing. */
+export function emptyFlushReport(): FlushReport {
+  return {
+    delivered: [],
+    pending: [],
+    deadLettered: [],
+    superseded: [],
+    corrupt: [],
+    requeued: [],
+    warnings: [],
+    remaining: 0,
+  };
 }
 
 /** What an enqueue did. */
@@ -117,6 +166,12 @@ export interface FlushOptions {
   send?: SendFunction;
   /** Families already parsed for a payload text (the one just enqueued), so it is not parsed again. */
   parsed?: { text: string; families: ParsedFamily[] };
+  /**
+   * Where the flushing process's config sends each run scope: with it, recorded runs whose
+   * metrics were not confirmed delivered are re-queued first (see `outbox/requeue.ts`).
+   * @default none (nothing re-queued)
+   */
+  requeue?: RequeueSource;
 }
 
 /** One entry for `outbox list`: the entry and, when it waits on an earlier failure, that failure. */
@@ -148,6 +203,8 @@ export class Outbox {
   private readonly lockTimeoutMs: number;
   private readonly now: () => number;
   private readonly files: OutboxStore;
+  /** The current settings of the targets of re-queued entries (from the config that re-queued them). */
+  private readonly requeuedTargets = new Map<string, Target>();
 
   constructor(opts: OutboxOptions) {
     this.stateDir = opts.stateDir;
@@ -201,7 +258,7 @@ export class Outbox {
     payload: MetricsPayload,
     targets: Target[],
     failure?: { error: string; attempts: number },
-    run?: { runId: string },
+    run?: EntryRun,
   ): Promise<EnqueueResult> {
     return this.withLock(async () => {
       const existing = await this.files.readAll(true);
@@ -233,7 +290,7 @@ export class Outbox {
    * flush applies superseding, the next enqueue the bounds). For when another process
    * holds the lock too long; the entries sort after everything already stored.
    */
-  async store(payload: MetricsPayload, targets: Target[], run?: { runId: string }): Promise<OutboxEntry[]> {
+  async store(payload: MetricsPayload, targets: Target[], run?: EntryRun): Promise<OutboxEntry[]> {
     const ts = Math.max(this.now(), await this.files.newestTime());
     const out: OutboxEntry[] = [];
     for (const target of targets) {
@@ -308,14 +365,7 @@ export class Outbox {
    */
   async flush(opts: FlushOptions = {}): Promise<FlushReport> {
     return this.withLock(async () => {
-      const report: FlushReport = {
-        delivered: [],
-        pending: [],
-        deadLettered: [],
-        superseded: [],
-        corrupt: [],
-        remaining: 0,
-      };
+      const report = emptyFlushReport();
       const read = await this.files.readAll(true);
       report.corrupt.push(...read.corrupt);
       const judged = await judgeRuns(this.stateDir, read.entries);
@@ -323,7 +373,10 @@ export class Outbox {
         await this.files.remove(entry.id);
         report.superseded.push(entryEvent(entry, reason));
       }
-      const entries = await this.supersede(judged.ready, report.superseded);
+      const ready = opts.requeue
+        ? [...judged.ready, ...(await this.requeueInto(judged.ready, judged.waiting, opts.requeue, report))]
+        : judged.ready;
+      const entries = await this.supersede(ready, report.superseded);
       const byTarget = new Map<string, OutboxEntry[]>();
       for (const e of entries) {
         const list = byTarget.get(e.targetId) ?? [];
@@ -336,11 +389,82 @@ export class Outbox {
         target: (id) => own.get(id),
         ...(opts.credentials ? { credentials: opts.credentials } : {}),
       };
+      const settled: Settled[] = [];
       await Promise.all(
-        [...byTarget.values()].map((list) => this.flushTarget(list, opts, current, report, judged.waiting)),
+        [...byTarget.values()].map((list) =>
+          this.flushTarget(list, opts, current, report, judged.waiting, settled),
+        ),
       );
+      await this.recordSettled(settled, report);
       report.remaining = await this.count();
       return report;
+    });
+  }
+
+  /**
+   * Re-queues the recorded runs whose metrics were not confirmed delivered to a destination
+   * `source` gives them and have no entry waiting (see `outbox/requeue.ts`), without sending.
+   * For a run's delivery, before its own entries are stored.
+   */
+  async requeue(source: RequeueSource): Promise<RequeueReport> {
+    return this.withLock(async () => {
+      const read = await this.files.readAll(true);
+      const judged = await judgeRuns(this.stateDir, read.entries);
+      const out = { requeued: [] as OutboxEvent[], warnings: [] as string[] };
+      await this.requeueInto(judged.ready, judged.waiting, source, out);
+      return { ...out, corrupt: read.corrupt };
+    });
+  }
+
+  /** Writes the entries {@link planRequeues} decides on; returns them. */
+  private async requeueInto(
+    pending: OutboxEntry[],
+    waiting: ReadonlyMap<string, string>,
+    source: RequeueSource,
+    out: { requeued: OutboxEvent[]; warnings: string[] },
+  ): Promise<OutboxEntry[]> {
+    const [latest, lastRuns, confirmed] = await Promise.all([
+      readLatestEntries(this.stateDir),
+      lastRecordedRuns(this.stateDir),
+      readConfirmations(this.stateDir),
+    ]);
+    out.warnings.push(...latest.warnings, ...(confirmed.warning ? [confirmed.warning] : []));
+    const plan = planRequeues({
+      stateDir: this.stateDir,
+      latest: latest.entries,
+      lastRuns,
+      confirmations: confirmed.confirmations,
+      pending,
+      waiting: new Set(waiting.keys()),
+      source,
+    });
+    out.warnings.push(...plan.warnings);
+    let ts = this.now();
+    for (const e of pending) ts = Math.max(ts, entryIdTime(e.id));
+    const written: OutboxEntry[] = [];
+    for (const r of plan.requeues) {
+      const entry: OutboxEntry = {
+        ...this.makeEntry(r.payload, r.target, ts, undefined, { runId: r.runId, runScope: r.runScope }),
+        isRequeued: true,
+      };
+      await this.files.write(entry);
+      this.requeuedTargets.set(entry.id, r.target);
+      written.push(entry);
+      out.requeued.push(entryEvent(entry, r.reason));
+    }
+    return written;
+  }
+
+  /** Confirms the runs whose entries a destination accepted or refused (`outbox/confirmed.ts`). */
+  private async recordSettled(settled: Settled[], report: FlushReport): Promise<void> {
+    if (!settled.some((s) => s.entry.runId !== undefined && s.entry.runScope !== undefined)) return;
+    const read = await readConfirmations(this.stateDir);
+    if (!confirm(this.stateDir, read.confirmations, settled)) return;
+    // Bookkeeping: if it fails, the next flush re-sends these runs' latest metrics once.
+    await writeConfirmations(this.stateDir, read.confirmations).catch((err: unknown) => {
+      report.warnings.push(
+        `could not record the delivery confirmations: ${err instanceof Error ? err.message : String(err)}`,
+      );
     });
   }
 
@@ -356,6 +480,7 @@ export class Outbox {
     current: CurrentSettings,
     report: FlushReport,
     waiting: ReadonlyMap<string, string>,
+    settled: Settled[],
   ): Promise<void> {
     let blocked: string | undefined;
     const blockedGroups = new Map<string, string>();
@@ -376,8 +501,9 @@ export class Outbox {
         report.pending.push(entryEvent(entry, waitsFor));
         continue;
       }
-      const isOwn = current.target?.(entry.targetId) !== undefined;
-      const resolved = resolveTarget(entry, current);
+      const requeuedTarget = this.requeuedTargets.get(entry.id);
+      const isOwn = requeuedTarget !== undefined || current.target?.(entry.targetId) !== undefined;
+      const resolved = requeuedTarget ?? resolveTarget(entry, current);
       if (typeof resolved === 'string') {
         const reason = `${targetLabel(entry)} ${resolved}`;
         blockedGroups.set(group, `waits behind entry ${entry.id} of its group: ${reason}`);
@@ -389,6 +515,7 @@ export class Outbox {
         await this.send(entry, resolved, opts);
         await this.files.remove(entry.id);
         report.delivered.push(entryEvent(entry));
+        settled.push({ entry, at: this.now() });
       } catch (err) {
         const attempts = err instanceof SinkError ? err.attempts : 1;
         const reason = describeFailure(entry, err);
@@ -400,6 +527,7 @@ export class Outbox {
           );
           await this.files.remove(entry.id);
           report.deadLettered.push({ ...entryEvent(entry, reason), ...refusalStatus(err) });
+          settled.push({ entry, at: this.now(), isRefused: true });
           continue;
         }
         const updated: OutboxEntry = {
@@ -440,7 +568,7 @@ export class Outbox {
     target: Target,
     ts: number,
     failure?: { error: string; attempts: number },
-    run?: { runId: string },
+    run?: EntryRun,
   ): OutboxEntry {
     const { target: stored, secretsFromCaller } = storeTarget(target);
     return {
@@ -459,6 +587,7 @@ export class Outbox {
       ...(failure ? { firstError: failure.error, lastError: failure.error, lastAttemptAt: this.now() } : {}),
       secretsFromCaller,
       ...(run ? { runId: run.runId, writerPid: process.pid } : {}),
+      ...(run?.runScope ? { runScope: run.runScope } : {}),
     };
   }
 
@@ -505,6 +634,13 @@ export class Outbox {
       join(s, 'metrics'),
     ]);
   }
+}
+
+/** An entry a destination accepted or refused in a flush. */
+interface Settled {
+  entry: OutboxEntry;
+  at: number;
+  isRefused?: boolean;
 }
 
 /** The warning line of a file moved out of the outbox. */

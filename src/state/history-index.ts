@@ -1,8 +1,10 @@
 /**
  * The run history's index, `<stateDir>/history.index.json` (mode 0600): what a run needs
  * to know about the history without reading it: the run counts per kind/profile/tier/job
- * (rotations' base counts included), the ids of the last {@link INDEX_IDS} runs (the outbox
- * asks whether a run was recorded), the last rotation, and the warnings about skipped lines.
+ * (rotations' base counts included) and the last run recorded of each (the outbox re-queues
+ * a run whose metrics were not confirmed delivered), the ids of the last {@link INDEX_IDS} runs
+ * (the outbox asks whether a run was recorded), the last rotation, and the warnings about
+ * skipped lines.
  *
  * It describes a prefix of `history.jsonl`: the file (device and inode, so a rotation makes
  * it stale), the bytes and lines it covers, and a digest of its last covered line (so a
@@ -30,6 +32,8 @@ export interface ScopeCounts {
   tier?: string;
   job: string;
   counts: OutcomeCounts;
+  /** The last run of the scope the file records (in append order); absent when a rotation folded them all. */
+  last?: { id: string; endedAt: number };
 }
 
 /** One line of the history, as the scan yields it, with its byte range. */
@@ -49,7 +53,8 @@ export type ScanItem = (
 
 /** What the history holds, as far as {@link HistorySummary.size} bytes. */
 export interface HistorySummary {
-  v: 1;
+  /** Format version: 2 since the index keeps each scope's last run (a version-1 index is read again). */
+  v: 2;
   /** `dev:ino` of the history file it describes. */
   file: string;
   /** Bytes covered (complete lines). */
@@ -79,7 +84,7 @@ export function historyIndexPath(stateDir: string): string {
 /** The summary of an empty file. */
 export function emptySummary(file: string): HistorySummary {
   return {
-    v: 1,
+    v: 2,
     file,
     size: 0,
     lines: 0,
@@ -102,7 +107,9 @@ export function addLine(s: HistorySummary, item: ScanItem): void {
   s.lastLineDigest = null; // set by the caller for the last line it adds
   if (item.type === 'record') {
     const r = item.record;
-    scopeEntry(s, r).counts[r.outcome]++;
+    const e = scopeEntry(s, r);
+    e.counts[r.outcome]++;
+    e.last = { id: r.id, endedAt: r.endedAt };
     s.ids.push(r.id);
     if (s.ids.length > INDEX_IDS) {
       s.ids.splice(0, s.ids.length - INDEX_IDS);
@@ -189,7 +196,7 @@ function isSummary(v: unknown): v is HistorySummary {
   if (typeof v !== 'object' || v === null) return false;
   const s = v as HistorySummary;
   return (
-    s.v === 1 &&
+    s.v === 2 &&
     typeof s.file === 'string' &&
     Number.isInteger(s.size) &&
     Number.isInteger(s.lines) &&
@@ -198,7 +205,13 @@ function isSummary(v: unknown): v is HistorySummary {
     (s.lastLineDigest === null || typeof s.lastLineDigest === 'string') &&
     (s.rotatedAt === null || typeof s.rotatedAt === 'number') &&
     Array.isArray(s.counts) &&
-    s.counts.every((c) => typeof c?.kind === 'string' && typeof c.job === 'string' && isCounts(c.counts)) &&
+    s.counts.every(
+      (c) =>
+        typeof c?.kind === 'string' &&
+        typeof c.job === 'string' &&
+        isCounts(c.counts) &&
+        (c.last === undefined || (typeof c.last?.id === 'string' && typeof c.last.endedAt === 'number')),
+    ) &&
     Array.isArray(s.ids) &&
     s.ids.every((id) => typeof id === 'string') &&
     typeof s.isIdsComplete === 'boolean' &&

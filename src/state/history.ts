@@ -284,6 +284,41 @@ export async function recordedRuns(stateDir: string, wanted?: readonly string[])
   return { ids, rotatedAt };
 }
 
+/** The last recorded run of one kind/profile/tier/job. */
+export interface LastRecordedRun {
+  kind: RunKind;
+  profile?: string;
+  tier?: string;
+  job: string;
+  /** The run's id. */
+  id: string;
+  /** Its end, Unix ms. */
+  endedAt: number;
+}
+
+/**
+ * Returns, per kind/profile/tier/job, the last run the history records (in append order,
+ * the order runs were committed), from the history's index: usually without reading the
+ * history. A scope whose runs a rotation folded into counts has none.
+ */
+export async function lastRecordedRuns(stateDir: string): Promise<LastRecordedRun[]> {
+  const { summary } = await summarizeHistory(stateDir);
+  return summary.counts.flatMap((c) =>
+    c.last === undefined
+      ? []
+      : [
+          {
+            kind: c.kind,
+            job: c.job,
+            ...(c.profile !== undefined ? { profile: c.profile } : {}),
+            ...(c.tier !== undefined ? { tier: c.tier } : {}),
+            id: c.last.id,
+            endedAt: c.last.endedAt,
+          },
+        ],
+  );
+}
+
 /** Counts of runs by outcome, and the warnings of reading the history. */
 export interface RunCountersResult {
   counts: OutcomeCounts;

@@ -2,7 +2,13 @@
  * The latest metrics of every run, kept in the state directory so that
  * `resticprom daemon` can serve them on `/metrics` the way a Pushgateway would:
  * one file per kind/profile/tier, `<stateDir>/latest/<kind>--<profile>--<tier>.json`
- * (mode 0600, written atomically, not fsynced: the outbox holds the durable copy).
+ * (mode 0600, written atomically and fsynced).
+ *
+ * Each file also says which run its metrics are of (`runId`) and keeps the group's state
+ * before that run (`before`), so the state as of the last run the history records is at hand
+ * even when the newest save is of a run that was never recorded (killed before its history
+ * append). The outbox re-queues a recorded run whose metrics were not confirmed delivered
+ * from it (`outbox/requeue.ts`): that is why these files are durable again.
  *
  * Saving follows the gateway's POST ("push add"): the families of the new run
  * replace the same-named families of the group, other families stay. So a failed
@@ -14,6 +20,7 @@ import { join } from 'node:path';
 import { StateError } from '../errors.js';
 import { formatExposition, type ParsedFamily, parseExposition } from '../metrics/exposition.js';
 import { readStateFile, writeFileAtomic } from './dir.js';
+import { recordedRuns } from './history.js';
 
 /** The metrics of one run, as handed to the sinks. */
 export interface LatestMetricsInput {
@@ -31,6 +38,18 @@ export interface LatestMetricsInput {
   text: string;
   /** The families of `text` when already parsed (then it is not parsed again). */
   families?: ParsedFamily[];
+  /** The run (history record id) these metrics are of. */
+  runId?: string;
+}
+
+/** The group's state as of one run: the merged metrics after that run's save. */
+export interface LatestState {
+  /** The run (history record id) the state is of. */
+  runId: string;
+  /** Text exposition format 0.0.4, merged as a Pushgateway POST merges. */
+  text: string;
+  /** When it was saved, Unix ms. */
+  savedAt: number;
 }
 
 /** Options of {@link saveLatestMetrics}. */
@@ -45,6 +64,20 @@ export interface LatestMetricsEntry extends LatestMetricsInput {
   v: 1;
   /** When the group was last saved, Unix ms (served as `push_time_seconds`). */
   savedAt: number;
+  /**
+   * The state `text` was merged onto, when it is of a known run: the state as of the last
+   * recorded run when the run of `text` was not recorded (yet, or ever).
+   */
+  before?: LatestState;
+}
+
+/**
+ * The group's metrics as of run `runId`: the saved text when it is of that run, else the state
+ * before it when that is; undefined when the file holds neither.
+ */
+export function latestStateOf(entry: LatestMetricsEntry, runId: string): LatestState | undefined {
+  if (entry.runId === runId) return { runId, text: entry.text, savedAt: entry.savedAt };
+  return entry.before?.runId === runId ? entry.before : undefined;
 }
 
 /** Returns the folder of the latest metrics: `<stateDir>/latest`. */
@@ -85,11 +118,14 @@ export async function saveLatestMetrics(
   const fresh = input.families ?? parseExposition(input.text);
   const before = await readEntry(file);
   let families = fresh;
+  let base: LatestState | undefined;
   if (before && before.job === input.job && sameGrouping(before.grouping, input.grouping)) {
+    base = await recordedBase(stateDir, before, input.runId);
+    const baseText = base?.text ?? before.text;
     const replaced = new Set(fresh.map((f) => f.name));
     let kept: ParsedFamily[] = [];
     try {
-      kept = parseExposition(before.text).filter((f) => !replaced.has(f.name));
+      kept = parseExposition(baseText).filter((f) => !replaced.has(f.name));
     } catch {
       // An unreadable earlier file is replaced by the new run alone.
     }
@@ -104,17 +140,35 @@ export async function saveLatestMetrics(
     grouping: { ...input.grouping },
     text: formatExposition(families),
     savedAt: (options.now ?? Date.now)(),
+    ...(input.runId !== undefined ? { runId: input.runId } : {}),
+    ...(input.runId !== undefined && base ? { before: base } : {}),
   };
   try {
     await mkdir(latestDir(stateDir), { recursive: true, mode: 0o700 });
-    // Not fsynced: the outbox entry is the run's durable copy. After a power loss this file
-    // may hold the group's previous metrics until the next run, as a gateway restarted
-    // from its last persistence snapshot would.
-    await writeFileAtomic(file, `${JSON.stringify(entry)}\n`, { mode: 0o600, isDurable: false });
+    // Durable: a recorded run whose outbox entry is lost is re-queued from this file, so after
+    // a power loss it must not hold an older state than the history's last record.
+    await writeFileAtomic(file, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
   } catch (err) {
     throw new StateError(`cannot save the latest metrics to ${file}: ${errText(err)}`, file, { cause: err });
   }
   return file;
+}
+
+/**
+ * The state a new save of run `runId` merges onto: the saved one, unless its run was never
+ * recorded (killed before its history append; the gateway never got it), then the state before it.
+ */
+async function recordedBase(
+  stateDir: string,
+  saved: LatestMetricsEntry,
+  runId: string | undefined,
+): Promise<LatestState | undefined> {
+  const own = saved.runId === undefined ? undefined : latestStateOf(saved, saved.runId);
+  if (!own || saved.runId === runId) return saved.before;
+  const recorded = await recordedRuns(stateDir, [own.runId]);
+  // A rotation may have folded the record into counts: a state older than it counts as recorded.
+  const isRotatedAway = recorded.rotatedAt !== undefined && own.savedAt <= recorded.rotatedAt;
+  return recorded.ids.has(own.runId) || isRotatedAway ? own : (saved.before ?? own);
 }
 
 /** What {@link readLatestEntries} found. */

@@ -7,30 +7,14 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
-import { FAKE_RESTIC, fakeResticEnv, resticFixture } from '../helpers/restic.js';
+import { FAKE_RESTIC, fakeResticEnv, resticFixture, writeFakeResticConfig } from '../helpers/restic.js';
 import { makeTempDir } from '../helpers/services.js';
 
 describe('backup output', () => {
   const tmp = makeTempDir();
   const fx = resticFixture('0.14.0', 'backup-success');
-  const config = (extra: string) => {
-    const file = join(tmp.dir, `c-${Math.random().toString(36).slice(2)}.yaml`);
-    writeFileSync(join(tmp.dir, 'pw'), 'pw\n', { mode: 0o600 });
-    writeFileSync(
-      file,
-      `${extra}state-dir: ${join(tmp.dir, 'state')}
-restic-binary: ${FAKE_RESTIC}
-profiles:
-  nfs:
-    repository: /srv/repo
-    password-file: ${join(tmp.dir, 'pw')}
-    paths: [/srv/nfs]
-    tiers:
-      daily: { schedule: "30 1 * * *" }
-`,
-    );
-    return file;
-  };
+  const config = (head: string) =>
+    writeFakeResticConfig(tmp.dir, { name: `c-${Math.random().toString(36).slice(2)}.yaml`, head });
   before(ensureBuilt);
   after(tmp.cleanup);
 

@@ -504,7 +504,7 @@ profiles:
     const missing = join(cwd, 'nope.yaml');
     const err2 = await loadConfig({ file: missing, env: ENV }).catch((e: unknown) => e);
     assert.ok(err2 instanceof ConfigError);
-    assert.equal(err2.message, `${missing}: cannot read the configuration file: no such file`);
+    assert.equal(err2.message, `${missing}: the configuration file does not exist`);
   });
 });
 

@@ -10,6 +10,8 @@
  * keeps the late alert from being sent; the next good run sends the resolved
  * notification.
  *
+ * It runs once per Alertmanager of the matrix (Debian 12's 0.25 and trixie's 0.28).
+ *
  * The copy's only other change: group_wait and group_interval of 1s instead of the
  * shipped 1m and 10m, which would make the test take a quarter of an hour.
  */
@@ -22,6 +24,7 @@ import { ExitCode } from '../../src/cli/exit-codes.js';
 import { amAlerts, type RunningAlertmanager, startAlertmanager } from '../helpers/alertmanager.js';
 import { ensureBuilt, ROOT, runCli } from '../helpers/cli.js';
 import { waitUntil } from '../helpers/e2e.js';
+import { alertmanagerMatrix, type MatrixEntry } from '../helpers/matrix.js';
 import { waitForFiring } from '../helpers/prom-alerts.js';
 import { type ReceivedRequest, type Receiver, startReceiver } from '../helpers/receiver.js';
 import { makeRepo, makeSourceTree } from '../helpers/restic.js';
@@ -49,7 +52,15 @@ interface WebhookPayload {
   alerts: WebhookAlert[];
 }
 
-describe('alerts reach a person through the shipped Alertmanager routes (e2e)', () => {
+for (const alertmanager of alertmanagerMatrix()) {
+  describe(
+    `alerts reach a person through the shipped Alertmanager routes (e2e, Alertmanager ${alertmanager.version})`,
+    { skip: alertmanager.skip },
+    () => alertmanagerSuite(alertmanager),
+  );
+}
+
+function alertmanagerSuite(alertmanager: MatrixEntry): void {
   const tmp = makeTempDir('resticprom-e2e-am-');
   const config = join(tmp.dir, 'resticprom.yaml');
   const failFlag = join(tmp.dir, 'fail-next');
@@ -104,7 +115,15 @@ describe('alerts reach a person through the shipped Alertmanager routes (e2e)', 
     shipped.route.group_wait = '1s';
     shipped.route.group_interval = '1s';
     for (const r of shipped.receivers) for (const w of r.webhook_configs) w.url = `${rx.url}/${r.name}`;
-    am = await startAlertmanager(stringify(shipped));
+    am = await startAlertmanager(stringify(shipped), { bin: alertmanager.bin });
+    // The version of the matrix, not whichever alertmanager is on PATH.
+    const status = (await (await fetch(`${am.url}/api/v2/status`)).json()) as {
+      versionInfo: { version: string };
+    };
+    assert.match(
+      status.versionInfo.version,
+      new RegExp(`^${alertmanager.version.replaceAll('.', '\\.')}\\b`),
+    );
 
     prom = await startPrometheus({
       config: `${scrapeConfig([{ job: 'pushgateway', target: `127.0.0.1:${gw.port}` }])}rule_files:
@@ -197,4 +216,4 @@ alerting:
     assert.equal(resolved.labels.profile, 'db');
     assert.equal(resolved.labels.tier, 'daily');
   });
-});
+}

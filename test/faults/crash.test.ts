@@ -29,7 +29,15 @@ import {
   type RunningService,
   startPushgateway,
 } from '../helpers/services.js';
-import { deadLetters, pendingEntries, sampleValue, seededRandom, tempFilesUnder } from './helpers.js';
+import {
+  deadLetters,
+  faultConfig,
+  pendingEntries,
+  runMaybeKilled,
+  sampleValue,
+  seededRandom,
+  tempFilesUnder,
+} from './helpers.js';
 
 const RUNS = 50;
 const JOB = 'crash_backup';
@@ -83,22 +91,8 @@ describe('kill -9 at random points of backup-and-push', () => {
     writeFileSync(config, configText(stateDir), { mode: 0o600 });
   });
 
-  const configText = (dir: string) => `state-dir: ${dir}
-hostname: crash-host
-restic-binary: ${FAKE_RESTIC}
-profiles:
-  p:
-    repository: ${join(tmp.dir, 'repo')}
-    password-file: ${join(tmp.dir, 'password')}
-    paths: [${tmp.dir}]
-    tiers:
-      t1: { schedule: "0 * * * *" }
-      t2: { schedule: "30 * * * *" }
-    metrics:
-      job: ${JOB}
-      grouping: { instance: "{profile}-{tier}" }
-      pushgateway: { url: "http://127.0.0.1:${port}", retries: 0, timeout: 2s }
-`;
+  const configText = (dir: string) =>
+    faultConfig({ stateDir: dir, dir: tmp.dir, restic: FAKE_RESTIC, hostname: 'crash-host', job: JOB, port });
 
   after(async () => {
     await gw?.stop();
@@ -253,22 +247,16 @@ profiles:
       const tier = TIERS[Math.floor(random() * TIERS.length)] ?? 't1';
       const fixture = FIXTURES[Math.floor(random() * FIXTURES.length)] ?? 'backup-success';
       const killAfterMs = random() < 0.15 ? undefined : random() * runMs * 1.1;
-      const startedAt = performance.now();
-      const child = spawnCli(['backup', '--config', config, '--tier', tier], { env: backupEnv(fixture) });
-      let stderr = '';
-      child.stderr?.on('data', (d: Buffer) => {
-        stderr += d.toString();
-      });
-      child.stdout?.resume();
-      const done = exited(child);
-      let timer: NodeJS.Timeout | undefined;
-      if (killAfterMs !== undefined) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      const end = await done;
-      clearTimeout(timer);
+      const end = await runMaybeKilled(
+        ['backup', '--config', config, '--tier', tier],
+        backupEnv(fixture),
+        killAfterMs,
+      );
+      const { stderr } = end;
       stderrs.push(stderr);
       if (end.signal === 'SIGKILL') kills++;
       else {
-        runMs = 0.7 * runMs + 0.3 * (performance.now() - startedAt);
+        runMs = 0.7 * runMs + 0.3 * end.ms;
         completed++;
         exitCodes.set(end.code ?? -1, (exitCodes.get(end.code ?? -1) ?? 0) + 1);
         // A run that ended by itself ends with its documented code: the backup's own, or 75 when

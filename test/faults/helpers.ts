@@ -2,10 +2,11 @@
  * Shared pieces of the fault suite: a seeded PRNG, gateway stand-ins that fail on
  * demand (count every request they see), and readers for the state directory.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { spawnCli } from '../helpers/cli.js';
 
 /** mulberry32: a small seeded PRNG, so a failing kill schedule can be replayed with its seed. */
 export function seededRandom(seed: number): () => number {
@@ -178,7 +179,8 @@ export function tempFilesUnder(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...tempFilesUnder(p));
+    // lstat: a quarantined symbolic link (dangling, or to a folder) is a file here, not followed.
+    if (lstatSync(p).isDirectory()) out.push(...tempFilesUnder(p));
     else if (name.endsWith('.tmp')) out.push(p);
   }
   return out;
@@ -194,4 +196,74 @@ export function sampleValue(text: string, name: string, labels = ''): string | u
     return line.slice(line.lastIndexOf(' ') + 1);
   }
   return undefined;
+}
+
+/** Options of {@link faultConfig}. */
+export interface FaultConfigOptions {
+  stateDir: string;
+  /** The test's temp folder: the repository path, the `password` file and the backed-up paths. */
+  dir: string;
+  /** The fake restic (`FAKE_RESTIC`). */
+  restic: string;
+  hostname: string;
+  job: string;
+  /** The Pushgateway's loopback port. */
+  port: number;
+  /** @default 'p' */
+  profile?: string;
+  /** @default ['t1', 't2'] */
+  tiers?: readonly string[];
+}
+
+/**
+ * The config the fault tests back up with: one profile whose tiers each push to their own
+ * group (`instance="{profile}-{tier}"`) of a Pushgateway on loopback, with no retries.
+ */
+export function faultConfig(o: FaultConfigOptions): string {
+  const tiers = (o.tiers ?? ['t1', 't2']).map((t, i) => `      ${t}: { schedule: "${i * 30} * * * *" }\n`);
+  return `state-dir: ${o.stateDir}
+hostname: ${o.hostname}
+restic-binary: ${o.restic}
+profiles:
+  ${o.profile ?? 'p'}:
+    repository: ${join(o.dir, 'repo')}
+    password-file: ${join(o.dir, 'password')}
+    paths: [${o.dir}]
+    tiers:
+${tiers.join('')}    metrics:
+      job: ${o.job}
+      grouping: { instance: "{profile}-{tier}" }
+      pushgateway: { url: "http://127.0.0.1:${o.port}", retries: 0, timeout: 2s }
+`;
+}
+
+/** How a CLI run of {@link runMaybeKilled} ended. */
+export interface MaybeKilled {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  /** Wall time of the run, ms. */
+  ms: number;
+}
+
+/** Runs the built CLI with `args`, sending SIGKILL after `killAfterMs` when it is given. */
+export async function runMaybeKilled(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  killAfterMs: number | undefined,
+): Promise<MaybeKilled> {
+  const startedAt = performance.now();
+  const child = spawnCli(args, { env });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  child.stdout?.resume();
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
+  const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  const end = await done;
+  clearTimeout(timer);
+  return { ...end, stderr, ms: performance.now() - startedAt };
 }

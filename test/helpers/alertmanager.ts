@@ -1,6 +1,7 @@
 /**
- * The real Alertmanager (Debian's `prometheus-alertmanager`) on a free loopback port,
- * clustering off, for end-to-end alert delivery tests.
+ * The real Alertmanager (Debian's `prometheus-alertmanager`, or another version of the
+ * matrix: `alertmanagerMatrix()`) on a free loopback port, clustering off, for end-to-end
+ * alert delivery tests.
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -22,14 +23,23 @@ export interface AmAlert {
   status: { state: string; inhibitedBy: string[]; silencedBy: string[] };
 }
 
+/** Options of {@link startAlertmanager}. */
+export interface AlertmanagerOptions {
+  /** The executable (a matrix entry's `bin`). @default 'prometheus-alertmanager' (Debian 12's, from PATH) */
+  bin?: string;
+}
+
 /** Starts Alertmanager with `config` (YAML text). */
-export async function startAlertmanager(config: string): Promise<RunningAlertmanager> {
+export async function startAlertmanager(
+  config: string,
+  opts: AlertmanagerOptions = {},
+): Promise<RunningAlertmanager> {
   const port = await freePort();
   const { dir, cleanup } = makeTempDir('resticprom-am-');
   const file = join(dir, 'alertmanager.yml');
   writeFileSync(file, config);
   const proc = spawn(
-    'prometheus-alertmanager',
+    opts.bin ?? 'prometheus-alertmanager',
     [
       `--config.file=${file}`,
       `--storage.path=${join(dir, 'data')}`,

@@ -1,6 +1,7 @@
 /**
  * Runs the built CLI (dist/bin/resticprom.js) for tests: builds it once per process
- * when it is missing or older than src/, then runs or spawns it with node.
+ * when it is missing or older than src/, then runs or spawns it with node; builds the
+ * single executable (dist/sea/resticprom) likewise for the tests that run it.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -22,56 +23,74 @@ const FROM_SOURCE = process.env.RESTICPROM_TEST_FROM_SOURCE === '1';
 
 let built: Promise<void> | undefined;
 
-function newestMtime(dir: string): number {
+function newestMtime(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
   let newest = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = statSync(p);
-    newest = Math.max(newest, st.isDirectory() ? newestMtime(p) : st.mtimeMs);
-  }
+  for (const name of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, name)));
   return newest;
 }
 
 /** Runs `npm run build` once per process when dist/bin/resticprom.js is missing or older than any file in src/. */
 export function ensureBuilt(): Promise<void> {
   if (FROM_SOURCE) return Promise.resolve();
-  built ??= (async () => {
-    let cliMtime = 0;
-    try {
-      cliMtime = statSync(CLI).mtimeMs;
-    } catch {
-      // missing: build
-    }
-    const isFresh = () => {
-      try {
-        return statSync(CLI).mtimeMs >= newestMtime(join(ROOT, 'src'));
-      } catch {
-        return false;
-      }
-    };
-    if (cliMtime > 0 && isFresh()) return;
-    // Test files run in parallel processes: one builds, the others wait for it.
-    const lock = join(
-      tmpdir(),
-      `resticprom-build-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}.lock`,
-    );
-    for (;;) {
-      try {
-        mkdirSync(lock);
-        break;
-      } catch {
-        const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-        if (age > 180_000) rmSync(lock, { recursive: true, force: true });
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-    try {
-      if (!isFresh()) await build();
-    } finally {
-      rmSync(lock, { recursive: true, force: true });
-    }
-  })();
+  built ??= buildWhenStale(CLI, [join(ROOT, 'src')], build);
   return built;
+}
+
+/** The single executable `npm run build:sea` makes. */
+export const SEA = join(ROOT, 'dist', 'sea', 'resticprom');
+
+let seaBuilt: Promise<void> | undefined;
+
+/**
+ * Runs `npm run build:sea` once per process when dist/sea/resticprom is missing or older than
+ * src/, the build script or sea-config.json (about 20 s, so the suite builds it at most once).
+ */
+export function ensureSeaBuilt(): Promise<void> {
+  seaBuilt ??= buildWhenStale(
+    SEA,
+    [join(ROOT, 'src'), join(ROOT, 'scripts', 'build.mjs'), join(ROOT, 'sea-config.json')],
+    () => {
+      execFileSync('npm', ['run', 'build:sea', '--silent'], { cwd: ROOT, stdio: 'pipe' });
+    },
+  );
+  return seaBuilt;
+}
+
+/**
+ * Runs `make` when `target` is missing or older than any of `sources` (files or folders).
+ * Test files run in parallel processes: one builds, the others wait for it on a lock.
+ */
+async function buildWhenStale(target: string, sources: string[], make: () => void | Promise<void>) {
+  const isFresh = () => {
+    try {
+      const mtime = statSync(target).mtimeMs;
+      return sources.every((p) => mtime >= newestMtime(p));
+    } catch {
+      return false;
+    }
+  };
+  if (isFresh()) return;
+  const lock = join(
+    tmpdir(),
+    `resticprom-build-${createHash('sha256').update(target).digest('hex').slice(0, 12)}.lock`,
+  );
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 180_000) rmSync(lock, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    if (!isFresh()) await make();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * The version matrix: the restic, Pushgateway, Prometheus, VictoriaMetrics and node_exporter
- * versions the suite runs against. Debian 12's packages (from PATH) are the oldest supported;
+ * The version matrix: the restic, Pushgateway, Prometheus, Alertmanager, VictoriaMetrics and
+ * node_exporter versions the suite runs against. Debian 12's packages (from PATH) are the oldest supported;
  * the newer ones come from Debian's trixie and sid suites, fetched and extracted by
  * scripts/fetch-matrix.mjs into .cache/matrix (its manifest.json is read here).
  *
@@ -123,6 +123,14 @@ export function prometheusMatrix(): MatrixEntry[] {
   return [
     system('prometheus', 'prometheus', ['--version'], /version (\d+\.\d+\.\d+)/),
     fetched('prometheus', 'sid', 'prometheus'),
+  ];
+}
+
+/** Alertmanager 0.25 (Debian 12) and 0.28 (trixie). `bin` is `prometheus-alertmanager`. */
+export function alertmanagerMatrix(): MatrixEntry[] {
+  return [
+    system('prometheus-alertmanager', 'prometheus-alertmanager', ['--version'], /version (\d+\.\d+\.\d+)/),
+    fetched('prometheus-alertmanager', 'trixie', 'prometheus-alertmanager'),
   ];
 }
 

@@ -63,6 +63,40 @@ export function fakeResticEnv(fx: ResticFixture, extra: NodeJS.ProcessEnv = {}):
   };
 }
 
+/** Options of {@link writeFakeResticConfig}. */
+export interface FakeResticConfigOptions {
+  /** The config file's name in `dir`. @default 'resticprom.yaml' */
+  name?: string;
+  /** Top-level keys put before the rest (YAML, e.g. `log-format: json\n`). @default none */
+  head?: string;
+  /** The profile's `metrics:` block without the key (YAML, e.g. `textfile: /x.prom`). @default none: the fallback textfile */
+  metrics?: string;
+}
+
+/**
+ * Writes a config (mode 0600) whose profile `nfs`, tier `daily`, runs the fake restic, with its
+ * password file `pw` beside it and the state directory `state` in `dir`; returns the file.
+ */
+export function writeFakeResticConfig(dir: string, opts: FakeResticConfigOptions = {}): string {
+  const file = join(dir, opts.name ?? 'resticprom.yaml');
+  writeFileSync(join(dir, 'pw'), 'pw\n', { mode: 0o600 });
+  writeFileSync(
+    file,
+    `${opts.head ?? ''}state-dir: ${join(dir, 'state')}
+restic-binary: ${FAKE_RESTIC}
+profiles:
+  nfs:
+    repository: /srv/repo
+    password-file: ${join(dir, 'pw')}
+    paths: [/srv/nfs]
+    tiers:
+      daily: { schedule: "30 1 * * *" }
+${opts.metrics ? `    metrics:\n      ${opts.metrics}\n` : ''}`,
+    { mode: 0o600 },
+  );
+  return file;
+}
+
 /** A restic repository made by {@link makeRepo}. */
 export interface TestRepo {
   /** The repository path (what goes into RESTIC_REPOSITORY). */

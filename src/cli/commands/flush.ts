@@ -48,9 +48,10 @@ async function flushAction(flags: FlushFlags): Promise<number> {
   const log = await makeLog(flags);
   // RESTICPROM_GATEWAY is a default for new pushes, not a filter on what waits.
   const config = await loadFlushConfig(flags);
+  const configured = config ? await import('../../config/destinations.js') : undefined;
   const destinations = [
     ...parseDestinations(flags, { ...process.env, RESTICPROM_GATEWAY: undefined }),
-    ...(config ? (await import('../../config/destinations.js')).configuredDestinations(config) : []),
+    ...(config && configured ? configured.configuredDestinations(config) : []),
   ];
   const hasAuthFlag = Boolean(
     flags.basicAuthUser || flags.basicAuthPasswordFile || flags.bearerTokenFile || flags.header?.length,
@@ -72,6 +73,8 @@ async function flushAction(flags: FlushFlags): Promise<number> {
       outbox: parseOutboxLimits(flags),
       targets: destinations,
       ...(global ? { credentials: () => global } : {}),
+      // Recorded runs whose metrics were lost are re-queued only to where the config sends them now.
+      ...(config && configured ? { requeue: configured.requeueRoutes(config) } : {}),
       sendOptions: { env: process.env },
     });
   } catch (err) {
@@ -87,6 +90,9 @@ async function flushAction(flags: FlushFlags): Promise<number> {
     Object.entries(g)
       .map(([k, v]) => `, ${k}=${v}`)
       .join('');
+  for (const r of report.requeued)
+    out(`requeued ${r.id} for ${r.target} (job ${r.job}${labels(r.grouping)}): ${r.reason}`);
+  for (const w of report.warnings) log.warn(w);
   for (const d of report.delivered)
     out(`delivered ${d.id} to ${d.target} (job ${d.job}${labels(d.grouping)})`);
   for (const s of report.superseded)

@@ -95,8 +95,15 @@ async function resolveBackend(flags: TargetFlags): Promise<ScheduleBackend> {
   return { kind: 'systemd' as const, scope, dir, activate };
 }
 
-function selfCommand(exec: string | undefined): string[] {
+async function selfCommand(exec: string | undefined): Promise<string[]> {
   if (exec) return [exec];
+  // The single executable (npm run build:sea) is the whole command; node repeats the name
+  // it was started by as argv[1], which is no script. Before node 20.12 there is no node:sea.
+  const isSea = await import('node:sea').then(
+    (sea) => sea.isSea(),
+    () => false,
+  );
+  if (isSea) return [process.execPath];
   const script = process.argv[1];
   if (!script) return [process.execPath];
   let path = script;
@@ -120,7 +127,7 @@ async function installAction(flags: InstallFlags): Promise<number> {
   const change = await installSchedule({
     config: loaded.config,
     configFile: loaded.file,
-    command: selfCommand(flags.exec),
+    command: await selfCommand(flags.exec),
     backend,
     ...(flags.dryRun ? { isDryRun: true } : {}),
   });

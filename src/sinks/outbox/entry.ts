@@ -52,6 +52,21 @@ export interface OutboxEntry {
   runId?: string;
   /** The pid of the process that wrote an entry with a `runId`. */
   writerPid?: number;
+  /**
+   * What ran, for an entry with a `runId`: with the payload's job it names the run's scope,
+   * under which its delivery is confirmed (`outbox/confirmed.ts`).
+   */
+  runScope?: RunScopeRef;
+  /** True for an entry re-queued from the latest metrics (its first entry was lost). */
+  isRequeued?: boolean;
+}
+
+/** What ran: the kind, and the profile and tier when it has them (the job is the payload's). */
+export interface RunScopeRef {
+  /** `backup`, `forget`, `check`, `stats`, `verify` or `run`. */
+  kind: string;
+  profile?: string;
+  tier?: string;
 }
 
 /** One entry in a report: which payload, which target, and why. */

@@ -9,9 +9,19 @@ import type { OutboxEntry } from './entry.js';
 
 /** The group of an entry: target, job and grouping (a textfile: the file). */
 export function groupKey(e: OutboxEntry): string {
-  if (e.target.kind === 'textfile') return e.targetId;
-  const grouping = Object.entries(e.payload.grouping).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `${e.targetId}\u0000${e.payload.job}\u0000${JSON.stringify(grouping)}`;
+  return groupKeyOf(e.target.kind, e.targetId, e.payload.job, e.payload.grouping);
+}
+
+/** The group of a payload of `job` and `grouping` for a target of `kind` with id `targetId`. */
+export function groupKeyOf(
+  kind: string,
+  targetId: string,
+  job: string,
+  grouping: Record<string, string>,
+): string {
+  if (kind === 'textfile') return targetId;
+  const sorted = Object.entries(grouping).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `${targetId}\u0000${job}\u0000${JSON.stringify(sorted)}`;
 }
 
 /** True when sending this entry makes every older entry of its group irrelevant. */

@@ -1,10 +1,17 @@
 /**
  * The crash-safe store-record-send protocol of a run's metrics, in one place:
  *
- * 1. store: the run's entries are written to the outbox, each carrying the run's id and the
- *    writer's pid, fsynced;
+ * 0. keep: the group's metrics as of this run are saved under `latest/` with the run's id,
+ *    next to the state as of the last recorded run, fsynced (`state/latest.ts`);
+ * 1. store: the run's entries are written to the outbox, each carrying the run's id, what ran
+ *    and the writer's pid, fsynced;
  * 2. record: the run's history record is appended (the commit point);
- * 3. send: only then is anything sent.
+ * 3. send: only then is anything sent; each destination's acceptance is written down
+ *    (`outbox/confirmed.ts`).
+ *
+ * An entry lost after step 2 (quarantined as corrupt, deleted, never written on a full disk)
+ * costs a retry, never the run: a flush or run with the config re-queues a recorded run that
+ * has no confirmation and no entry waiting from the state step 0 kept (`outbox/requeue.ts`).
  *
  * A `kill -9` between 1 and 2 leaves entries of a run the history does not hold: the next
  * flush drops them unsent, so a gateway never shows a run the history lacks. A kill after 2
