@@ -1,7 +1,7 @@
 /**
  * The `backup` command's implementation: progress, signals, summary, exit code.
  */
-import { runBackupJob } from '../jobs/backup.js';
+import { runDescribed } from '../jobs/run-description.js';
 import { formatExposition } from '../metrics/exposition.js';
 import type { BackupResult, FailureReason, RunOutcome } from '../restic/types.js';
 import { textfileFamilies } from '../sinks/textfile.js';
@@ -11,7 +11,7 @@ import { formatDuration } from '../util/duration.js';
 import type { CommonOptions } from './commands/common.js';
 import { ExitCode } from './exit-codes.js';
 import { hookLineLogger, reportNotifications, withNotifications } from './hooks-output.js';
-import { startJobCommand } from './job-command.js';
+import { jobRunContext, startJobCommand } from './job-command.js';
 import type { Logger } from './output.js';
 import { createProgressDisplay } from './progress.js';
 
@@ -73,37 +73,37 @@ function describeResult(profile: string, tier: string, r: BackupResult): string 
 export async function backupAction(
   flags: CommonOptions & { profile?: string; tier: string },
 ): Promise<number> {
-  const { log, loaded, signal, unlessInterrupted, done } = await startJobCommand(flags);
+  const cmd = await startJobCommand(flags);
+  const { log, unlessInterrupted, done } = cmd;
   const progress = await createProgressDisplay({ isQuiet: Boolean(flags.quiet) || log.format === 'json' });
   const logHookLine = hookLineLogger(log);
   try {
     const job = await unlessInterrupted(
       'backup',
-      runBackupJob({
-        loaded,
-        ...(flags.profile ? { profile: flags.profile } : {}),
-        tier: flags.tier,
-        signal,
-        ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
-        onProgress: (p) => progress.update(p),
-        onItemError: (e) => {
-          progress.clear();
-          log.warn(`could not read ${e.item}: ${e.message}`, { item: e.item, during: e.during });
+      runDescribed(
+        { job: 'backup', ...(flags.profile ? { profile: flags.profile } : {}), tier: flags.tier },
+        {
+          ...jobRunContext(cmd, flags),
+          onProgress: (p) => progress.update(p),
+          onItemError: (e) => {
+            progress.clear();
+            log.warn(`could not read ${e.item}: ${e.message}`, { item: e.item, during: e.during });
+          },
+          onLog: (line, stream) => {
+            progress.clear();
+            if (stream === 'stderr') log.info(`restic: ${line}`);
+            else log.debug(`restic: ${line}`);
+          },
+          onWait: (msg) => {
+            progress.clear();
+            log.info(msg);
+          },
+          onHookLine: (hook, line) => {
+            progress.clear();
+            logHookLine(hook, line);
+          },
         },
-        onLog: (line, stream) => {
-          progress.clear();
-          if (stream === 'stderr') log.info(`restic: ${line}`);
-          else log.debug(`restic: ${line}`);
-        },
-        onWait: (msg) => {
-          progress.clear();
-          log.info(msg);
-        },
-        onHookLine: (hook, line) => {
-          progress.clear();
-          logHookLine(hook, line);
-        },
-      }),
+      ),
     );
     if (!job) return ExitCode.INTERRUPTED;
     progress.done();

@@ -6,6 +6,7 @@
 import { loadConfigCached } from '../config/cache.js';
 import type { LoadedConfig } from '../config/types.js';
 import type { RepositoryRunOptions } from '../jobs/repository-run.js';
+import type { RunContext } from '../jobs/run-description.js';
 import type { CommonOptions } from './commands/common.js';
 import { onInterrupt } from './interrupt.js';
 import { createLogger, type Logger } from './output.js';
@@ -65,21 +66,30 @@ export async function startJobCommand(flags: CommonOptions): Promise<JobCommand>
 }
 
 /**
- * The options every repository command passes to its job: the config, `--profile`,
+ * The context every run of a job command runs in ({@link runDescribed}): the config,
  * `--state-dir`, the abort signal, and restic's lines and lock waits logged.
  */
-export function repositoryJobOptions(
+export function jobRunContext(
   cmd: Pick<JobCommand, 'log' | 'loaded' | 'signal'>,
-  flags: CommonOptions & { profile?: string },
-): RepositoryRunOptions {
+  flags: CommonOptions,
+): RunContext {
   const { log } = cmd;
   return {
     loaded: cmd.loaded,
-    ...(flags.profile ? { profile: flags.profile } : {}),
     ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
     signal: cmd.signal,
     onLog: (line, stream) =>
       stream === 'stderr' ? log.info(`restic: ${line}`) : log.debug(`restic: ${line}`),
     onWait: (m) => log.info(m),
   };
+}
+
+/**
+ * The options every repository command passes to its job: {@link jobRunContext} and `--profile`.
+ */
+export function repositoryJobOptions(
+  cmd: Pick<JobCommand, 'log' | 'loaded' | 'signal'>,
+  flags: CommonOptions & { profile?: string },
+): RepositoryRunOptions {
+  return { ...jobRunContext(cmd, flags), ...(flags.profile ? { profile: flags.profile } : {}) };
 }

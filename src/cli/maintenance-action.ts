@@ -2,7 +2,8 @@
  * The `forget`, `check` and `stats` commands' implementations.
  */
 import type { MaintenanceOptions } from '../jobs/maintenance.js';
-import { previewForgetJob, runCheckJob, runForgetJob, runStatsJob } from '../jobs/maintenance.js';
+import { previewForgetJob } from '../jobs/maintenance.js';
+import { type RunContext, runDescribed } from '../jobs/run-description.js';
 import type { ForgetResult } from '../restic/forget.js';
 import type { FailureReason } from '../restic/types.js';
 import { formatBytes } from '../util/bytes.js';
@@ -12,28 +13,42 @@ import { backupExitCode, reportDelivery, withDelivery } from './backup-action.js
 import type { CommonOptions } from './commands/common.js';
 import { ExitCode } from './exit-codes.js';
 import { hookLineLogger, reportNotifications, withNotifications } from './hooks-output.js';
-import { type JobCommand, repositoryJobOptions, startJobCommand } from './job-command.js';
+import { type JobCommand, jobRunContext, repositoryJobOptions, startJobCommand } from './job-command.js';
 
 interface Flags extends CommonOptions {
   profile?: string;
 }
 
 interface Prepared extends Pick<JobCommand, 'log' | 'unlessInterrupted' | 'done'> {
+  /** What the run runs in. */
+  ctx: RunContext;
+  /** `--profile`, for the run's description. */
+  profile: { profile?: string };
+  /** The forget preview's options (a preview is not a run). */
   base: MaintenanceOptions;
 }
 
 async function prepare(flags: Flags): Promise<Prepared> {
   const cmd = await startJobCommand(flags);
   const { log, unlessInterrupted, done } = cmd;
-  const base: MaintenanceOptions = { ...repositoryJobOptions(cmd, flags), onHookLine: hookLineLogger(log) };
-  return { log, base, unlessInterrupted, done };
+  const onHookLine = hookLineLogger(log);
+  const ctx: RunContext = { ...jobRunContext(cmd, flags), onHookLine };
+  const base: MaintenanceOptions = { ...repositoryJobOptions(cmd, flags), onHookLine };
+  return {
+    log,
+    ctx,
+    profile: flags.profile ? { profile: flags.profile } : {},
+    base,
+    unlessInterrupted,
+    done,
+  };
 }
 
 /** `forget`: resolves to the exit code. */
 export async function forgetAction(
   flags: Flags & { tier: string; prune?: boolean; dryRun?: boolean },
 ): Promise<number> {
-  const { log, base, unlessInterrupted, done } = await prepare(flags);
+  const { log, ctx, profile, base, unlessInterrupted, done } = await prepare(flags);
   try {
     if (flags.dryRun) {
       const preview = await unlessInterrupted(
@@ -52,7 +67,10 @@ export async function forgetAction(
     }
     const job = await unlessInterrupted(
       'forget',
-      runForgetJob({ ...base, tier: flags.tier, ...(flags.prune ? { prune: true } : {}) }),
+      runDescribed(
+        { job: 'forget', ...profile, tier: flags.tier, ...(flags.prune ? { prune: true } : {}) },
+        ctx,
+      ),
     );
     if (!job) return ExitCode.INTERRUPTED;
     for (const w of job.warnings) log.warn(w);
@@ -76,14 +94,18 @@ export async function forgetAction(
 
 /** `check`: resolves to the exit code (1 when the repository has errors). */
 export async function checkAction(flags: Flags & { readDataSubset?: string }): Promise<number> {
-  const { log, base, unlessInterrupted, done } = await prepare(flags);
+  const { log, ctx, profile, unlessInterrupted, done } = await prepare(flags);
   try {
     const job = await unlessInterrupted(
       'check',
-      runCheckJob({
-        ...base,
-        ...(flags.readDataSubset ? { readDataSubset: flags.readDataSubset } : {}),
-      }),
+      runDescribed(
+        {
+          job: 'check',
+          ...profile,
+          ...(flags.readDataSubset ? { readDataSubset: flags.readDataSubset } : {}),
+        },
+        ctx,
+      ),
     );
     if (!job) return ExitCode.INTERRUPTED;
     for (const w of job.warnings) log.warn(w);
@@ -103,9 +125,9 @@ export async function checkAction(flags: Flags & { readDataSubset?: string }): P
 
 /** `stats`: resolves to the exit code. */
 export async function statsAction(flags: Flags & { json?: boolean }): Promise<number> {
-  const { log, base, unlessInterrupted, done } = await prepare(flags);
+  const { log, ctx, profile, unlessInterrupted, done } = await prepare(flags);
   try {
-    const job = await unlessInterrupted('stats', runStatsJob(base));
+    const job = await unlessInterrupted('stats', runDescribed({ job: 'stats', ...profile }, ctx));
     if (!job) return ExitCode.INTERRUPTED;
     for (const w of job.warnings) log.warn(w);
     if (!job.stats) {
@@ -122,7 +144,7 @@ export async function statsAction(flags: Flags & { json?: boolean }): Promise<nu
       const tiers = s.tiers
         .map(
           (t) =>
-            `${t.tier}: ${t.snapshots}${t.latest ? ` (newest ${formatClockTime(t.latest, base.loaded.config.timezone)})` : ''}`,
+            `${t.tier}: ${t.snapshots}${t.latest ? ` (newest ${formatClockTime(t.latest, ctx.loaded.config.timezone)})` : ''}`,
         )
         .join(', ');
       process.stdout.write(

@@ -3,14 +3,14 @@
  */
 import { parseBytes } from '../config/units.js';
 import { UsageError } from '../errors.js';
-import { runVerifyJob } from '../jobs/verify.js';
+import { runDescribed } from '../jobs/run-description.js';
 import type { FailureReason } from '../restic/types.js';
 import { formatBytes } from '../util/bytes.js';
 import { formatDuration } from '../util/duration.js';
 import { backupExitCode, reportDelivery, withDelivery } from './backup-action.js';
 import type { CommonOptions } from './commands/common.js';
 import { ExitCode } from './exit-codes.js';
-import { startJobCommand } from './job-command.js';
+import { jobRunContext, startJobCommand } from './job-command.js';
 
 interface Flags extends CommonOptions {
   profile?: string;
@@ -45,20 +45,24 @@ function parseLimits(flags: Flags): { sampleFiles?: number; sampleBytes?: number
  */
 export async function verifyAction(flags: Flags): Promise<number> {
   const limits = parseLimits(flags);
-  const { log, loaded, signal, unlessInterrupted, done } = await startJobCommand(flags);
+  const cmd = await startJobCommand(flags);
+  const { log, unlessInterrupted, done } = cmd;
   try {
     const job = await unlessInterrupted(
       'verify',
-      runVerifyJob({
-        loaded,
-        ...(flags.profile ? { profile: flags.profile } : {}),
-        ...(flags.tier ? { tier: flags.tier } : {}),
-        ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
-        ...limits,
-        signal,
-        onLog: (line, stream) => (stream === 'stderr' ? log.debug(`restic: ${line}`) : undefined),
-        onWait: (m) => log.info(m),
-      }),
+      runDescribed(
+        {
+          job: 'verify',
+          ...(flags.profile ? { profile: flags.profile } : {}),
+          ...(flags.tier ? { tier: flags.tier } : {}),
+          ...limits,
+        },
+        {
+          ...jobRunContext(cmd, flags),
+          // A drill's restic lines show only with --verbose.
+          onLog: (line, stream) => (stream === 'stderr' ? log.debug(`restic: ${line}`) : undefined),
+        },
+      ),
     );
     if (!job) return ExitCode.INTERRUPTED;
     for (const w of job.warnings) log.warn(w);

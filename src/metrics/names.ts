@@ -226,6 +226,22 @@ export const DAEMON_METRICS = {
     'Scheduled runs skipped because the previous run of the tier had not finished',
     ['profile', 'tier'],
   ),
+  residentMemory: def(
+    'process_resident_memory_bytes',
+    'gauge',
+    "The daemon process's resident memory (RSS), in bytes",
+  ),
+  heapUsed: def('resticprom_daemon_heap_used_bytes', 'gauge', "V8's heap in use by the daemon, in bytes"),
+  eventLoopDelayP99: def(
+    'resticprom_daemon_event_loop_delay_p99_seconds',
+    'gauge',
+    "The 99th percentile of the daemon's event loop delay over the last minute, in seconds",
+  ),
+  eventLoopDelayMax: def(
+    'resticprom_daemon_event_loop_delay_max_seconds',
+    'gauge',
+    "The longest delay of the daemon's event loop over the last minute, in seconds",
+  ),
 } as const;
 
 /**

@@ -40,6 +40,38 @@ export interface PlanScheduleOptions {
   now?: number;
 }
 
+/** One scheduled thing of a configuration, with its cron expression. */
+export interface ScheduledSlot {
+  job: ScheduledJob;
+  profile: string;
+  /** The tier, for a backup; absent for check, stats and verify. */
+  tier?: string;
+  /** The cron expression as configured. */
+  schedule: string;
+  /** Where it is configured under the profile: `tiers.daily.schedule`, `check.schedule`, ... */
+  path: string;
+}
+
+/**
+ * Lists what a configuration schedules, in config order: per profile its tiers' backups,
+ * then its check, stats and verify (those three only when they have a `schedule`).
+ * The one enumeration behind {@link planSchedule} (systemd, cron) and the daemon.
+ */
+export function scheduledSlots(config: Config): ScheduledSlot[] {
+  const out: ScheduledSlot[] = [];
+  for (const [profile, p] of Object.entries(config.profiles)) {
+    for (const [tier, t] of Object.entries(p.tiers))
+      out.push({ job: 'backup', profile, tier, schedule: t.schedule, path: `tiers.${tier}.schedule` });
+    if (p.check?.schedule)
+      out.push({ job: 'check', profile, schedule: p.check.schedule, path: 'check.schedule' });
+    if (p.stats?.schedule)
+      out.push({ job: 'stats', profile, schedule: p.stats.schedule, path: 'stats.schedule' });
+    if (p.verify?.schedule)
+      out.push({ job: 'verify', profile, schedule: p.verify.schedule, path: 'verify.schedule' });
+  }
+  return out;
+}
+
 /**
  * Lists the entries to schedule, in config order: per profile its tiers, then its
  * check, its stats, then its verify (those three only when they have a `schedule`).
@@ -52,39 +84,31 @@ export function planSchedule(config: Config, options: PlanScheduleOptions = {}):
   // systemd reads a zone name from /usr/share/zoneinfo; Intl's placeholder is none.
   const tzSuffix = timeZone && timeZone !== 'Etc/Unknown' ? timeZone : undefined;
   const after = new Date(options.now ?? Date.now());
-  for (const [profile, p] of Object.entries(config.profiles)) {
-    const wanted: { job: ScheduledJob; tier?: string; schedule: string; path: string }[] = [];
-    for (const [tier, t] of Object.entries(p.tiers)) {
-      wanted.push({ job: 'backup', tier, schedule: t.schedule, path: `tiers.${tier}.schedule` });
-    }
-    if (p.check?.schedule) wanted.push({ job: 'check', schedule: p.check.schedule, path: 'check.schedule' });
-    if (p.stats?.schedule) wanted.push({ job: 'stats', schedule: p.stats.schedule, path: 'stats.schedule' });
-    if (p.verify?.schedule)
-      wanted.push({ job: 'verify', schedule: p.verify.schedule, path: 'verify.schedule' });
-    for (const w of wanted) {
-      try {
-        const parsed = parseCron(w.schedule);
-        const entry: ScheduleEntry = {
-          job: w.job,
-          profile,
-          ...(w.tier !== undefined ? { tier: w.tier } : {}),
-          schedule: w.schedule,
-          hasSeconds: parsed.hasSeconds,
-          timeZone,
-          onCalendar: cronToOnCalendar(w.schedule, tzSuffix ? { timeZone: tzSuffix } : {}),
-        };
-        if (p.nice !== undefined) entry.nice = p.nice;
-        const next = nextRun(w.schedule, { timeZone, after });
-        if (next) entry.nextRun = next;
-        entries.push(entry);
-      } catch (err) {
-        if (!(err instanceof UsageError)) throw err;
-        problems.push({
-          file: options.configFile ?? 'configuration',
-          path: `profiles.${profile}.${w.path}`,
-          message: err.message,
-        });
-      }
+  for (const w of scheduledSlots(config)) {
+    const profile = w.profile;
+    const p = config.profiles[profile];
+    try {
+      const parsed = parseCron(w.schedule);
+      const entry: ScheduleEntry = {
+        job: w.job,
+        profile,
+        ...(w.tier !== undefined ? { tier: w.tier } : {}),
+        schedule: w.schedule,
+        hasSeconds: parsed.hasSeconds,
+        timeZone,
+        onCalendar: cronToOnCalendar(w.schedule, tzSuffix ? { timeZone: tzSuffix } : {}),
+      };
+      if (p?.nice !== undefined) entry.nice = p.nice;
+      const next = nextRun(w.schedule, { timeZone, after });
+      if (next) entry.nextRun = next;
+      entries.push(entry);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      problems.push({
+        file: options.configFile ?? 'configuration',
+        path: `profiles.${profile}.${w.path}`,
+        message: err.message,
+      });
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
