@@ -18,7 +18,7 @@ export const FAKE_RESTIC = join(ROOT, 'test', 'helpers', 'fake-restic.mjs');
 /** Where generated inputs live (gitignored). */
 export const OUT_DIR = join(ROOT, 'bench', 'out');
 /** The preload that reports a node process's own peak RSS (see {@link runTimed}'s `ownPeak`). */
-export const PEAK_RSS_PRELOAD = join(ROOT, 'bench', 'peak-rss.mjs');
+export const PEAK_RSS_PRELOAD = join(ROOT, 'bench', 'peak-rss.cjs');
 /** GNU time, when installed (Debian package `time`). */
 export const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
@@ -118,7 +118,7 @@ export async function runTimed(
   const rssFile = join(tmpdir(), `resticprom-bench-rss-${process.pid}`);
   const ownFile = join(tmpdir(), `resticprom-bench-own-rss-${process.pid}`);
   if (opts.ownPeak) {
-    args = ['--import', PEAK_RSS_PRELOAD, ...args];
+    args = ['--require', PEAK_RSS_PRELOAD, ...args];
     opts = { ...opts, env: { ...(opts.env ?? process.env), BENCH_PEAK_RSS_FILE: ownFile } };
     rmSync(ownFile, { force: true });
   }

@@ -12,7 +12,7 @@
  * test/fixtures/restic/0.18.0/ per command (a shell `cat` rather than the node fake restic,
  * so that the load is the daemon's, not a node start per restic call).
  *
- * Run: nice npx tsx bench/soak.ts [--runs 2000] [--profiles 4] [--every 100] [--warmup 300]
+ * Run: nice npx tsx bench/soak.ts [--runs 2000] [--profiles 4] [--every 100] [--warmup 700]
  *        [--scrape-ms 200] [--heap-snapshots]
  * `--heap-snapshots` starts the daemon with --heapsnapshot-signal=SIGUSR2 and takes a heap
  * snapshot after warm-up and at the end (kept in bench/out/soak-*, for Chrome's DevTools).
@@ -41,7 +41,8 @@ import {
 const RUNS = argNumber('runs', 2000);
 const PROFILES = argNumber('profiles', 4);
 const EVERY = argNumber('every', 100);
-const WARMUP = argNumber('warmup', Math.min(300, Math.floor(RUNS / 4)));
+// About four minutes on this machine: V8 sizing its heap to the scrapes, hot code compiled.
+const WARMUP = argNumber('warmup', Math.min(700, Math.floor(RUNS / 3)));
 const SCRAPE_MS = argNumber('scrape-ms', 200);
 const HEAP = hasFlag('heap-snapshots');
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'restic', '0.18.0');

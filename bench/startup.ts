@@ -36,7 +36,8 @@ function hasHyperfine(): boolean {
   return !hasFlag('no-hyperfine') && spawnSync('hyperfine', ['--version']).status === 0;
 }
 
-const CHUNKS = join(ROOT, 'dist', 'bin', 'chunks');
+/** The CLI's vendor files (scripts/build.mjs: the heavy packages, each group in its own file). */
+const VENDOR = join(ROOT, 'dist', 'bin', 'vendor');
 
 /** What a source path of a chunk's source map belongs to: `zod`, `src/config/schema.ts`... */
 function sourceName(source: string): string {
@@ -94,8 +95,8 @@ function profileByPackage(file: string): Array<[string, number]> {
   const byUrl = new Map<string, number>();
   for (const n of p.nodes) {
     let url = (n.callFrame.url || `(${n.callFrame.functionName})`).replace(/^file:\/\//, '');
-    if (url.startsWith(CHUNKS) || url.endsWith('dist/bin/resticprom.js')) {
-      // A chunk mixes modules; name it after its largest package, or our folder.
+    if (url.startsWith(VENDOR) || url.endsWith('dist/bin/resticprom.js')) {
+      // A bundle file mixes modules; name it after its first package, or our folder.
       if (!byChunk.has(url)) {
         const src = chunkSources(url);
         const pkg =
@@ -230,7 +231,7 @@ try {
 
   if (hasFlag('profile')) {
     console.log(
-      '\nModules each command loads (bundle chunks opened, mapped to their sources); "unwanted" are schema, yaml, zod, template and web code:',
+      '\nFiles each command loads: the CLI file (our modules, commander, croner: each module runs only when first imported) and the vendor files it opens, mapped to their packages; "unwanted" are yaml, zod, template and web packages:',
     );
     const loadRows: string[][] = [];
     const profiles: Array<[string, Array<[string, number]>]> = [];
@@ -242,21 +243,23 @@ try {
       });
       const file = join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile')) as string);
       const chunks = loadedChunks(c.argv, process.env, file);
-      const sources = [...new Set(chunks.flatMap((f) => chunkSources(f)))];
       const kib = chunks.reduce((sum, f) => sum + readFileSync(f).length, 0) / 1024;
-      const packages = sources.filter((x) => !x.startsWith('src/'));
-      const unwanted = sources.filter((x) => UNWANTED.test(x));
+      const vendorFiles = chunks.filter((f) => f.startsWith(VENDOR));
+      const packages = [...new Set(vendorFiles.flatMap((f) => chunkSources(f)))].filter(
+        (x) => !x.startsWith('src/'),
+      );
+      const unwanted = packages.filter((x) => UNWANTED.test(x));
       loadRows.push([
         c.name.replace(/^resticprom /, '').replace(/ \(.*$/, ''),
         String(chunks.length),
         fmt(kib, 0),
-        String(sources.filter((x) => x.startsWith('src/')).length),
+        vendorFiles.map((f) => f.slice(VENDOR.length + 1)).join(' ') || '-',
         packages.join(' ') || '-',
         unwanted.join(' ') || 'none',
       ]);
       profiles.push([c.name, profileByPackage(file)]);
     }
-    printTable(['command', 'files', 'KiB', 'our modules', 'packages', 'unwanted'], loadRows);
+    printTable(['command', 'files', 'KiB', 'vendor files', 'packages in them', 'unwanted'], loadRows);
     for (const [name, byPkg] of profiles) {
       console.log(`\nCPU profile of \`${name}\`, self time by package (top 8):`);
       printTable(

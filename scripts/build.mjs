@@ -1,5 +1,6 @@
 // Builds the library (tsc: ESM + declarations) and the CLI bundle (esbuild).
-// The CLI is split into chunks so a command's heavy modules load only when it runs.
+// The CLI is one CommonJS file plus the heavy packages in files of their own, loaded only
+// by the commands that use them (see "The CLI bundle's layout" below).
 // --sea: instead, the CLI as one executable (dist/sea/resticprom, Node's single-executable
 // applications): one CommonJS file with every module and npm dependency, injected into a
 // copy of the node that runs this script.
@@ -51,30 +52,127 @@ const openTelemetryEsm = {
     });
   },
 };
+// ---------------------------------------------------------------------------------------------
+// The CLI bundle's layout (measured: BENCHMARKS.md, "What the measurements led to").
+//
+// `resticprom.js` is one CommonJS file with our code, commander and croner: node's CommonJS
+// loader reads and compiles one file, where the ES module loader resolved, read, linked and
+// evaluated one module per chunk (47 on the `backup` path, ~30% of a warm run's
+// instructions). Nothing runs before it is used: a module reached by a dynamic `import()` is
+// initialized when the import runs (esbuild turns it into a `require` of the bundled module).
+// The heavy packages, which few commands use, are not in it: each group is its own CommonJS
+// file, `vendor/<group>.js`, that the bundle requires when a module importing it first runs,
+// so a command that does not use them never reads or parses them.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Heavy packages kept out of the CLI's main file, by the vendor file they go to. Only for
+ * packages our sources import by name (`import { x }`, `import * as`, `import()`): a default
+ * import of a vendored package would get its namespace (node's CommonJS interop).
+ */
+const VENDOR_GROUPS = [
+  ['zod', /^zod(\/.*)?$/],
+  ['yaml', /^yaml(\/.*)?$/],
+  ['liquidjs', /^liquidjs(\/.*)?$/],
+  ['grafana', /^@grafana\/grafana-foundation-sdk(\/.*)?$/],
+  ['opentelemetry', /^@opentelemetry\//],
+  ['protobufjs', /^protobufjs(\/.*)?$/],
+  ['snappyjs', /^snappyjs$/],
+];
+
+/**
+ * Resolves an import of a vendored package to a stub that requires `./vendor/<group>.js` (next
+ * to the bundle) and takes the package's namespace from it; records every specifier seen.
+ */
+function vendorStubs(used) {
+  return {
+    name: 'vendor-stubs',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/vendor\//, namespace: 'vendor' }, (args) => ({
+        path: args.path,
+        external: true,
+      }));
+      b.onResolve({ filter: /^[@a-z]/ }, (args) => {
+        const group = VENDOR_GROUPS.find(([, re]) => re.test(args.path))?.[0];
+        if (!group) return undefined;
+        if (!used.has(group)) used.set(group, new Set());
+        used.get(group).add(args.path);
+        return { path: args.path, namespace: 'vendor', pluginData: group };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'vendor' }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(`./vendor/${args.pluginData}.js`)})[${JSON.stringify(args.path)}];`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/** The vendor files: per group, a CommonJS file exporting each specifier's namespace under its name. */
+function vendorEntries(used) {
+  return {
+    name: 'vendor-entries',
+    setup(b) {
+      b.onResolve({ filter: /^vendor-entry:/ }, (args) => ({
+        path: args.path.slice(13),
+        namespace: 'vendor-entry',
+      }));
+      b.onLoad({ filter: /.*/, namespace: 'vendor-entry' }, (args) => {
+        const specs = [...(used.get(args.path) ?? [])].sort();
+        return {
+          contents:
+            specs.map((s, i) => `import * as m${i} from ${JSON.stringify(s)};`).join('\n') +
+            `\nexport { ${specs.map((s, i) => `m${i} as ${JSON.stringify(s)}`).join(', ')} };\n`,
+          loader: 'js',
+          resolveDir: process.cwd(),
+        };
+      });
+    },
+  };
+}
+
+/** Builds the CLI into `outdir`: `resticprom.js`, `vendor/*.js`, their source maps. */
+async function buildCliBundle(outdir) {
+  const common = {
+    absWorkingDir: process.cwd(),
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'linked',
+    logLevel: 'warning',
+    // `import('x')` becomes a require of the bundled module, initialized when the import runs.
+    supported: { 'dynamic-import': false },
+  };
+  const used = new Map();
+  await build({
+    ...common,
+    entryPoints: { resticprom: 'src/cli/main.ts' },
+    outdir,
+    // import.meta is empty in CommonJS; the sources use it only where the defines answer
+    // (version, build id), and this file is then the module's file.
+    define: { ...define, 'import.meta.url': '__resticpromModuleUrl' },
+    banner: {
+      js: "#!/usr/bin/env node\nconst __resticpromModuleUrl = require('node:url').pathToFileURL(__filename).href;",
+    },
+    plugins: [vendorStubs(used)],
+  });
+  await build({
+    ...common,
+    entryPoints: Object.fromEntries([...used.keys()].map((g) => [g, `vendor-entry:${g}`])),
+    outdir: join(outdir, 'vendor'),
+    plugins: [vendorEntries(used), openTelemetryEsm],
+  });
+  // dist/ is inside a `"type": "module"` package: mark the bin's folder CommonJS.
+  writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n');
+}
+
 if (isSea) await buildSea();
 else await buildCli();
 
 async function buildCli() {
   const next = `dist/bin.new-${process.pid}`;
   const old = `dist/bin.old-${process.pid}`;
-  await build({
-    absWorkingDir: new URL('..', import.meta.url).pathname,
-    entryPoints: { resticprom: 'src/cli/main.ts' },
-    outdir: next,
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    sourcemap: 'linked',
-    chunkNames: 'chunks/[name]-[hash]',
-    define,
-    banner: {
-      js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-    },
-    logLevel: 'warning',
-    plugins: [openTelemetryEsm],
-  });
+  await buildCliBundle(next);
   // The bin is run directly (a symlink on PATH, a unit's ExecStart): it must be executable.
   chmodSync(`${next}/resticprom.js`, 0o755);
   if (existsSync('dist/bin')) renameSync('dist/bin', old);

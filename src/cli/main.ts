@@ -5,23 +5,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
-import * as backupCommand from './commands/backup.js';
-import * as checkCommand from './commands/check.js';
-import * as configCommand from './commands/config.js';
-import * as daemonCommand from './commands/daemon.js';
-import * as demoCommand from './commands/demo.js';
-import * as flushCommand from './commands/flush.js';
-import * as forgetCommand from './commands/forget.js';
-import * as notifyCommand from './commands/notify.js';
-import * as outboxCommand from './commands/outbox.js';
-import * as pushCommand from './commands/push.js';
-import * as repositoryCommand from './commands/repository.js';
-import * as rulesCommand from './commands/rules.js';
-import * as runCommand from './commands/run.js';
-import * as scheduleCommand from './commands/schedule.js';
-import * as statsCommand from './commands/stats.js';
-import * as statusCommand from './commands/status.js';
-import * as verifyCommand from './commands/verify.js';
+import { commandModulesFor } from './commands/index.js';
 import { ExitCode } from './exit-codes.js';
 import { isJobRunning } from './interrupt.js';
 
@@ -46,27 +30,7 @@ program
 
 // Command modules: each exports `register(program)`, which only declares options and
 // imports its implementation inside the action. Keep top-level imports here light.
-const commands: Array<{ register: (p: Command) => void }> = [
-  backupCommand,
-  forgetCommand,
-  checkCommand,
-  statsCommand,
-  verifyCommand,
-  runCommand,
-  configCommand,
-  daemonCommand,
-  rulesCommand,
-  pushCommand,
-  flushCommand,
-  outboxCommand,
-  notifyCommand,
-  statusCommand,
-  repositoryCommand,
-  scheduleCommand,
-  demoCommand,
-];
-
-for (const cmd of commands) cmd.register(program);
+for (const cmd of commandModulesFor(process.argv)) cmd.register(program);
 
 // A reader that went away (`resticprom status | head`) is not an error: stop writing, as
 // the tools it is piped into expect, instead of a stack trace. While a job runs, its run is
@@ -93,5 +57,5 @@ async function main(): Promise<void> {
   }
 }
 
-// No top-level await: the single executable's bundle is CommonJS (scripts/build.mjs --sea).
+// No top-level await: the CLI bundle and the single executable's are CommonJS (scripts/build.mjs).
 void main();

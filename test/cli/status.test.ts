@@ -115,6 +115,6 @@ describe('resticprom status', () => {
     temps.push(t.cleanup);
     const res = await runCli(['status', '--config', join(t.dir, 'missing.yaml')]);
     assert.equal(res.code, 2);
-    assert.match(res.stderr, /missing\.yaml: cannot read the configuration file: no such file/);
+    assert.match(res.stderr, /missing\.yaml: the configuration file does not exist/);
   });
 });
