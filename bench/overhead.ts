@@ -64,11 +64,11 @@ try {
         }),
     },
     {
-      name: 'floor: node -e 0 + the 3 protocol fsyncs',
+      name: 'floor: node -e 0 + 3 fsyncs (no latest metrics)',
       run: () => runTimed(process.execPath, [join(ROOT, 'bench', 'fsync-floor.mjs'), join(tmp.dir, 'floor')]),
     },
     {
-      name: 'floor + the latest metrics fsynced (5)',
+      name: "floor: node -e 0 + the protocol's 5 fsyncs",
       run: () =>
         runTimed(process.execPath, [
           join(ROOT, 'bench', 'fsync-floor.mjs'),
@@ -129,7 +129,12 @@ try {
       own,
     };
   });
-  const [, floor, seed, cold, warm] = rows;
+  const row = (name: string) => rows.find((r) => r.name === name);
+  // The protocol's floor: a run fsyncs its latest metrics, its outbox entry and the history (5).
+  const floor = row("floor: node -e 0 + the protocol's 5 fsyncs");
+  const seed = row('seed method (bash, 8x jq, curl)');
+  const cold = row('resticprom backup, config cache cold');
+  const warm = row('resticprom backup, config cache warm');
   console.log(`Machine: ${describeMachine()}`);
   console.log(`Load: before ${loadBefore}; after ${describeLoad()}`);
   console.log(
