@@ -155,6 +155,9 @@ function updateLists(aptDir, mirror) {
   const problems = `${r.stdout ?? ''}\n${r.stderr ?? ''}`
     .split('\n')
     .filter((l) => /^(E|W|Err):/.test(l.trim()))
+    // A machine without Debian's `_apt` user (a minimal container) warns that apt cannot
+    // drop privileges; the lists are still read.
+    .filter((l) => !/No sandbox user '_apt'/.test(l))
     .join('; ');
   if (r.status !== 0 || problems) return problems || `apt-get update exited ${r.status}`;
   writeFileSync(stamp, new Date().toISOString());
