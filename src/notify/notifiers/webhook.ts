@@ -20,10 +20,16 @@ const NO_FILES = {
   resolve: (_root: string, file: string) => file,
 };
 
+/**
+ * The engine's options: no files (so no relative references either: without them liquidjs
+ * warns on stderr at every engine it makes), unknown filters are errors.
+ */
+const ENGINE_OPTIONS = { fs: NO_FILES, root: [] as string[], relativeReference: false, strictFilters: true };
+
 /** Renders a webhook body template; throws the template's syntax or render error. */
 export async function renderBodyTemplate(template: string, vars: Record<string, unknown>): Promise<string> {
   const { Liquid } = await import('liquidjs');
-  const engine = new Liquid({ fs: NO_FILES, root: [], strictFilters: true, ownPropertyOnly: true });
+  const engine = new Liquid({ ...ENGINE_OPTIONS, ownPropertyOnly: true });
   return engine.parseAndRender(template, vars);
 }
 
@@ -31,7 +37,7 @@ export async function renderBodyTemplate(template: string, vars: Record<string, 
 export async function checkBodyTemplate(template: string): Promise<string | undefined> {
   const { Liquid } = await import('liquidjs');
   try {
-    new Liquid({ fs: NO_FILES, root: [], strictFilters: true }).parse(template);
+    new Liquid(ENGINE_OPTIONS).parse(template);
     return undefined;
   } catch (err) {
     return (err instanceof Error ? err.message : String(err)).split('\n')[0];
