@@ -335,10 +335,18 @@ profiles:
       const r = await backup(config);
       assert.equal(r.code, ExitCode.WRONG_PASSWORD, r.stderr);
       assert.match(r.stderr, /kept in the outbox/);
-      const outbox = readdirSync(join(stateDir, 'outbox')).filter((f) => f.endsWith('.json'));
-      assert.equal(outbox.length, 1);
-      const entry = readFileSync(join(stateDir, 'outbox', outbox[0] as string), 'utf8');
-      assert.match(entry, /restic_backup_status/);
+      // This run's entry, and the group's last recorded run re-queued for the destination
+      // the config names now (that gateway never confirmed it).
+      const outbox = readdirSync(join(stateDir, 'outbox'))
+        .filter((f) => f.endsWith('.json'))
+        .map(
+          (f) =>
+            JSON.parse(readFileSync(join(stateDir, 'outbox', f), 'utf8')) as {
+              entry: { isRequeued?: boolean };
+            },
+        );
+      assert.deepEqual(outbox.map((e) => e.entry.isRequeued === true).sort(), [false, true]);
+      for (const e of outbox) assert.match(JSON.stringify(e), /restic_backup_status/);
 
       const metrics = await (await fetch(`${gw.url}/metrics`)).text();
       const groups: GatewayGroup[] = [await gatewayGroup(gw.url, GROUP)];
