@@ -241,3 +241,8 @@ export function maskUrl(url: string): string {
     return maskCredentials(url);
   }
 }
+
+/** The message of a thrown value, for one line of text: an Error's message, anything else as a string. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

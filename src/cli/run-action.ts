@@ -4,6 +4,7 @@
  */
 import {
   ConfigError,
+  errorText,
   InvalidMetricsError,
   LockBusyError,
   ResticpromError,
@@ -32,7 +33,7 @@ export function runAction<A extends unknown[]>(
       code = await fn(...args);
     } catch (err) {
       code = exitCodeFor(err);
-      const msg = err instanceof Error ? err.message : String(err);
+      const msg = errorText(err);
       if (process.env.RESTICPROM_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
       // One problem per line; each line escaped, so a value from a file cannot forge another.
       if (err instanceof ConfigError) for (const line of msg.split('\n')) writeLine(process.stderr, line);

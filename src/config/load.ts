@@ -5,7 +5,7 @@
  */
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError, type ConfigProblem } from '../errors.js';
+import { ConfigError, type ConfigProblem, errorText } from '../errors.js';
 import { checkConfigRules, type RawProblem } from './checks.js';
 import { fileTrustWarnings } from './file-trust.js';
 import { type ConfigFileText, findConfigFile, readConfigFile, withStateDirFlag } from './find.js';
@@ -136,7 +136,7 @@ export function parseConfigText(
     data = doc.toJS({ maxAliasCount: 1000 });
   } catch (err) {
     // yaml resolves aliases only here: `*name` without an earlier `&name`, or too many aliases.
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorText(err);
     fail([
       {
         path: [],

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { HookedRunKind, ProfileConfig } from '../config/types.js';
+import { errorText } from '../errors.js';
 import type { HookStage } from '../hooks/env.js';
 import { DEFAULT_HOOK_TIMEOUT_MS, type HookResult, type PlannedHook, runHookStage } from '../hooks/run.js';
 import type { Sample } from '../metrics/build.js';
@@ -163,7 +164,7 @@ export function startHookedRun(opts: HookedRunOptions): HookedRun {
       if (receivers.length > 0) {
         queue = await flushQueuedNotifications(r.stateDir, allReceivers(r.config), sendOpts).catch((err) => ({
           delivered: 0,
-          pending: [`queued notifications not sent: ${err instanceof Error ? err.message : String(err)}`],
+          pending: [`queued notifications not sent: ${errorText(err)}`],
           dead: [],
         }));
         await tell({ event: 'start', at: facts.startedAt, run: facts });

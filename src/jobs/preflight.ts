@@ -13,7 +13,7 @@ import { checkReadableFile } from '../config/readable-file.js';
 import { suggest } from '../config/suggest.js';
 import type { LoadedConfig, ProfileConfig } from '../config/types.js';
 import type { ConfigProblem } from '../errors.js';
-import { ConfigError, ResticError } from '../errors.js';
+import { ConfigError, errorText, ResticError } from '../errors.js';
 import type { ResticCommandOptions } from '../restic/backup.js';
 import { openRepository, type ResticFlags, resticBackupFlags } from '../restic/repository.js';
 import { getResticVersion } from '../restic/version.js';
@@ -160,7 +160,7 @@ export async function preflightConfig(
   try {
     resticVersion = (await getResticVersion({ resticBinary: bin, env })).version;
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
+    const why = errorText(err);
     found.problems.push({ path: ['restic-binary'], message: `cannot run restic (${bin}): ${why}` });
   }
   const withArgs = profiles.filter(([, p]) => p.resticArgs.length > 0);

@@ -3,6 +3,7 @@
  * remove the locks of restic processes that are gone (a crash, a kill -9).
  */
 import type { ProfileConfig } from '../config/index.js';
+import { errorText } from '../errors.js';
 import type { ResticCommandOptions } from '../restic/backup.js';
 import { describeLock, unlockStale } from '../restic/unlock.js';
 
@@ -22,6 +23,6 @@ export async function unlockIfAsked(
     if (removed.length === 0) return undefined;
     return `unlock-stale-locks removed ${removed.length} stale restic lock(s): ${removed.map(describeLock).join('; ')}`;
   } catch (err) {
-    return `restic unlock (unlock-stale-locks) failed: ${err instanceof Error ? err.message : String(err)}`;
+    return `restic unlock (unlock-stale-locks) failed: ${errorText(err)}`;
   }
 }

@@ -6,7 +6,7 @@
  * a start or success is dropped (a late success ping would tell a dead man's switch
  * that a run it missed happened on time) and reported.
  */
-import { SinkError } from '../errors.js';
+import { errorText, SinkError } from '../errors.js';
 import { resolveSecret, sendHttp } from '../sinks/http.js';
 import type { SendOptions } from '../sinks/target.js';
 import { oneLine } from '../util/escape.js';
@@ -65,7 +65,7 @@ function describeError(err: unknown, label: string): NotifyError {
       { cause: err },
     );
   }
-  const msg = err instanceof Error ? err.message : String(err);
+  const msg = errorText(err);
   return new NotifyError(
     `${label}: ${oneLine(msg, 300)}`,
     { url: label, isRetryable: false, kind: 'setup' },

@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { ResticpromError, StateError, UsageError } from '../errors.js';
+import { errorText, ResticpromError, StateError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../state/dir.js';
 import { parseCron } from './cron.js';
 import { entryCommandArgs, entryLabel, type ScheduleEntry } from './plan.js';
@@ -111,7 +111,7 @@ export async function readCrontab(target: CrontabTarget): Promise<string> {
       return await readFile(target.file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
-      throw new StateError(`cannot read ${target.file}: ${errText(err)}`, target.file, { cause: err });
+      throw new StateError(`cannot read ${target.file}: ${errorText(err)}`, target.file, { cause: err });
     }
   }
   const bin = target.crontab ?? 'crontab';
@@ -139,7 +139,7 @@ export async function writeCrontab(target: CrontabTarget, text: string): Promise
     try {
       await writeFileAtomic(target.file, text, { mode: 0o644 });
     } catch (err) {
-      throw new StateError(`cannot write ${target.file}: ${errText(err)}`, target.file, { cause: err });
+      throw new StateError(`cannot write ${target.file}: ${errorText(err)}`, target.file, { cause: err });
     }
     return;
   }
@@ -162,8 +162,4 @@ export async function writeCrontab(target: CrontabTarget, text: string): Promise
 export function quoteShell(word: string): string {
   const quoted = /^[A-Za-z0-9_@+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
   return quoted.replace(/%/g, '\\%');
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

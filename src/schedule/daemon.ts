@@ -24,7 +24,7 @@
 import { Cron } from 'croner';
 import type { Config, LoadedConfig } from '../config/index.js';
 import { loadConfig } from '../config/index.js';
-import { UsageError } from '../errors.js';
+import { errorText, UsageError } from '../errors.js';
 import { describeScheduledRun } from '../jobs/run-description.js';
 import { BacklogReader } from '../sinks/outbox/backlog.js';
 import { ensureStateDir } from '../state/dir.js';
@@ -181,7 +181,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
       onWarning: (m) => log.warn(m),
     });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? errText(err);
+    const code = (err as NodeJS.ErrnoException).code ?? errorText(err);
     throw new UsageError(
       `cannot listen on ${formatHostPort(listen.host, listen.port)} (${code}); choose another address with --listen or daemon.listen`,
       { cause: err },
@@ -223,7 +223,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
         );
         return;
       case 'crashed':
-        log.error(`${slotName(e.run)} could not run: ${errText(e.error)}`, {
+        log.error(`${slotName(e.run)} could not run: ${errorText(e.error)}`, {
           event: 'run-end',
           ...slotFields(e.run),
           outcome: 'error',
@@ -360,7 +360,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
     } catch (err) {
       lastReloadOk = false;
       log.error(
-        `configuration reload failed, keeping the previous configuration: ${errText(err).split('\n').join('; ')}`,
+        `configuration reload failed, keeping the previous configuration: ${errorText(err).split('\n').join('; ')}`,
         { event: 'reload', ok: false },
       );
       return false;
@@ -370,7 +370,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
       freshAuth = await authOf(fresh.config, env);
     } catch (err) {
       lastReloadOk = false;
-      log.error(`configuration reload failed, keeping the previous configuration: ${errText(err)}`, {
+      log.error(`configuration reload failed, keeping the previous configuration: ${errorText(err)}`, {
         event: 'reload',
         ok: false,
       });
@@ -444,8 +444,4 @@ async function authOf(config: Config, env: NodeJS.ProcessEnv): Promise<BasicAuth
 
 function formatNext(ms: number | null): string {
   return ms === null ? 'never' : new Date(ms).toISOString();
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ResticpromError, StateError, UsageError } from '../errors.js';
+import { errorText, ResticpromError, StateError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../state/dir.js';
 import { entryCommandArgs, type ScheduleEntry } from './plan.js';
 
@@ -235,7 +235,7 @@ export async function installSystemdUnits(
 ): Promise<SystemdChange> {
   const dir = options.dir;
   await mkdir(dir, { recursive: true }).catch((err) => {
-    throw new StateError(`cannot create ${dir}: ${errText(err)}`, dir, { cause: err });
+    throw new StateError(`cannot create ${dir}: ${errorText(err)}`, dir, { cause: err });
   });
   const managed = await findManagedUnits(dir);
   await assertNotForeign(units, dir);
@@ -284,7 +284,7 @@ async function applyUnits(
     try {
       await writeFileAtomic(path, u.content, { mode: 0o644 });
     } catch (err) {
-      throw new StateError(`cannot write ${path}: ${errText(err)}`, path, { cause: err });
+      throw new StateError(`cannot write ${path}: ${errorText(err)}`, path, { cause: err });
     }
     change.written.push(path);
   }
@@ -364,7 +364,7 @@ export async function findManagedUnits(dir: string): Promise<string[]> {
     names = await readdir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new StateError(`cannot read ${dir}: ${errText(err)}`, dir, { cause: err });
+    throw new StateError(`cannot read ${dir}: ${errorText(err)}`, dir, { cause: err });
   }
   const out: string[] = [];
   for (const n of names.sort()) {
@@ -404,8 +404,4 @@ export function quoteExecArg(arg: string): string {
 /** Escapes `%` in a free-text unit value (systemd expands specifiers there). */
 function escapeValue(s: string): string {
   return s.replace(/%/g, '%%').replace(/\n/g, ' ');
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

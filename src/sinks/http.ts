@@ -15,7 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { maskUrl, SinkError } from '../errors.js';
+import { errorText, maskUrl, SinkError } from '../errors.js';
 import type { HttpOptions, SecretSource, SendOptions } from './types.js';
 
 declare const RESTICPROM_VERSION: string | undefined;
@@ -209,7 +209,7 @@ const TLS_CODES = new Set([
 /** Walks an error's cause chain for the first Node error code. */
 function findCode(err: unknown): { code?: string; message: string } {
   let e: unknown = err;
-  let message = err instanceof Error ? err.message : String(err);
+  let message = errorText(err);
   for (let depth = 0; e && depth < 6; depth++) {
     if (e instanceof AggregateError && e.errors.length > 0) e = e.errors[0];
     const code = (e as { code?: unknown }).code;

@@ -28,7 +28,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { join } from 'node:path';
-import { InvalidMetricsError, LockBusyError, OutboxBusyError, SinkError } from '../errors.js';
+import { errorText, InvalidMetricsError, LockBusyError, OutboxBusyError, SinkError } from '../errors.js';
 import type { ParsedFamily } from '../metrics/exposition.js';
 import { removeDeadTempFiles } from '../state/dir.js';
 import { lastRecordedRuns } from '../state/history.js';
@@ -462,9 +462,7 @@ export class Outbox {
     if (!confirm(this.stateDir, read.confirmations, settled)) return;
     // Bookkeeping: if it fails, the next flush re-sends these runs' latest metrics once.
     await writeConfirmations(this.stateDir, read.confirmations).catch((err: unknown) => {
-      report.warnings.push(
-        `could not record the delivery confirmations: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      report.warnings.push(`could not record the delivery confirmations: ${errorText(err)}`);
     });
   }
 

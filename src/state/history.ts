@@ -29,7 +29,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LockBusyError, StateError } from '../errors.js';
+import { errorText, LockBusyError, StateError } from '../errors.js';
 import type { DeliveryReport } from '../sinks/types.js';
 import { syncDir, untrustedReason } from './dir.js';
 import {
@@ -163,7 +163,7 @@ export async function appendRun(
       // Never through a link, never a FIFO or a file of another user: see state/dir.ts.
       fh = await open(file, APPEND_NOFOLLOW, 0o600);
     } catch (err) {
-      throw new StateError(`cannot open the run history ${file}: ${errText(err)}`, file, { cause: err });
+      throw new StateError(`cannot open the run history ${file}: ${errorText(err)}`, file, { cause: err });
     }
     try {
       let st = await fh.stat();
@@ -211,7 +211,9 @@ export async function appendRun(
         await writeHistoryIndex(stateDir, before);
       }
     } catch (err) {
-      throw new StateError(`cannot append to the run history ${file}: ${errText(err)}`, file, { cause: err });
+      throw new StateError(`cannot append to the run history ${file}: ${errorText(err)}`, file, {
+        cause: err,
+      });
     } finally {
       await fh.close();
     }
@@ -354,7 +356,7 @@ async function summarizeHistory(stateDir: string): Promise<{ summary: HistorySum
     fh = await open(file, READ_NOFOLLOW);
   } catch (err) {
     if (isCode(err, 'ENOENT')) return { summary: emptySummary(''), warnings: [] };
-    throw new StateError(`cannot read the run history ${file}: ${errText(err)}`, file, { cause: err });
+    throw new StateError(`cannot read the run history ${file}: ${errorText(err)}`, file, { cause: err });
   }
   try {
     const st = await fh.stat();
@@ -475,7 +477,7 @@ async function* scanHistory(
       fh = await open(file, READ_NOFOLLOW);
     } catch (err) {
       if (isCode(err, 'ENOENT')) return;
-      throw new StateError(`cannot read the run history ${file}: ${errText(err)}`, file, { cause: err });
+      throw new StateError(`cannot read the run history ${file}: ${errorText(err)}`, file, { cause: err });
     }
   }
   let pos = from.offset ?? 0;
@@ -489,7 +491,7 @@ async function* scanHistory(
       try {
         ({ bytesRead } = await fh.read(chunk, 0, chunk.length, pos));
       } catch (err) {
-        throw new StateError(`cannot read the run history ${file}: ${errText(err)}`, file, { cause: err });
+        throw new StateError(`cannot read the run history ${file}: ${errorText(err)}`, file, { cause: err });
       }
       if (bytesRead === 0) break;
       pos += bytesRead;
@@ -657,7 +659,7 @@ async function rotate(stateDir: string, keep: number): Promise<void> {
     await syncDir(stateDir).catch(() => undefined);
   } catch (err) {
     await unlink(tmp).catch(() => {});
-    throw new StateError(`cannot rotate the run history ${file}: ${errText(err)}`, file, { cause: err });
+    throw new StateError(`cannot rotate the run history ${file}: ${errorText(err)}`, file, { cause: err });
   }
 }
 
@@ -680,8 +682,4 @@ function addBase(base: Map<string, BaseEntry>, scope: Omit<BaseEntry, 'counts'>,
 
 function isCode(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -17,7 +17,7 @@
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { StateError } from '../errors.js';
+import { errorText, StateError } from '../errors.js';
 import { formatExposition, type ParsedFamily, parseExposition } from '../metrics/exposition.js';
 import { readStateFile, writeFileAtomic } from './dir.js';
 import { recordedRuns } from './history.js';
@@ -149,7 +149,9 @@ export async function saveLatestMetrics(
     // a power loss it must not hold an older state than the history's last record.
     await writeFileAtomic(file, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
   } catch (err) {
-    throw new StateError(`cannot save the latest metrics to ${file}: ${errText(err)}`, file, { cause: err });
+    throw new StateError(`cannot save the latest metrics to ${file}: ${errorText(err)}`, file, {
+      cause: err,
+    });
   }
   return file;
 }
@@ -187,7 +189,7 @@ export async function readLatestEntries(stateDir: string): Promise<LatestEntries
     names = (await readdir(dir)).filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort();
   } catch (err) {
     if (isCode(err, 'ENOENT')) return { entries: [], warnings: [] };
-    throw new StateError(`cannot read ${dir}: ${errText(err)}`, dir, { cause: err });
+    throw new StateError(`cannot read ${dir}: ${errorText(err)}`, dir, { cause: err });
   }
   const entries: LatestMetricsEntry[] = [];
   const warnings: string[] = [];
@@ -197,7 +199,7 @@ export async function readLatestEntries(stateDir: string): Promise<LatestEntries
       const e = await readEntry(file);
       if (e) entries.push(e);
     } catch (err) {
-      warnings.push(`${file}: ${errText(err)}; skipped`);
+      warnings.push(`${file}: ${errorText(err)}; skipped`);
     }
   }
   return { entries, warnings };
@@ -265,7 +267,7 @@ export function mergeLatestMetrics(entries: readonly LatestMetricsEntry[]): Merg
     try {
       parsed = parseExposition(e.text);
     } catch (err) {
-      warnings.push(`${where}: ${errText(err)}; skipped`);
+      warnings.push(`${where}: ${errorText(err)}; skipped`);
       continue;
     }
     const groupLabels: Record<string, string> = { job: e.job, ...e.grouping };
@@ -354,8 +356,4 @@ function seriesKey(name: string, labels: Record<string, string>): string {
 
 function isCode(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -16,7 +16,7 @@ import { realpathSync } from 'node:fs';
 import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { LockBusyError, maskCredentials, StateError } from '../errors.js';
+import { errorText, LockBusyError, maskCredentials, StateError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { formatClockTime } from '../util/table.js';
 
@@ -151,7 +151,7 @@ export async function acquireLockFile(file: string, options: LockFileOptions = {
   try {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw new StateError(`cannot create the lock folder ${dirname(file)}: ${errText(err)}`, dirname(file), {
+    throw new StateError(`cannot create the lock folder ${dirname(file)}: ${errorText(err)}`, dirname(file), {
       cause: err,
     });
   }
@@ -213,7 +213,7 @@ export async function readLockFile(
     raw = await readFile(file, 'utf8');
   } catch (err) {
     if (isCode(err, 'ENOENT')) return undefined;
-    throw new StateError(`cannot read the lock file ${file}: ${errText(err)}`, file, { cause: err });
+    throw new StateError(`cannot read the lock file ${file}: ${errorText(err)}`, file, { cause: err });
   }
   return { raw, holder: parseHolder(raw) };
 }
@@ -286,7 +286,7 @@ async function tryCreate(file: string, content: string): Promise<boolean> {
   } catch (err) {
     // A full disk fails the write after the create: do not leave the empty temp file behind.
     await unlink(tmp).catch(() => {});
-    throw new StateError(`cannot write the lock file ${file}: ${errText(err)}`, file, { cause: err });
+    throw new StateError(`cannot write the lock file ${file}: ${errorText(err)}`, file, { cause: err });
   }
   try {
     await link(tmp, file);
@@ -300,10 +300,12 @@ async function tryCreate(file: string, content: string): Promise<boolean> {
         return true;
       } catch (err2) {
         if (isCode(err2, 'EEXIST')) return false;
-        throw new StateError(`cannot create the lock file ${file}: ${errText(err2)}`, file, { cause: err2 });
+        throw new StateError(`cannot create the lock file ${file}: ${errorText(err2)}`, file, {
+          cause: err2,
+        });
       }
     }
-    throw new StateError(`cannot create the lock file ${file}: ${errText(err)}`, file, { cause: err });
+    throw new StateError(`cannot create the lock file ${file}: ${errorText(err)}`, file, { cause: err });
   } finally {
     await unlink(tmp).catch(() => {});
   }
@@ -332,7 +334,7 @@ async function removeStale(file: string, staleRaw: string): Promise<boolean> {
     await writeNew(guard, `${process.pid}\n`);
   } catch (err) {
     if (!isCode(err, 'EEXIST')) {
-      throw new StateError(`cannot write ${guard}: ${errText(err)}`, guard, { cause: err });
+      throw new StateError(`cannot write ${guard}: ${errorText(err)}`, guard, { cause: err });
     }
     const st = await stat(guard).catch(() => undefined);
     if (st && Date.now() - st.mtimeMs > TAKEOVER_STALE_MS) await unlink(guard).catch(() => {});
@@ -375,10 +377,6 @@ function formatWait(ms: number): string {
 
 function isCode(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

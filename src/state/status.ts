@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { tierMaxAgeMs } from '../config/cadence.js';
 import { profileDestinations } from '../config/destinations.js';
 import type { Config } from '../config/types.js';
+import { errorText } from '../errors.js';
 import { nextRun } from '../schedule/cron.js';
 import {
   type BacklogReader,
@@ -116,9 +117,7 @@ export async function computeStatus(options: ComputeStatusOptions): Promise<Stat
   // An outbox that cannot be read costs the status its delivery figures, not its tiers.
   const backlog = await (options.backlog ? options.backlog.read() : readBacklog(stateDir)).catch(
     (err: unknown) => {
-      warnings.push(
-        `cannot read the outbox ${join(stateDir, 'outbox')}: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      warnings.push(`cannot read the outbox ${join(stateDir, 'outbox')}: ${errorText(err)}`);
       return { pending: [], dead: [] };
     },
   );

@@ -16,6 +16,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { errorText } from '../errors.js';
 import { readLatestMetrics } from '../state/latest.js';
 import { rateLimitWarnings } from '../util/rate-limit.js';
 import { parseHistoryQuery, type StatusView } from './api.js';
@@ -75,10 +76,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   const history = createHistoryCache(opts.stateDir);
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err) => {
-      warn(
-        'request-failed',
-        `HTTP ${req.method} ${JSON.stringify(req.url)}: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      warn('request-failed', `HTTP ${req.method} ${JSON.stringify(req.url)}: ${errorText(err)}`);
       if (!res.headersSent) send(res, req, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
     });

@@ -4,6 +4,8 @@
  * dependency-free template engine with a `json` filter (JSON-escaping a value);
  * it is loaded only when a template is rendered.
  */
+
+import { errorText } from '../../errors.js';
 import { messageRecord } from '../message.js';
 import type { NotificationMessage, Notifier, NotifierInput } from '../types.js';
 
@@ -40,7 +42,7 @@ export async function checkBodyTemplate(template: string): Promise<string | unde
     new Liquid(ENGINE_OPTIONS).parse(template);
     return undefined;
   } catch (err) {
-    return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    return errorText(err).split('\n')[0];
   }
 }
 

@@ -11,6 +11,7 @@
  * the next write.
  */
 import { basename, join } from 'node:path';
+import { errorText } from '../../errors.js';
 import { readStateFile, writeFileAtomic } from '../../state/dir.js';
 import { latestPath } from '../../state/latest.js';
 import type { OutboxEntry, RunScopeRef } from './entry.js';
@@ -49,7 +50,7 @@ export function scopeKey(stateDir: string, scope: RunScopeRef & { job: string })
 export async function readConfirmations(stateDir: string): Promise<ConfirmationsRead> {
   const file = confirmationsPath(stateDir);
   const raw = await readStateFile(file).catch((err: unknown) => ({
-    refused: err instanceof Error ? err.message : String(err),
+    refused: errorText(err),
   }));
   if (raw === undefined) return { confirmations: {} };
   if (!Buffer.isBuffer(raw)) {

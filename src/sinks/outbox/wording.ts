@@ -1,7 +1,7 @@
 /**
  * How the outbox words a failure for people: one line naming the target, never a secret.
  */
-import { InvalidMetricsError, maskUrl, SinkError } from '../../errors.js';
+import { errorText, InvalidMetricsError, maskUrl, SinkError } from '../../errors.js';
 import { sinkFor } from '../sink.js';
 import type { OutboxEntry } from './entry.js';
 
@@ -53,6 +53,6 @@ function rootMessage(err: unknown): string {
   if (e instanceof AggregateError && e.errors[0] instanceof Error) e = e.errors[0];
   // Node says "socket hang up" for a connection closed before the answer.
   if ((e as { code?: unknown } | undefined)?.code === 'ECONNRESET') return 'the server closed the connection';
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorText(e);
   return maskUrl(msg);
 }
