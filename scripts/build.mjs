@@ -55,14 +55,16 @@ const openTelemetryEsm = {
 // ---------------------------------------------------------------------------------------------
 // The CLI bundle's layout (measured: BENCHMARKS.md, "What the measurements led to").
 //
-// `resticprom.js` is one CommonJS file with our code, commander and croner: node's CommonJS
+// `cli.js` is one CommonJS file with our code, commander and croner: node's CommonJS
 // loader reads and compiles one file, where the ES module loader resolved, read, linked and
 // evaluated one module per chunk (47 on the `backup` path, ~30% of a warm run's
 // instructions). Nothing runs before it is used: a module reached by a dynamic `import()` is
 // initialized when the import runs (esbuild turns it into a `require` of the bundled module).
 // The heavy packages, which few commands use, are not in it: each group is its own CommonJS
 // file, `vendor/<group>.js`, that the bundle requires when a module importing it first runs,
-// so a command that does not use them never reads or parses them.
+// so a command that does not use them never reads or parses them. `resticprom.js`, the command,
+// is a small entry point that compiles `cli.js` with V8's code cache of the command's last
+// run (src/cli/loader.ts).
 // ---------------------------------------------------------------------------------------------
 
 /**
@@ -130,7 +132,7 @@ function vendorEntries(used) {
   };
 }
 
-/** Builds the CLI into `outdir`: `resticprom.js`, `vendor/*.js`, their source maps. */
+/** Builds the CLI into `outdir`: `resticprom.js` (the entry), `cli.js`, `vendor/*.js`, their source maps. */
 async function buildCliBundle(outdir) {
   const common = {
     absWorkingDir: process.cwd(),
@@ -146,15 +148,24 @@ async function buildCliBundle(outdir) {
   const used = new Map();
   await build({
     ...common,
-    entryPoints: { resticprom: 'src/cli/main.ts' },
+    entryPoints: { cli: 'src/cli/main.ts' },
     outdir,
     // import.meta is empty in CommonJS; the sources use it only where the defines answer
     // (version, build id), and this file is then the module's file.
     define: { ...define, 'import.meta.url': '__resticpromModuleUrl' },
     banner: {
-      js: "#!/usr/bin/env node\nconst __resticpromModuleUrl = require('node:url').pathToFileURL(__filename).href;",
+      js: "const __resticpromModuleUrl = require('node:url').pathToFileURL(__filename).href;",
     },
     plugins: [vendorStubs(used)],
+  });
+  // The command itself: runs cli.js from V8's code cache (src/cli/loader.ts). No source map:
+  // a few dozen lines, and node would read the map of a file it runs with --enable-source-maps.
+  await build({
+    ...common,
+    sourcemap: false,
+    entryPoints: { resticprom: 'src/cli/loader.ts' },
+    outdir,
+    banner: { js: '#!/usr/bin/env node' },
   });
   await build({
     ...common,

@@ -3,19 +3,17 @@
  * registers itself; its implementation is imported only when it runs, so
  * `resticprom --version` stays fast.
  */
-import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
 import { commandModulesFor } from './commands/index.js';
 import { ExitCode } from './exit-codes.js';
 import { isJobRunning } from './interrupt.js';
+import { holdYoungGeneration } from './young-generation.js';
 
 declare const RESTICPROM_VERSION: string;
 
-// Keep V8's young generation at its initial size instead of letting it double under load:
-// what a run allocates per restic line (a chunk, a status line's object) dies young, so a
-// larger new space only raises the peak RSS (1M-line stream: ~70 -> ~61 MiB, BENCHMARKS.md).
-// The growth factor is read when the space would grow, so setting it now takes effect.
-setFlagsFromString('--semi-space-growth-factor=1');
+// The young generation at its initial size (young-generation.ts); the CLI's entry point
+// (loader.ts) has done it already, the single executable has not.
+holdYoungGeneration();
 
 const program = new Command();
 program

@@ -73,6 +73,8 @@ export interface RunBackupOptions extends ResticCommandOptions {
   onProgress?: (progress: BackupProgress) => void;
   /** Called for every item restic could not read. */
   onItemError?: (error: BackupItemError) => void;
+  /** Called once restic is started (see `SpawnResticOptions.onStarted`). */
+  onStarted?: () => void;
   /**
    * How many item errors the result lists (`errorCount` stays exact).
    * @default 100
@@ -144,6 +146,7 @@ export async function runBackup(opts: RunBackupOptions): Promise<BackupResult> {
       onStdoutLine: (l) => parser.push(l, 'stdout'),
       onStdoutBytes: parser.pushBytes,
       onStderrLine: (l) => parser.push(l, 'stderr'),
+      ...(opts.onStarted ? { onStarted: opts.onStarted } : {}),
     });
   } catch (err) {
     if (!(err instanceof ResticError)) throw err;

@@ -71,6 +71,11 @@ export interface SpawnResticOptions {
   /** Called for every stderr line (without the line break). */
   onStderrLine?: (line: string) => void;
   /**
+   * Called once restic is started, while it runs: work the caller needs afterwards and can do
+   * meanwhile (a job loads the modules its delivery needs) keeps off the time after restic.
+   */
+  onStarted?: () => void;
+  /**
    * Longest line kept, in bytes; the rest of a longer line is dropped (and counted).
    * @default 65536
    */
@@ -405,6 +410,7 @@ export async function spawnRestic(opts: SpawnResticOptions): Promise<SpawnRestic
         if (opts.signal.aborted) onAbort();
         else opts.signal.addEventListener('abort', onAbort, { once: true });
       }
+      opts.onStarted?.();
     }
 
     child.on('close', (code, sig) => {

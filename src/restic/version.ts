@@ -1,6 +1,8 @@
 /**
  * Finds out which restic version a binary is, from `restic version`.
  */
+import { access, constants, readFile, realpath, stat } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
 import { ResticCommandError } from '../errors.js';
 import { assertResticSucceeded, runResticCommand } from './run.js';
 
@@ -114,8 +116,6 @@ export interface CachedVersionOptions extends GetResticVersionOptions {
 
 /** Finds an executable the way a shell would: as given when it has a `/`, else along PATH. */
 async function locateExecutable(bin: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const { access, constants } = await import('node:fs/promises');
-  const { isAbsolute, join, resolve } = await import('node:path');
   const candidates = bin.includes('/')
     ? [isAbsolute(bin) ? bin : resolve(bin)]
     : (env.PATH ?? '')
@@ -140,7 +140,6 @@ async function locateExecutable(bin: string, env: NodeJS.ProcessEnv): Promise<st
  * Any problem with the cache file falls back to asking restic.
  */
 export async function getResticVersionCached(opts: CachedVersionOptions): Promise<ResticVersion> {
-  const { readFile, realpath, stat } = await import('node:fs/promises');
   const env = opts.env ?? process.env;
   const located = await locateExecutable(opts.resticBinary ?? 'restic', env);
   const path = located ? await realpath(located).catch(() => located) : undefined;

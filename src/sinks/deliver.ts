@@ -141,11 +141,11 @@ async function deliverStored(
     ...(opts.now ? { now: opts.now } : {}),
   });
   try {
-    return await outbox.withLock(async () => {
-      const re = opts.requeue ? await outbox.requeue(opts.requeue) : undefined;
-      const enq = await outbox.enqueue(payload, targets, undefined, run);
+    return await outbox.withLock(async (held) => {
+      const re = opts.requeue ? await held.requeue(opts.requeue) : undefined;
+      const enq = await held.enqueue(payload, targets, undefined, run);
       await opts.run?.record();
-      const flush = await outbox.flush({
+      const flush = await held.flush({
         targets,
         parsed: { text: payload.text, families: payload.families },
         ...flushExtras(opts),

@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { errorText, maskUrl, SinkError } from '../errors.js';
-import type { HttpOptions, SecretSource, SendOptions } from './types.js';
+import type { Destination, HttpOptions, SecretSource, SendOptions } from './types.js';
 
 declare const RESTICPROM_VERSION: string | undefined;
 
@@ -143,6 +143,39 @@ interface TransportResponse {
 /** Longest answer body read, bytes; the rest is dropped (messages keep 2,000 characters). */
 const MAX_READ_BYTES = 1024 * 1024;
 
+const clientModules = new Map<string, Promise<typeof import('node:http') | typeof import('node:https')>>();
+
+/** `node:https` or `node:http`, loaded on first use (a command that sends nothing never loads them). */
+function clientModule(protocol: string): Promise<typeof import('node:http') | typeof import('node:https')> {
+  let mod = clientModules.get(protocol);
+  if (!mod) {
+    mod = protocol === 'https:' ? import('node:https') : import('node:http');
+    clientModules.set(protocol, mod);
+  }
+  return mod;
+}
+
+/**
+ * Loads the client module `url` needs now, ahead of its first request: a job calls it while
+ * restic runs, so that loading it (~4 ms) is not part of the time after restic ends.
+ */
+export function preloadHttpClient(url: string): void {
+  try {
+    clientModule(new URL(url).protocol).catch(() => {});
+  } catch {
+    // not a URL: the request reports it
+  }
+}
+
+/** {@link preloadHttpClient} for every destination that is reached over HTTP. */
+export function preloadDelivery(destinations: readonly Destination[]): void {
+  for (const d of destinations) {
+    for (const url of d.kind === 'pushgateway' ? d.urls : d.kind === 'textfile' ? [] : [d.url]) {
+      preloadHttpClient(url);
+    }
+  }
+}
+
 /**
  * One HTTP request with `node:http`/`node:https`: no redirects followed, no keep-alive,
  * the TLS settings applied to this request only. Network errors are Node's own (with
@@ -154,7 +187,7 @@ async function requestWithNode(
   tls: ConnectOptions,
 ): Promise<TransportResponse> {
   const u = new URL(url);
-  const mod = u.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const mod = await clientModule(u.protocol);
   return new Promise((resolve, reject) => {
     const req = mod.request(
       u,
