@@ -173,8 +173,23 @@ async function buildCliBundle(outdir) {
     outdir: join(outdir, 'vendor'),
     plugins: [vendorEntries(used), openTelemetryEsm],
   });
+  assertAscii(join(outdir, 'cli.js'));
   // dist/ is inside a `"type": "module"` package: mark the bin's folder CommonJS.
   writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n');
+}
+
+/**
+ * The entry point reads cli.js as Latin-1, which for ASCII is the same text and decodes with
+ * no UTF-8 validation into a one-byte string (one with any other character would be a
+ * two-byte string, twice the memory and slower to scan). esbuild escapes non-ASCII
+ * characters except inside a `String.raw` template: write `\u2014` there.
+ */
+function assertAscii(file) {
+  const text = readFileSync(file);
+  const at = text.findIndex((b) => b > 0x7f);
+  if (at < 0) return;
+  const line = text.subarray(0, at).toString('latin1').split('\n').length;
+  throw new Error(`${file}:${line}: a character outside ASCII (see assertAscii in scripts/build.mjs)`);
 }
 
 if (isSea) await buildSea();

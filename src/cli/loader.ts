@@ -31,7 +31,8 @@ function run(): void {
   const bundle = join(__dirname, 'cli.js');
   const fd = openSync(bundle, 'r');
   const st = fstatSync(fd);
-  const source = readFileSync(fd, 'utf8');
+  // ASCII only (the build checks it), so Latin-1 is the same text, read without UTF-8 decoding.
+  const source = readFileSync(fd, 'latin1');
   closeSync(fd);
 
   const uid = process.geteuid?.() ?? -1;

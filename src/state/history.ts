@@ -194,7 +194,8 @@ export async function appendRun(
         }
       }
       // What the index knows plus the lines since, as of now (we hold the lock).
-      const before = prefix ? undefined : (await summarizeHistory(stateDir)).summary;
+      // A copy: the summary read may be the one this process keeps (see summarizeHistory).
+      const before = prefix ? undefined : structuredClone((await summarizeHistory(stateDir)).summary);
       const body = Buffer.from(JSON.stringify(record), 'utf8');
       const line = Buffer.concat([Buffer.from(prefix), body, Buffer.from('\n')]);
       let off = 0;
@@ -209,6 +210,7 @@ export async function appendRun(
         addLine(before, { type: 'record', record, at: st.size, end: size });
         before.lastLineDigest = lineDigest(body);
         await writeHistoryIndex(stateDir, before);
+        remembered = { file, key: fileKey(await fh.stat()), summary: before, warnings: [] };
       }
     } catch (err) {
       throw new StateError(`cannot append to the run history ${file}: ${errorText(err)}`, file, {
@@ -360,6 +362,10 @@ async function summarizeHistory(stateDir: string): Promise<{ summary: HistorySum
   }
   try {
     const st = await fh.stat();
+    // A run asks five times (its counters, the re-queue, the record, two flush judgements):
+    // the file unchanged since this process last summarized it is not read again.
+    const key = fileKey(st);
+    if (remembered?.file === file && remembered.key === key) return remembered;
     const id = fileId(st);
     let summary = await readHistoryIndex(stateDir);
     if (!summary || summary.file !== id || summary.size > st.size || !(await coversPrefix(fh, summary)))
@@ -379,10 +385,22 @@ async function summarizeHistory(stateDir: string): Promise<{ summary: HistorySum
       summary.lastLineDigest = last ? lineDigest(last) : null;
       await writeHistoryIndex(stateDir, summary);
     }
+    remembered = { file, key, summary, warnings };
     return { summary, warnings };
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * The last summary this process made, of which file in which state (never changed by a
+ * caller: appendRun changes a copy).
+ */
+let remembered: { file: string; key: string; summary: HistorySummary; warnings: string[] } | undefined;
+
+/** The file and its state: any write changes the size or the modification time. */
+function fileKey(st: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number }): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }
 
 /** Identifies the history file: a rotation writes a new one. */

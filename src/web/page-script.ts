@@ -98,7 +98,7 @@ export const PAGE_SCRIPT = String.raw`
   }
   function pad(n) { return n < 10 ? "0" + n : String(n); }
   function fmtTime(ms, withDate) {
-    if (ms === null || ms === undefined) return "—";
+    if (ms === null || ms === undefined) return "\u2014";
     var d = new Date(ms);
     var t = pad(d.getHours()) + ":" + pad(d.getMinutes());
     var today = new Date();
@@ -112,7 +112,7 @@ export const PAGE_SCRIPT = String.raw`
     return fmtTime(ms, true);
   }
   function fmtUntil(ms, now) {
-    if (ms === null || ms === undefined) return "—";
+    if (ms === null || ms === undefined) return "\u2014";
     return fmtTime(ms, false) + " (in " + fmtAge(ms - now) + ")";
   }
 
@@ -225,10 +225,10 @@ export const PAGE_SCRIPT = String.raw`
         el("td", { text: t.tier }),
         stateCell,
         el("td", { "class": "last-success wide", text: fmtTime(t.lastSuccess, false) }),
-        el("td", { "class": "age num" }, t.lastSuccess === null ? ["—"] : [fmtAge(t.ageMs), note(" ago")]),
+        el("td", { "class": "age num" }, t.lastSuccess === null ? ["\u2014"] : [fmtAge(t.ageMs), note(" ago")]),
         el("td", { "class": "max-age num wide", text: fmtAge(t.maxAgeMs) }),
         el("td", { "class": "next-run wide", text: fmtUntil(t.nextRun, status.generatedAt) }),
-        el("td", { "class": "size num wide", text: t.lastSize === null ? "—" : fmtBytes(t.lastSize) }),
+        el("td", { "class": "size num wide", text: t.lastSize === null ? "\u2014" : fmtBytes(t.lastSize) }),
         outboxCell(t, isFailing)
       ]));
     });
@@ -276,7 +276,7 @@ export const PAGE_SCRIPT = String.raw`
         el("td", { "class": "time", text: fmtRunTime(r.startedAt) }),
         el("td", { "class": "outcome", text: r.outcome + (r.reason && r.outcome !== "success" ? " (" + r.reason + ")" : "") }),
         el("td", { "class": "duration num", text: fmtDuration(r.durationSeconds) }),
-        el("td", { "class": "size num", text: r.processedBytes === null ? "—" : fmtBytes(r.processedBytes) })
+        el("td", { "class": "size num", text: r.processedBytes === null ? "\u2014" : fmtBytes(r.processedBytes) })
       ]));
       if (bad && r.error && r.error !== shownError) body.append(el("tr", { "class": "run-error" }, [el("td", { colspan: 4, text: r.error })]));
       shownError = bad ? r.error : null;
@@ -297,13 +297,13 @@ export const PAGE_SCRIPT = String.raw`
       a["class"] = "tier compact state-" + t.state + "-border";
       return el("section", a, [title, el("div", { "class": "facts", text:
         (t.state === "WAITING" ? "no backup yet, none due so far" : "no backup recorded") +
-        " · next run " + fmtUntil(t.nextRun, now) + " · max age " + fmtAge(t.maxAgeMs) })]);
+        " \u00b7 next run " + fmtUntil(t.nextRun, now) + " \u00b7 max age " + fmtAge(t.maxAgeMs) })]);
     }
     a["class"] = "tier state-" + t.state + "-border";
     var last = runs[runs.length - 1];
     var facts = "last success " + (t.lastSuccess === null ? "never" : fmtTime(t.lastSuccess, false) + " (" + fmtAge(t.ageMs) + " ago)") +
-      " · next run " + fmtUntil(t.nextRun, now) +
-      " · last run " + last.outcome + (last.reason ? " (" + last.reason + ")" : "");
+      " \u00b7 next run " + fmtUntil(t.nextRun, now) +
+      " \u00b7 last run " + last.outcome + (last.reason ? " (" + last.reason + ")" : "");
     var parts = [title, el("div", { "class": "facts", text: facts })];
     if (t.lastError) parts.push(el("div", { "class": "tier-error", text: t.lastError }));
     parts.push(el("div", { "class": "tier-body" }, [
@@ -346,8 +346,8 @@ export const PAGE_SCRIPT = String.raw`
           status.tiers.map(function (t, i) { return renderTier(t, histories[i], status.generatedAt); }));
         var d = status.daemon;
         document.getElementById("meta").textContent =
-          (d ? "resticprom " + d.version + " · up since " + fmtTime(d.startedAt, true) + " · " : "") +
-          "times in " + Intl.DateTimeFormat().resolvedOptions().timeZone + " · updated " + fmtTime(status.generatedAt, true);
+          (d ? "resticprom " + d.version + " \u00b7 up since " + fmtTime(d.startedAt, true) + " \u00b7 " : "") +
+          "times in " + Intl.DateTimeFormat().resolvedOptions().timeZone + " \u00b7 updated " + fmtTime(status.generatedAt, true);
         errorBox.className = "";
         errorBox.textContent = "";
         document.body.setAttribute("data-updated-at", String(status.generatedAt));
