@@ -42,9 +42,10 @@ export type CacheNote = (line: string) => void;
 
 /**
  * The folder of the code cache: `$RESTICPROM_CODE_CACHE` (an absolute path; `off` or `0`
- * turns it off), else systemd's `$CACHE_DIRECTORY`, else `/var/cache/resticprom` for root,
- * else `$XDG_CACHE_HOME/resticprom` (when absolute), else `~/.cache/resticprom`; undefined
- * when off or when none applies.
+ * turns it off), else `code/` in systemd's `$CACHE_DIRECTORY`, in `/var/cache/resticprom`
+ * for root, in `$XDG_CACHE_HOME/resticprom` (when absolute), else in
+ * `~/.cache/resticprom`; undefined when off or when none applies. (`code/`: the units give
+ * restic the same cache directory, whose top level restic lists as its own.)
  */
 export function codeCacheDir(env: NodeJS.ProcessEnv, uid: number): string | undefined {
   const own = env.RESTICPROM_CODE_CACHE;
@@ -53,10 +54,11 @@ export function codeCacheDir(env: NodeJS.ProcessEnv, uid: number): string | unde
     return isAbsolute(own) ? own : undefined;
   }
   const systemd = env.CACHE_DIRECTORY?.split(':')[0];
-  if (systemd && isAbsolute(systemd)) return systemd;
-  if (uid === 0) return '/var/cache/resticprom';
-  if (env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME)) return join(env.XDG_CACHE_HOME, 'resticprom');
-  return env.HOME && isAbsolute(env.HOME) ? join(env.HOME, '.cache', 'resticprom') : undefined;
+  if (systemd && isAbsolute(systemd)) return join(systemd, 'code');
+  if (uid === 0) return '/var/cache/resticprom/code';
+  if (env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME))
+    return join(env.XDG_CACHE_HOME, 'resticprom', 'code');
+  return env.HOME && isAbsolute(env.HOME) ? join(env.HOME, '.cache', 'resticprom', 'code') : undefined;
 }
 
 /** The cache file of a command: its first argument when it looks like one, else `other`. */
