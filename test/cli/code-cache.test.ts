@@ -191,11 +191,11 @@ profiles:
     assert.equal(codeCacheDir({ RESTICPROM_CODE_CACHE: 'relative/dir' }, 0), undefined);
     assert.equal(
       codeCacheDir({ CACHE_DIRECTORY: '/var/cache/resticprom:/other', HOME: '/h' }, 1000),
-      '/var/cache/resticprom',
+      '/var/cache/resticprom/code',
     );
-    assert.equal(codeCacheDir({ HOME: '/root' }, 0), '/var/cache/resticprom');
-    assert.equal(codeCacheDir({ XDG_CACHE_HOME: '/x', HOME: '/h' }, 1000), '/x/resticprom');
-    assert.equal(codeCacheDir({ XDG_CACHE_HOME: 'rel', HOME: '/h' }, 1000), '/h/.cache/resticprom');
+    assert.equal(codeCacheDir({ HOME: '/root' }, 0), '/var/cache/resticprom/code');
+    assert.equal(codeCacheDir({ XDG_CACHE_HOME: '/x', HOME: '/h' }, 1000), '/x/resticprom/code');
+    assert.equal(codeCacheDir({ XDG_CACHE_HOME: 'rel', HOME: '/h' }, 1000), '/h/.cache/resticprom/code');
     assert.equal(codeCacheDir({}, 1000), undefined);
     assert.equal(codeCacheFile('/c', ['backup', '--tier', 'daily']), '/c/cli-backup.v8');
     assert.equal(codeCacheFile('/c', ['--version']), '/c/cli-other.v8');
