@@ -4,6 +4,7 @@
  * `resticprom --version` stays fast.
  */
 import { Command, CommanderError } from 'commander';
+import { useSynchronousIo } from '../state/io.js';
 import { commandModulesFor } from './commands/index.js';
 import { ExitCode } from './exit-codes.js';
 import { isJobRunning } from './interrupt.js';
@@ -14,6 +15,10 @@ declare const RESTICPROM_VERSION: string;
 // The young generation at its initial size (young-generation.ts); the CLI's entry point
 // (loader.ts) has done it already, the single executable has not.
 holdYoungGeneration();
+
+// A one-shot command does its bookkeeping's file operations directly (state/io.ts); the
+// daemon (and the demo, which runs one) keeps them on the thread pool, to stay responsive.
+if (!['daemon', 'demo'].includes(process.argv[2] ?? '')) useSynchronousIo();
 
 const program = new Command();
 program

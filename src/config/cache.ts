@@ -16,10 +16,10 @@
  * cache file is ignored, and the config validated again.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readlink, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { removeDeadTempFiles, resolveStateDir, writeFileAtomic } from '../state/dir.js';
+import { mkdir, readlink, stat } from '../state/io.js';
 import { readTrustedFile } from '../state/trusted-read.js';
 import { getVersion } from '../version.js';
 import { fileTrustWarnings } from './file-trust.js';

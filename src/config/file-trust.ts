@@ -3,8 +3,9 @@
  * names `restic-binary` and `password-command`, so whoever can write it runs code as us) and
  * the files holding secrets (repository passwords, gateway passwords, tokens).
  */
-import { stat } from 'node:fs/promises';
+
 import type { SecretSource } from '../sinks/types.js';
+import { stat } from '../state/io.js';
 import type { Config } from './types.js';
 
 /** The secret files a config refers to, with what each holds. */

@@ -4,7 +4,7 @@
  * (password-file, exclude-file, files-from, env-file), and the env-file read at each run.
  */
 import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, stat } from '../state/io.js';
 
 /**
  * Why a file could not be opened or read, as the end of a sentence whose subject is the file.

@@ -3,7 +3,6 @@
  * metrics, and deliver them (through the outbox, so nothing is lost).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { commonLabels, renderSamples, type Sample } from '../metrics/build.js';
@@ -20,6 +19,7 @@ import {
   type RunRecord,
   runCounters,
 } from '../state/history.js';
+import { mkdir } from '../state/io.js';
 import { saveLatestMetrics } from '../state/latest.js';
 import type { RunCounters } from './run-metrics.js';
 
@@ -162,6 +162,7 @@ export async function finishRun(opts: FinishRunOptions): Promise<FinishRunResult
     }
     const delivery = await deliver(payload, opts.target.destinations, {
       stateDir: opts.stateDir,
+      isStateDirChecked: true,
       ...(opts.sendOptions ? { sendOptions: opts.sendOptions } : {}),
       ...(opts.outbox ? { outbox: opts.outbox } : {}),
       ...(opts.requeue ? { requeue: opts.requeue } : {}),

@@ -1,9 +1,10 @@
 /**
  * Finds out which restic version a binary is, from `restic version`.
  */
-import { access, constants, readFile, realpath, stat } from 'node:fs/promises';
+
 import { isAbsolute, join, resolve } from 'node:path';
 import { ResticCommandError } from '../errors.js';
+import { access, constants, readFile, realpath, stat } from '../state/io.js';
 import { assertResticSucceeded, runResticCommand } from './run.js';
 
 /** A restic version, e.g. from `restic 0.14.0 compiled with go1.19.8 on linux/amd64`. */

@@ -72,6 +72,11 @@ export interface DeliverOptions {
    * re-queued from the latest metrics (see `outbox/requeue.ts`). @default none
    */
   requeue?: RequeueSource;
+  /**
+   * The caller has just checked the state directory (`ensureStateDir`), as a run's
+   * `finishRun` does before it saves the latest metrics: not checked again. @default false
+   */
+  isStateDirChecked?: boolean;
 }
 
 /** A {@link DeliveryReport} plus what happened in the outbox. */
@@ -134,7 +139,7 @@ async function deliverStored(
   run: { runId: string; runScope?: RunScopeRef } | undefined,
   opts: DeliverOptions,
 ): Promise<DeliverResult> {
-  await ensureStateDir(opts.stateDir);
+  if (!opts.isStateDirChecked) await ensureStateDir(opts.stateDir);
   const outbox = new Outbox({
     stateDir: opts.stateDir,
     ...opts.outbox,

@@ -1,7 +1,7 @@
-import { readFile, unlink } from 'node:fs/promises';
 import { SinkError } from '../errors.js';
 import { formatExposition, type ParsedFamily, parseExposition } from '../metrics/exposition.js';
 import { writeFileAtomic } from '../state/dir.js';
+import { readFile, unlink } from '../state/io.js';
 import { toBatch } from './batch.js';
 import { checkGroupingLabels, checkJob } from './grouping-key.js';
 import type { MetricsBatch, MetricsPayload, SendOptions, TextfileDestination } from './types.js';

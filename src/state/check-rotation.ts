@@ -6,9 +6,10 @@
  * completed. Written atomically (0600); a missing or unreadable file starts over at
  * part 1 (the only cost: one cycle read again).
  */
-import { readFile } from 'node:fs/promises';
+
 import { join } from 'node:path';
 import { writeFileAtomic } from './dir.js';
+import { readFile } from './io.js';
 
 /** One profile's rotation. */
 export interface CheckRotation {

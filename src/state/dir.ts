@@ -5,10 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, chmod, lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { StateError } from '../errors.js';
+import { access, chmod, lstat, mkdir, open, readdir, rename, rm, stat } from './io.js';
 
 /** Options of {@link resolveStateDir}. */
 export interface ResolveStateDirOptions {
@@ -123,12 +123,19 @@ export async function checkStateTrust(dir: string): Promise<void> {
     { path: dir, isDir: true },
     ...STATE_ENTRIES.map((e) => ({ path: join(dir, e.name), isDir: e.isDir })),
   ];
+  // All at once (a run checks twice; one after the other they cost ~1 ms more each time),
+  // judged in order, so the first untrusted one is the one named.
+  const stats = await Promise.all(
+    items.map(({ path }, i) =>
+      // The directory itself may be a link an administrator made; what it points to is checked.
+      (i === 0 ? stat(path) : lstat(path)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+        throw err;
+      }),
+    ),
+  );
   for (const [i, { path, isDir }] of items.entries()) {
-    // The directory itself may be a link an administrator made; what it points to is checked.
-    const st = await (i === 0 ? stat(path) : lstat(path)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
-      throw err;
-    });
+    const st = stats[i];
     if (!st) continue;
     const why = untrustedReason(st, isDir, ids);
     if (why === undefined) continue;
@@ -222,13 +229,10 @@ export function tempFileOwner(name: string): number | undefined {
  */
 export async function removeDeadTempFiles(dirs: string[]): Promise<string[]> {
   const removed: string[] = [];
-  for (const dir of dirs) {
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch {
-      continue;
-    }
+  const listed = await Promise.all(dirs.map((dir) => readdir(dir).catch(() => undefined)));
+  for (const [i, dir] of dirs.entries()) {
+    const names = listed[i];
+    if (!names) continue;
     for (const name of names) {
       const pid = tempFileOwner(name);
       if (pid === undefined || pid === process.pid || isProcessAlive(pid)) continue;

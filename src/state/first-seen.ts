@@ -4,9 +4,10 @@
  * tier's first scheduled run after that moment plus its max age has passed, then `NEVER`.
  * Written atomically; only new tiers are added, so the first moment is kept.
  */
-import { readFile } from 'node:fs/promises';
+
 import { join } from 'node:path';
 import { ensureStateDir, writeFileAtomic } from './dir.js';
+import { readFile } from './io.js';
 
 /** Unix ms a tier was first seen, keyed by {@link tierKey}. */
 export type TiersSeen = Record<string, number>;

@@ -27,7 +27,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorText, LockBusyError, StateError } from '../errors.js';
 import type { DeliveryReport } from '../sinks/types.js';
@@ -43,6 +42,7 @@ import {
   type ScopeCounts,
   writeHistoryIndex,
 } from './history-index.js';
+import { type FileHandle, lstat, open, rename, unlink } from './io.js';
 import { acquireLockFile } from './lock.js';
 
 const READ_NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -353,6 +353,13 @@ export async function runCounters(
  */
 async function summarizeHistory(stateDir: string): Promise<{ summary: HistorySummary; warnings: string[] }> {
   const file = historyPath(stateDir);
+  // A run asks five times (its counters, the re-queue, the record, two flush judgements):
+  // the file unchanged since this process last summarized it is not opened again. (A link
+  // in its place has another identity, and is refused by the open below.)
+  if (remembered?.file === file) {
+    const now = await lstat(file).catch(() => undefined);
+    if (now && fileKey(now) === remembered.key) return remembered;
+  }
   let fh: FileHandle;
   try {
     fh = await open(file, READ_NOFOLLOW);
@@ -362,8 +369,6 @@ async function summarizeHistory(stateDir: string): Promise<{ summary: HistorySum
   }
   try {
     const st = await fh.stat();
-    // A run asks five times (its counters, the re-queue, the record, two flush judgements):
-    // the file unchanged since this process last summarized it is not read again.
     const key = fileKey(st);
     if (remembered?.file === file && remembered.key === key) return remembered;
     const id = fileId(st);

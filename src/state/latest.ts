@@ -15,12 +15,13 @@
  * backup, which pushes no `..._last_success_timestamp_seconds`, keeps the last
  * success's value, exactly as on a gateway.
  */
-import { mkdir, readdir } from 'node:fs/promises';
+
 import { join } from 'node:path';
 import { errorText, StateError } from '../errors.js';
 import { formatExposition, type ParsedFamily, parseExposition } from '../metrics/exposition.js';
 import { readStateFile, writeFileAtomic } from './dir.js';
 import { recordedRuns } from './history.js';
+import { mkdir, readdir } from './io.js';
 
 /** The metrics of one run, as handed to the sinks. */
 export interface LatestMetricsInput {

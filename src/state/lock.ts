@@ -13,12 +13,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
-import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { errorText, LockBusyError, maskCredentials, StateError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { formatClockTime } from '../util/table.js';
+import { link, mkdir, open, readFile, stat, unlink } from './io.js';
 
 /** What a lock file holds. */
 export interface LockHolder {

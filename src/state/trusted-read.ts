@@ -5,8 +5,8 @@
  * is reported as a reason to ignore it, never trusted.
  */
 import { constants } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { open, stat } from './io.js';
 
 /** A trusted file's content, or why it was not read. */
 export type TrustedRead = { content: Buffer } | { reason: string };

@@ -4,8 +4,9 @@
  * reader sees whole files; a status must not wait for a long flush), moving nothing,
  * and reduced to what a status needs (no payload text is kept).
  */
-import { lstat, stat } from 'node:fs/promises';
+
 import { join } from 'node:path';
+import { lstat, stat } from '../../state/io.js';
 import { pushKey } from './policy.js';
 import { OutboxStore } from './store.js';
 import { targetLabel } from './wording.js';

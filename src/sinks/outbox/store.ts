@@ -4,9 +4,10 @@
  * moves anything in the folder that is not a regular, well-formed entry aside, so one stray
  * file never blocks delivery.
  */
-import { lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+
 import { join } from 'node:path';
 import { describeFileType, readStateFile, tempFileOwner, writeFileAtomic } from '../../state/dir.js';
+import { lstat, mkdir, readdir, rename, rm, stat } from '../../state/io.js';
 import {
   ENTRY_FILE,
   newEntryId,
