@@ -160,7 +160,11 @@ export function readCodeCache(
       off += n;
     }
     const crc = crc32();
-    if (!crc || off !== buf.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
+    if (!crc) {
+      note('node:zlib has no crc32 (node older than 20.15): no code cache');
+      return undefined;
+    }
+    if (off !== buf.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
       note(`${file}: not a code cache: not used`);
       return undefined;
     }

@@ -36,6 +36,7 @@ import {
   countsIn,
   emptySummary,
   type HistorySummary,
+  historyIndexPath,
   lineDigest,
   readHistoryIndex,
   type ScanItem,
@@ -210,7 +211,8 @@ export async function appendRun(
         addLine(before, { type: 'record', record, at: st.size, end: size });
         before.lastLineDigest = lineDigest(body);
         await writeHistoryIndex(stateDir, before);
-        remembered = { file, key: fileKey(await fh.stat()), summary: before, warnings: [] };
+        // Under the history lock, so the file is as this summary says.
+        remembered = { file, key: await filesKey(stateDir, file), summary: before, warnings: [] };
       }
     } catch (err) {
       throw new StateError(`cannot append to the run history ${file}: ${errorText(err)}`, file, {
@@ -356,10 +358,9 @@ async function summarizeHistory(stateDir: string): Promise<{ summary: HistorySum
   // A run asks five times (its counters, the re-queue, the record, two flush judgements):
   // the file unchanged since this process last summarized it is not opened again. (A link
   // in its place has another identity, and is refused by the open below.)
-  if (remembered?.file === file) {
-    const now = await lstat(file).catch(() => undefined);
-    if (now && fileKey(now) === remembered.key) return remembered;
-  }
+  // Taken before reading: a change after this point makes the next call read again.
+  const key = await filesKey(stateDir, file);
+  if (remembered?.file === file && remembered.key === key) return remembered;
   let fh: FileHandle;
   try {
     fh = await open(file, READ_NOFOLLOW);
@@ -369,8 +370,6 @@ async function summarizeHistory(stateDir: string): Promise<{ summary: HistorySum
   }
   try {
     const st = await fh.stat();
-    const key = fileKey(st);
-    if (remembered?.file === file && remembered.key === key) return remembered;
     const id = fileId(st);
     let summary = await readHistoryIndex(stateDir);
     if (!summary || summary.file !== id || summary.size > st.size || !(await coversPrefix(fh, summary)))
@@ -403,9 +402,19 @@ async function summarizeHistory(stateDir: string): Promise<{ summary: HistorySum
  */
 let remembered: { file: string; key: string; summary: HistorySummary; warnings: string[] } | undefined;
 
-/** The file and its state: any write changes the size or the modification time. */
-function fileKey(st: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number }): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+/**
+ * The history file and its index as they are now (a write to either changes its size or
+ * times; a link in the history's place has another identity, and is refused when opened).
+ */
+async function filesKey(stateDir: string, file: string): Promise<string> {
+  const key = (
+    st: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number } | undefined,
+  ) => (st ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : '-');
+  const [history, index] = await Promise.all([
+    lstat(file).catch(() => undefined),
+    lstat(historyIndexPath(stateDir)).catch(() => undefined),
+  ]);
+  return `${key(history)} ${key(index)}`;
 }
 
 /** Identifies the history file: a rotation writes a new one. */
