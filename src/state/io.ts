@@ -7,8 +7,8 @@
  * - synchronous, for a one-shot command (`useSynchronousIo()`, which the CLI calls for every
  *   command but `daemon` and `demo`): the same operation as a direct system call. A warm
  *   backup makes ~170 of them on small local files; through the thread pool each costs
- *   ~55 µs, directly ~11 µs (BENCHMARKS.md, third round), and the process has nothing else
- *   to do meanwhile.
+ *   ~45 µs, directly ~4 µs (`node bench/fs-ops.mjs`; BENCHMARKS.md, third round), and the
+ *   process has nothing else to do meanwhile.
  *
  * Either way the caller gets a promise, and an error is a rejection.
  */
