@@ -72,6 +72,7 @@ export { sendOtlp } from './sinks/otlp.js';
 export { buildResourceMetrics, serializeResourceMetrics } from './sinks/otlp-encode.js';
 export {
   type FlushReport,
+  type HeldOutbox,
   Outbox,
   type OutboxEntry,
   type RequeueRoute,
