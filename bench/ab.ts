@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { makeTempDir, startPushgateway } from '../test/helpers/services.js';
 import {
   argNumber,
+  type BenchCase,
   describeLoad,
   describeMachine,
   fmt,
@@ -21,8 +22,8 @@ import {
   mib,
   printTable,
   ROOT,
+  runInterleaved,
   runTimed,
-  type Timed,
   writeBenchConfig,
 } from './lib.js';
 
@@ -46,7 +47,7 @@ const tmp = makeTempDir('resticprom-bench-ab-');
 const gw = await startPushgateway();
 try {
   const env = { ...process.env, FAKE_RESTIC_STDOUT: FIXTURE };
-  const cases: Array<{ name: string; run: () => Promise<Timed> }> = [];
+  const cases: BenchCase[] = [];
   let restic = '';
   for (const b of builds) {
     const dir = join(tmp.dir, b.name);
@@ -70,16 +71,8 @@ try {
     name: 'fake restic alone (baseline)',
     run: () => runTimed(restic, ['backup', '--json', '--tag', 'daily', '/srv/nfs'], { env }),
   });
-  const samples = cases.map(() => [] as Timed[]);
   // Warm-up: the state directories, the config caches, the code caches, the page cache.
-  for (let i = 0; i < 3; i++) for (const c of cases) await c.run();
-  for (let i = 0; i < RUNS; i++) {
-    for (const [k, c] of cases.entries()) {
-      const t = await c.run();
-      if (t.exitCode !== 0) throw new Error(`${c.name} exited ${t.exitCode}: ${t.stderr.trim()}`);
-      samples[k]?.push(t);
-    }
-  }
+  const samples = await runInterleaved(cases, RUNS, 3);
   const base = median(samples[0]?.map((t) => t.ms) ?? []);
   const baseCpu = median(samples[0]?.map((t) => t.cpuMs) ?? []);
   const rows = cases.map((c, k) => {

@@ -160,6 +160,30 @@ export async function runTimed(
   return { ms, maxRssKiB, exitCode, stderr, stdout, ownPeakKiB, cpuMs };
 }
 
+/** A benchmark case: a name and one timed run. */
+export interface BenchCase {
+  name: string;
+  run: () => Promise<Timed>;
+}
+
+/**
+ * Runs every case `warmups` times, then `runs` rounds of one run of each in turn, so that a
+ * change of the machine's speed meets all of them alike. Returns the timed runs per case.
+ * @throws when a run exits with another code than 0
+ */
+export async function runInterleaved(cases: BenchCase[], runs: number, warmups: number): Promise<Timed[][]> {
+  const samples = cases.map(() => [] as Timed[]);
+  for (let i = 0; i < warmups; i++) for (const c of cases) await c.run();
+  for (let i = 0; i < runs; i++) {
+    for (const [k, c] of cases.entries()) {
+      const t = await c.run();
+      if (t.exitCode !== 0) throw new Error(`${c.name} exited ${t.exitCode}: ${t.stderr.trim()}`);
+      samples[k]?.push(t);
+    }
+  }
+  return samples;
+}
+
 /** Writes an executable `restic` wrapper that runs the fake restic (a config needs one path). */
 export function writeFakeResticWrapper(dir: string): string {
   const path = join(dir, 'restic');

@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { makeTempDir, startPushgateway } from '../test/helpers/services.js';
 import {
   argNumber,
+  type BenchCase,
   CLI,
   describeLoad,
   describeMachine,
@@ -29,8 +30,8 @@ import {
   printTable,
   quantile,
   ROOT,
+  runInterleaved,
   runTimed,
-  type Timed,
   writeBenchConfig,
 } from './lib.js';
 
@@ -59,7 +60,7 @@ try {
       env: { ...env, RESTICPROM_CONFIG: config, RESTICPROM_CODE_CACHE: codeCacheDir },
       ownPeak: true,
     });
-  const cases: Array<{ name: string; run: () => Promise<Timed> }> = [
+  const cases: BenchCase[] = [
     {
       name: 'fake restic alone (baseline)',
       run: () =>
@@ -104,16 +105,8 @@ try {
     },
     { name: 'resticprom backup, config cache warm', run: backup },
   ];
-  const samples = cases.map(() => [] as Timed[]);
   // Warm-up: page cache, the gateway's first request, the state directory's first files.
-  for (let i = 0; i < 2; i++) for (const c of cases) await c.run();
-  for (let i = 0; i < RUNS; i++) {
-    for (const [k, c] of cases.entries()) {
-      const t = await c.run();
-      if (t.exitCode !== 0) throw new Error(`${c.name} exited ${t.exitCode}: ${t.stderr.trim()}`);
-      samples[k]?.push(t);
-    }
-  }
+  const samples = await runInterleaved(cases, RUNS, 2);
 
   // Show that both sides delivered: the seed's gauge as the gateway holds it now.
   const exposed = await (await fetch(`${gw.url}/metrics`)).text();
