@@ -114,7 +114,11 @@ export function trustCacheDir(dir: string, uid: number, note: CacheNote): boolea
   }
 }
 
-/** crc32 of node:zlib (node 20.15 and later); without it there is no cache. */
+/**
+ * crc32 of node:zlib (node 20.15 and later); without it there is no cache. Required when first
+ * needed (this module runs in the CLI's CommonJS entry point), so `--version` with the cache
+ * off never loads zlib.
+ */
 function crc32(): ((data: Uint8Array, value?: number) => number) | undefined {
   const zlib = require('node:zlib') as { crc32?: (data: Uint8Array, value?: number) => number };
   return typeof zlib.crc32 === 'function' ? zlib.crc32 : undefined;
