@@ -29,6 +29,13 @@ const USAGE = 2;
 
 function run(): void {
   const bundle = join(__dirname, 'cli.js');
+  // Stack traces through the source maps (`node --enable-source-maps`, NODE_OPTIONS) need
+  // node's own loader: node maps only what it loaded itself.
+  if ((process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled) {
+    holdYoungGeneration();
+    require(bundle);
+    return;
+  }
   const fd = openSync(bundle, 'r');
   const st = fstatSync(fd);
   // ASCII only (the build checks it), so Latin-1 is the same text, read without UTF-8 decoding.

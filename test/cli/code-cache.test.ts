@@ -185,6 +185,14 @@ profiles:
     assert.match(run(join(blocker, 'cache'), validate).notes[0] ?? '', /ENOTDIR.*: not used$/);
   });
 
+  it('with source maps on, node loads cli.js itself (so traces map to src/), and no cache is made', () => {
+    const dir = freshDir();
+    const r = run(dir, validate, { NODE_OPTIONS: '--enable-source-maps' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.notes, []);
+    assert.ok(!existsSync(dir));
+  });
+
   it('finds its folder: the variable, systemd, root, XDG, HOME', () => {
     assert.equal(codeCacheDir({ RESTICPROM_CODE_CACHE: '/srv/cc', HOME: '/h' }, 1000), '/srv/cc');
     assert.equal(codeCacheDir({ RESTICPROM_CODE_CACHE: 'off', CACHE_DIRECTORY: '/c' }, 0), undefined);

@@ -156,29 +156,22 @@ for (const pg of pushgatewayMatrix()) {
         }
       };
 
-      for (let i = 0; i < RUNS; i++) {
-        const at = `seed ${seed}, run ${i}`;
-        if (random() < 0.25) {
-          if (gw) await stopGateway();
-          else await startGateway();
-        }
-        // Damage up to two outbox files (entries waiting for a gateway that was down, or left by a kill).
-        for (let k = 0; k < 2; k++) {
-          const names = readdirSync(join(stateDir, 'outbox')).filter(
-            (n) => ENTRY.test(n) && lstatSync(join(stateDir, 'outbox', n)).isFile(),
-          );
-          if (names.length === 0 || random() < 0.4) continue;
-          const how = pick(DAMAGE);
-          damage(join(stateDir, 'outbox', pick(names)), how, random);
-          damaged++;
-          damages.set(how, (damages.get(how) ?? 0) + 1);
-        }
-        const tier = pick(TIERS);
-        const fixture = pick(FIXTURES);
-        const killAfterMs = random() < 0.4 ? undefined : random() * runMs * 1.1;
+      /** Damages one waiting outbox file, when there is one; true when it did. */
+      const damageOne = (): boolean => {
+        const names = readdirSync(join(stateDir, 'outbox')).filter(
+          (n) => ENTRY.test(n) && lstatSync(join(stateDir, 'outbox', n)).isFile(),
+        );
+        if (names.length === 0) return false;
+        const how = pick(DAMAGE);
+        damage(join(stateDir, 'outbox', pick(names)), how, random);
+        damaged++;
+        damages.set(how, (damages.get(how) ?? 0) + 1);
+        return true;
+      };
+      const backup = async (at: string, killAfterMs: number | undefined) => {
         const end = await runMaybeKilled(
-          ['backup', '--config', config, '--tier', tier],
-          backupEnv(fixture),
+          ['backup', '--config', config, '--tier', pick(TIERS)],
+          backupEnv(pick(FIXTURES)),
           killAfterMs,
         );
         const { stderr } = end;
@@ -190,6 +183,26 @@ for (const pg of pushgatewayMatrix()) {
           assert.doesNotMatch(stderr, /this is a bug/, at);
         }
         await checkGateway(at);
+      };
+
+      for (let i = 0; i < RUNS; i++) {
+        const at = `seed ${seed}, run ${i}`;
+        if (random() < 0.25) {
+          if (gw) await stopGateway();
+          else await startGateway();
+        }
+        // Damage up to two outbox files (entries waiting for a gateway that was down, or left by a kill).
+        for (let k = 0; k < 2; k++) if (random() >= 0.4) damageOne();
+        await backup(at, random() < 0.4 ? undefined : random() * runMs * 1.1);
+      }
+      // Some schedules leave few entries to damage (the gateway up whenever a run got through,
+      // or the runs killed before they stored anything): a few more runs with the gateway down,
+      // each leaving its entry, damage at least three files before the final checks.
+      let extraRuns = 0;
+      for (; damaged < 3 && extraRuns < 10; extraRuns++) {
+        if (gw) await stopGateway();
+        await backup(`seed ${seed}, extra run ${extraRuns}`, undefined);
+        damageOne();
       }
 
       if (!gw) await startGateway();
@@ -238,7 +251,7 @@ for (const pg of pushgatewayMatrix()) {
         assert.deepEqual(runs, counts, `${at}: ${t}: runs_total by outcome`);
       }
       console.log(
-        `seed ${seed}: ${RUNS} runs (${kills} killed), ${damaged} outbox files damaged (${[...damages].map(([h, n]) => `${h} x${n}`).join(', ')}); ` +
+        `seed ${seed}: ${RUNS} runs and ${extraRuns} more with the gateway down (${kills} killed), ${damaged} outbox files damaged (${[...damages].map(([h, n]) => `${h} x${n}`).join(', ')}); ` +
           `the history records ${read.records.length} runs; final flush: ${flush.stdout.trim().split('\n').at(-1)}, ` +
           `${(flush.stdout.match(/^requeued /gm) ?? []).length} re-queued`,
       );
