@@ -20,11 +20,11 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
-  readSync,
+  readFileSync,
   renameSync,
   type Stats,
   unlinkSync,
-  writeSync,
+  writeFileSync,
 } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 
@@ -156,19 +156,13 @@ export function readCodeCache(
       note(`${file}: not a code cache: not used`);
       return undefined;
     }
-    const buf = Buffer.allocUnsafe(st.size);
-    let off = 0;
-    while (off < buf.length) {
-      const n = readSync(fd, buf, off, buf.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
+    const buf = readFileSync(fd);
     const crc = crc32();
     if (!crc) {
       note('node:zlib has no crc32 (node older than 20.15): no code cache');
       return undefined;
     }
-    if (off !== buf.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
+    if (buf.length !== st.size || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
       note(`${file}: not a code cache: not used`);
       return undefined;
     }
@@ -214,19 +208,8 @@ export function writeCodeCache(
   head.writeUInt32LE(sum, MAGIC.length);
   const tmp = join(dirname(file), `.${process.pid}.${Date.now()}.tmp`);
   try {
-    const fd = openSync(
-      tmp,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      0o600,
-    );
-    try {
-      for (const part of [head, keyBytes, data]) {
-        let off = 0;
-        while (off < part.length) off += writeSync(fd, part, off, part.length - off);
-      }
-    } finally {
-      closeSync(fd);
-    }
+    // 'wx': created anew (O_EXCL), so never through a link planted under the temporary name.
+    writeFileSync(tmp, Buffer.concat([head, keyBytes, data]), { flag: 'wx', mode: 0o600 });
     renameSync(tmp, file);
     note(`${file}: written (${data.length} bytes)`);
   } catch (err) {

@@ -7,7 +7,6 @@ import { StateError } from '../errors.js';
 import type { HookResult } from '../hooks/run.js';
 import { runBackup } from '../restic/backup.js';
 import type { BackupItemError, BackupProgress, BackupResult } from '../restic/types.js';
-import { preloadDelivery } from '../sinks/http.js';
 import type { SendOptions } from '../sinks/target.js';
 import { getVersion } from '../version.js';
 import { backupSamples, backupStatus } from './backup-metrics.js';
@@ -119,7 +118,6 @@ export async function runBackupJob(opts: BackupJobOptions): Promise<BackupJobRes
               ],
               ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
               ...(opts.onItemError ? { onItemError: opts.onItemError } : {}),
-              onStarted: () => preloadDelivery(to.destinations),
             });
       const facts = backupFacts(hookedRun.facts, result);
       const hooked = await hookedRun.end(facts);

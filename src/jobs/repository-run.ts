@@ -9,6 +9,7 @@ import { readEnvFile } from '../config/env-file.js';
 import type { Config, LoadedConfig, ProfileConfig } from '../config/index.js';
 import type { ResticCommandOptions } from '../restic/backup.js';
 import { getResticVersionCached } from '../restic/version.js';
+import { preloadDelivery } from '../sinks/http.js';
 import type { SendOptions } from '../sinks/target.js';
 import { ensureStateDir } from '../state/dir.js';
 import { configTierKeys, noteTiersSeen } from '../state/first-seen.js';
@@ -76,12 +77,15 @@ export async function withRepository<T>(
   });
   try {
     // No secret of ours, nor one the config refers to, reaches restic.
-    const resticEnv = childEnv(env, secretVariablesOf(configuredDestinations(config)));
+    const destinations = configuredDestinations(config);
+    const resticEnv = childEnv(env, secretVariablesOf(destinations));
     const { restic: base, warnings: envWarnings } = await profileResticOptions(config, profile, resticEnv);
     const restic: ResticCommandOptions = {
       ...base,
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onLog ? { onLog: opts.onLog } : {}),
+      // While restic runs, the HTTP client the metrics go out with gets ready (sinks/http.ts).
+      onStarted: () => preloadDelivery(destinations),
     };
     const unlockWarning = await unlockIfAsked(profile, restic);
     // Remembered per binary in the state directory and asked alongside the run, not

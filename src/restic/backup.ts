@@ -51,6 +51,8 @@ export interface ResticCommandOptions {
   gid?: number;
   /** Working directory of restic. */
   cwd?: string;
+  /** Called once restic is started (see `SpawnResticOptions.onStarted`). */
+  onStarted?: () => void;
 }
 
 /** Options of {@link runBackup}. */
@@ -73,8 +75,6 @@ export interface RunBackupOptions extends ResticCommandOptions {
   onProgress?: (progress: BackupProgress) => void;
   /** Called for every item restic could not read. */
   onItemError?: (error: BackupItemError) => void;
-  /** Called once restic is started (see `SpawnResticOptions.onStarted`). */
-  onStarted?: () => void;
   /**
    * How many item errors the result lists (`errorCount` stays exact).
    * @default 100
@@ -112,6 +112,7 @@ export function commonSpawnOptions(opts: ResticCommandOptions) {
     ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
     ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
     ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+    ...(opts.onStarted !== undefined ? { onStarted: opts.onStarted } : {}),
   };
 }
 
@@ -146,7 +147,6 @@ export async function runBackup(opts: RunBackupOptions): Promise<BackupResult> {
       onStdoutLine: (l) => parser.push(l, 'stdout'),
       onStdoutBytes: parser.pushBytes,
       onStderrLine: (l) => parser.push(l, 'stderr'),
-      ...(opts.onStarted ? { onStarted: opts.onStarted } : {}),
     });
   } catch (err) {
     if (!(err instanceof ResticError)) throw err;
