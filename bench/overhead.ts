@@ -123,13 +123,14 @@ try {
     const own = Math.max(...(samples[k]?.map((t) => t.ownPeakKiB) ?? []));
     const cpu = median(samples[k]?.map((t) => t.cpuMs) ?? []);
     // The floors run no restic: all of their time is what a run adds at least.
+    const isFloor = c.name.startsWith('floor:');
     return {
       name: c.name,
       total,
       p90: quantile(ms, 0.9),
-      added: k === 1 || k === 2 ? total : total - base,
+      added: isFloor ? total : total - base,
       cpu,
-      cpuAdded: k === 1 || k === 2 ? cpu : cpu - baseCpu,
+      cpuAdded: isFloor ? cpu : cpu - baseCpu,
       rss,
       own,
     };
